@@ -1,0 +1,609 @@
+//! The `fapi-agent` command line: the daemon (`run`), the offline config
+//! check (`check`) and client commands that talk to a running daemon.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::client::Client;
+use crate::config::{Config, PassphraseConfig};
+use crate::credential::{Registry, State};
+use crate::service::pb;
+use crate::source::EnvVault;
+use crate::{dev, os, server};
+
+/// fapi-agent: signs FAPI client assertions and decrypts shared secrets for
+/// local apps, from passphrase-encrypted credentials, over gRPC on a Unix socket.
+#[derive(Debug, Parser)]
+#[command(name = "fapi-agent", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log filter (error, warn, info, debug, trace, or a tracing filter).
+    #[arg(long, global = true, env = "FAPI_AGENT_LOG", default_value = "info")]
+    log: String,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run(RunArgs),
+    /// Validate a config file and every credential in it (decrypts each key
+    /// once); exits non-zero with precise errors.
+    Check {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print a fresh client assertion (JWT) from the running daemon.
+    Assertion(AssertionArgs),
+    /// List the daemon's credentials.
+    Credentials {
+        #[command(flatten)]
+        socket: SocketArg,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the public JWKS to register at the authorization server.
+    Jwks {
+        #[command(flatten)]
+        socket: SocketArg,
+        /// Only keys of this client_id.
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+    /// Decrypt a base64 shared secret (stdin or --input) to stdout.
+    Decrypt(DecryptArgs),
+    /// Show the daemon's status.
+    Status {
+        #[command(flatten)]
+        socket: SocketArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The config file.
+    #[arg(long, conflicts_with = "dev", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// Run with a throwaway in-memory credential; no setup needed.
+    #[arg(long)]
+    dev: bool,
+    #[command(flatten)]
+    socket: SocketArg,
+}
+
+#[derive(Debug, Args)]
+struct SocketArg {
+    /// The daemon's socket (default: $XDG_RUNTIME_DIR/fapi-agent/agent.sock,
+    /// or /run/fapi-agent/agent.sock for root).
+    #[arg(long, env = "FAPI_AGENT_SOCKET")]
+    socket: Option<PathBuf>,
+}
+
+impl SocketArg {
+    fn path(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(server::default_socket_path)
+    }
+}
+
+#[derive(Debug, Args)]
+struct Which {
+    /// Credential name.
+    #[arg(long, conflicts_with = "client_id")]
+    credential: Option<String>,
+    /// client_id (the newest valid credential of the client).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Pin the key by kid.
+    #[arg(long)]
+    kid: Option<String>,
+}
+
+impl Which {
+    /// The selector; with nothing given, the only credential if there is one
+    /// (resolved by the caller).
+    fn selector(&self) -> Option<pb::CredentialSelector> {
+        let by = match (&self.credential, &self.client_id) {
+            (Some(n), _) => pb::credential_selector::By::Name(n.clone()),
+            (None, Some(c)) => pb::credential_selector::By::ClientId(c.clone()),
+            (None, None) => return None,
+        };
+        Some(pb::CredentialSelector {
+            by: Some(by),
+            kid: self.kid.clone().unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct AssertionArgs {
+    #[command(flatten)]
+    socket: SocketArg,
+    #[command(flatten)]
+    which: Which,
+    /// Audience (default: the configured issuer).
+    #[arg(long)]
+    audience: Option<String>,
+    /// Lifetime in seconds (default 60, at most 300).
+    #[arg(long)]
+    ttl: Option<u32>,
+    /// Print the full response as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PaddingArg {
+    #[value(name = "oaep-sha256")]
+    OaepSha256,
+    #[value(name = "oaep-sha1")]
+    OaepSha1,
+    #[value(name = "pkcs1-v1_5")]
+    Pkcs1V15,
+}
+
+#[derive(Debug, Args)]
+struct DecryptArgs {
+    #[command(flatten)]
+    socket: SocketArg,
+    #[command(flatten)]
+    which: Which,
+    /// The padding the platform used.
+    #[arg(long, value_enum)]
+    padding: PaddingArg,
+    /// File with the base64 ciphertext (default: stdin).
+    #[arg(long)]
+    input: Option<PathBuf>,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log, cli.log_format);
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Check { config } => check(&config),
+        other => client_command(other),
+    }
+}
+
+fn init_logging(filter: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Steps every process that touches keys takes first.
+fn prepare_process() {
+    if let Err(e) = os::harden_process() {
+        tracing::warn!(error = %e, "process hardening incomplete");
+    }
+    if !os::init_openssl_secure_heap() {
+        tracing::warn!("OpenSSL secure heap unavailable: key internals use the normal heap");
+    }
+    if let Err(e) = os::load_legacy_provider() {
+        tracing::warn!(error = %e, "OpenSSL legacy provider unavailable: legacy PKCS#12 and DES keys will not load");
+    }
+}
+
+/// Takes every `env` passphrase out of the environment; must run before
+/// any thread starts.
+fn take_env(config: &Config) -> EnvVault {
+    EnvVault::take(
+        config
+            .credentials
+            .values()
+            .filter_map(|c| match &c.passphrase {
+                Some(PassphraseConfig::Env { variable }) => Some(variable.as_str()),
+                _ => None,
+            }),
+    )
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    prepare_process();
+    let (config, vault) = match &args.config {
+        Some(path) => match Config::load(path) {
+            Ok(c) => {
+                let vault = take_env(&c);
+                (c, vault)
+            }
+            Err(e) => {
+                eprintln!("fapi-agent: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => (Config::default(), EnvVault::default()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fapi-agent: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut dev_files = None;
+    let registry = if args.dev {
+        match dev::credential(&config.agent) {
+            Ok(d) => {
+                let reg = Registry::new([d.credential]);
+                dev_files = Some(d.dir);
+                reg
+            }
+            Err(e) => {
+                eprintln!("fapi-agent: cannot create the dev credential: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        Registry::load(&config, &vault)
+    };
+    let registry = Arc::new(registry);
+    let socket_path = args
+        .socket
+        .socket
+        .clone()
+        .or_else(|| config.agent.socket.clone())
+        .unwrap_or_else(server::default_socket_path);
+
+    let result = runtime.block_on(async {
+        let socket = server::BoundSocket::bind(&socket_path)?;
+        if args.dev {
+            print_dev_banner(&registry, socket.path());
+        }
+        server::serve(Arc::clone(&registry), socket, server::shutdown_signal()).await
+    });
+    drop(dev_files);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fapi-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_dev_banner(registry: &Registry, socket: &Path) {
+    let keys: Vec<Value> = registry
+        .all()
+        .filter_map(|c| c.facts().ok().map(|f| f.jwk.to_json()))
+        .collect();
+    let s = socket.display();
+    let jwks = serde_json::to_string_pretty(&json!({ "keys": keys })).unwrap_or_default();
+    println!(
+        "fapi-agent dev mode: a throwaway ES256 credential for client_id {client}, \
+         issuer {issuer}\n\
+         socket: {s}\n\n\
+         JWKS:\n{jwks}\n\n\
+         Try:\n  \
+         fapi-agent assertion --socket {s} --credential dev\n  \
+         fapi-agent credentials --socket {s}\n  \
+         fapi-agent status --socket {s}\n  \
+         grpcurl -plaintext -unix -authority localhost -d '{{\"credential\":{{\"name\":\"dev\"}}}}' \
+         {s} fapi_agent.v1.Agent/SignClientAssertion\n\n\
+         Stop with Ctrl-C.",
+        client = dev::CLIENT_ID,
+        issuer = dev::ISSUER,
+    );
+    let _ = std::io::stdout().flush();
+}
+
+fn check(path: &Path) -> ExitCode {
+    prepare_process();
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fapi-agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let vault = take_env(&config);
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        eprintln!("fapi-agent: cannot start the runtime");
+        return ExitCode::FAILURE;
+    };
+    let registry = Registry::load(&config, &vault);
+    let mut failed = 0;
+    for cred in registry.all() {
+        let cred = Arc::clone(cred);
+        let outcome = runtime.block_on(cred.verify());
+        match (outcome, cred.facts()) {
+            (Ok(()), Ok(f)) => {
+                let warning = match cred.state() {
+                    State::Available { warning: Some(w) } => format!("\n     warning: {w}"),
+                    _ => String::new(),
+                };
+                println!(
+                    "ok   {}: client_id {} {} kid {} expires {} ({} days){warning}",
+                    cred.name,
+                    cred.client_id(),
+                    f.alg,
+                    f.jwk.thumbprint(),
+                    f.not_after_text,
+                    f.days_left(crate::now_unix())
+                );
+            }
+            (Err(e), _) | (Ok(()), Err(e)) => {
+                failed += 1;
+                println!("FAIL {}: {e}", cred.name);
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("fapi-agent: {failed} credential(s) failed the check");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn client_command(command: Command) -> ExitCode {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        eprintln!("fapi-agent: cannot start the runtime");
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(client_command_async(command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("fapi-agent: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn status_msg(s: tonic::Status) -> String {
+    format!("{:?}: {}", s.code(), s.message())
+}
+
+async fn connect(socket: &SocketArg) -> Result<Client, String> {
+    let path = socket.path();
+    Client::connect(&path)
+        .await
+        .map_err(|e| format!("cannot connect to the daemon at {}: {e} (is it running? set --socket or FAPI_AGENT_SOCKET)", path.display()))
+}
+
+/// Resolves an empty selection to the only credential, as a convenience.
+async fn selection(client: &mut Client, which: &Which) -> Result<pb::CredentialSelector, String> {
+    if let Some(sel) = which.selector() {
+        return Ok(sel);
+    }
+    let list = client
+        .agent
+        .list_credentials(pb::ListCredentialsRequest {})
+        .await
+        .map_err(status_msg)?
+        .into_inner();
+    match list.credentials.as_slice() {
+        [only] => Ok(pb::CredentialSelector {
+            by: Some(pb::credential_selector::By::Name(only.name.clone())),
+            kid: which.kid.clone().unwrap_or_default(),
+        }),
+        _ => Err(
+            "several credentials are configured: choose one with --credential or --client-id"
+                .into(),
+        ),
+    }
+}
+
+async fn client_command_async(command: Command) -> Result<(), String> {
+    match command {
+        Command::Assertion(a) => {
+            let mut client = connect(&a.socket).await?;
+            let sel = selection(&mut client, &a.which).await?;
+            let r = client
+                .agent
+                .sign_client_assertion(pb::SignClientAssertionRequest {
+                    credential: Some(sel),
+                    audience: a.audience.unwrap_or_default(),
+                    lifetime_seconds: a.ttl.unwrap_or(0),
+                    extra_claims_json: String::new(),
+                })
+                .await
+                .map_err(status_msg)?
+                .into_inner();
+            if a.json {
+                println!(
+                    "{}",
+                    json!({
+                        "client_assertion": r.assertion,
+                        "client_assertion_type": r.assertion_type,
+                        "kid": r.kid, "jti": r.jti, "exp": r.expires_at,
+                        "alg": r.alg, "credential": r.credential,
+                    })
+                );
+            } else {
+                println!("{}", r.assertion);
+            }
+        }
+        Command::Credentials { socket, json } => {
+            let mut client = connect(&socket).await?;
+            let list = client
+                .agent
+                .list_credentials(pb::ListCredentialsRequest {})
+                .await
+                .map_err(status_msg)?
+                .into_inner();
+            if json {
+                let out: Vec<Value> = list.credentials.iter().map(credential_json).collect();
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else {
+                println!(
+                    "{:<16} {:<20} {:<6} {:<44} {:<10} DAYS_LEFT",
+                    "NAME", "CLIENT_ID", "ALG", "KID", "STATE"
+                );
+                for c in &list.credentials {
+                    println!(
+                        "{:<16} {:<20} {:<6} {:<44} {:<10} {}{}",
+                        c.name,
+                        c.client_id,
+                        c.alg,
+                        c.kid,
+                        state_name(c.state),
+                        c.days_left,
+                        if c.error.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  ({})", c.error)
+                        }
+                    );
+                }
+            }
+        }
+        Command::Jwks { socket, client_id } => {
+            let mut client = connect(&socket).await?;
+            let list = client
+                .agent
+                .list_credentials(pb::ListCredentialsRequest {})
+                .await
+                .map_err(status_msg)?
+                .into_inner();
+            let keys: Vec<Value> = list
+                .credentials
+                .iter()
+                .filter(|c| client_id.as_ref().is_none_or(|id| &c.client_id == id))
+                .filter_map(|c| serde_json::from_str(&c.public_jwk_json).ok())
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "keys": keys })).unwrap_or_default()
+            );
+        }
+        Command::Decrypt(d) => {
+            let mut text = String::new();
+            match &d.input {
+                Some(p) => {
+                    text = std::fs::read_to_string(p)
+                        .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                }
+                None => {
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .map_err(|e| format!("cannot read stdin: {e}"))?;
+                }
+            }
+            let mut client = connect(&d.socket).await?;
+            let sel = selection(&mut client, &d.which).await?;
+            let padding = match d.padding {
+                PaddingArg::OaepSha256 => pb::Padding::OaepSha256,
+                PaddingArg::OaepSha1 => pb::Padding::OaepSha1,
+                PaddingArg::Pkcs1V15 => pb::Padding::Pkcs1V15,
+            };
+            let r = client
+                .agent
+                .decrypt_secret(pb::DecryptSecretRequest {
+                    credential: Some(sel),
+                    padding: padding.into(),
+                    ciphertext: Some(pb::decrypt_secret_request::Ciphertext::CiphertextBase64(
+                        text,
+                    )),
+                })
+                .await
+                .map_err(status_msg)?
+                .into_inner();
+            let plaintext = crate::secret::SecretBytes::new(r.plaintext);
+            std::io::stdout()
+                .write_all(plaintext.expose())
+                .and_then(|()| std::io::stdout().flush())
+                .map_err(|e| format!("cannot write stdout: {e}"))?;
+        }
+        Command::Status { socket, json } => {
+            let mut client = connect(&socket).await?;
+            let s = client
+                .admin
+                .status(pb::StatusRequest {})
+                .await
+                .map_err(status_msg)?
+                .into_inner();
+            if json {
+                let creds: Vec<Value> = s.credentials.iter().map(credential_json).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "version": s.version, "uptime_seconds": s.uptime_seconds,
+                        "socket": s.socket_path, "pid": s.pid, "credentials": creds,
+                    }))
+                    .unwrap_or_default()
+                );
+            } else {
+                println!(
+                    "fapi-agent {} (pid {}), up {} s, socket {}",
+                    s.version, s.pid, s.uptime_seconds, s.socket_path
+                );
+                for c in &s.credentials {
+                    println!(
+                        "  {:<16} {:<10} {}{}",
+                        c.name,
+                        state_name(c.state),
+                        if c.key_decrypted {
+                            "key in memory"
+                        } else {
+                            "key not in memory"
+                        },
+                        if c.error.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", c.error)
+                        }
+                    );
+                }
+            }
+        }
+        Command::Run(_) | Command::Check { .. } => unreachable!("handled in main"),
+    }
+    Ok(())
+}
+
+fn state_name(state: i32) -> &'static str {
+    match pb::CredentialState::try_from(state) {
+        Ok(pb::CredentialState::Available) => "available",
+        Ok(pb::CredentialState::Locked) => "locked",
+        Ok(pb::CredentialState::Error) => "error",
+        _ => "unknown",
+    }
+}
+
+fn credential_json(c: &pb::Credential) -> Value {
+    json!({
+        "name": c.name, "client_id": c.client_id, "issuer": c.issuer, "kid": c.kid,
+        "alg": c.alg, "state": state_name(c.state), "error": c.error,
+        "not_before": c.not_before, "not_after": c.not_after, "days_left": c.days_left,
+        "x5t#S256": c.x5t_s256, "key_decrypted": c.key_decrypted,
+        "export_allowed": c.export_allowed,
+        "jwk": serde_json::from_str::<Value>(&c.public_jwk_json).unwrap_or(Value::Null),
+    })
+}

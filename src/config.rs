@@ -1,0 +1,394 @@
+//! The TOML configuration: types, defaults and validation.
+//!
+//! Unknown keys are errors (a typo must not silently fall back to a default
+//! in a security daemon). Relative paths are resolved against the directory
+//! of the config file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Hard cap on an assertion's lifetime (`exp - iat`), whatever the config
+/// says: no authorization server enforces one (STANDARDS A4).
+pub const MAX_ASSERTION_LIFETIME_SECS: u32 = 300;
+/// Default assertion lifetime.
+pub const DEFAULT_ASSERTION_LIFETIME_SECS: u32 = 60;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Daemon-wide settings.
+    #[serde(default)]
+    pub agent: AgentConfig,
+    /// Credentials by name.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, CredentialConfig>,
+}
+
+/// Daemon-wide settings (`[agent]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Socket path; `--socket` and `FAPI_AGENT_SOCKET` override it.
+    pub socket: Option<PathBuf>,
+    /// A decrypted key is dropped after this many seconds without use.
+    pub key_idle_ttl_seconds: u64,
+    /// A decrypted key is dropped this many seconds after decryption, used
+    /// or not; the next use decrypts again from the held passphrase.
+    pub key_max_ttl_seconds: u64,
+    /// Warn this many days before a certificate's notAfter.
+    pub expiry_warning_days: u32,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            socket: None,
+            key_idle_ttl_seconds: 300,
+            key_max_ttl_seconds: 3600,
+            expiry_warning_days: 30,
+        }
+    }
+}
+
+/// One credential (`[credentials.NAME]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialConfig {
+    /// The OAuth client_id: the assertion's `iss` and `sub`, byte-exact.
+    pub client_id: String,
+    /// The authorization server's issuer identifier: the default `aud`.
+    pub issuer: String,
+    /// Private key file (PEM or DER). Exclusive with `pkcs12`.
+    pub key: Option<PathBuf>,
+    /// Certificate file (PEM, leaf first, optional chain). Required with `key`.
+    pub certificate: Option<PathBuf>,
+    /// PKCS#12 bundle holding key and certificate (and chain).
+    pub pkcs12: Option<PathBuf>,
+    /// Where the key's passphrase comes from. Required unless the key is
+    /// plaintext and `allow_plaintext_key` is set.
+    pub passphrase: Option<PassphraseConfig>,
+    /// Accept an unencrypted key file (a warning is logged at every start).
+    #[serde(default)]
+    pub allow_plaintext_key: bool,
+    /// Allow `GetKeyMaterial` to hand out the decrypted key.
+    #[serde(default)]
+    pub export: bool,
+    /// Paddings `DecryptSecret` accepts for this (RSA) credential.
+    #[serde(default = "default_paddings")]
+    pub decrypt_paddings: Vec<PaddingName>,
+    /// How assertions for this credential are built.
+    #[serde(default)]
+    pub assertion: AssertionConfig,
+}
+
+/// RSA decryption paddings by config name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum PaddingName {
+    /// RSAES-PKCS1-v1_5: padding-oracle risk, never on by default.
+    #[serde(rename = "pkcs1-v1_5")]
+    Pkcs1V15,
+    /// RSAES-OAEP with SHA-1 / MGF1-SHA-1.
+    #[serde(rename = "oaep-sha1")]
+    OaepSha1,
+    /// RSAES-OAEP with SHA-256 / MGF1-SHA-256.
+    #[serde(rename = "oaep-sha256")]
+    OaepSha256,
+}
+
+fn default_paddings() -> Vec<PaddingName> {
+    vec![PaddingName::OaepSha1, PaddingName::OaepSha256]
+}
+
+/// Client-assertion settings per credential (`[credentials.NAME.assertion]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssertionConfig {
+    /// Emit `typ: client-authentication+jwt` (rfc7523bis; some servers reject it).
+    pub typ: bool,
+    /// Emit the `x5t#S256` header (Entra ID wants it).
+    pub x5t_s256: bool,
+    /// Default lifetime in seconds.
+    pub default_lifetime_seconds: u32,
+    /// Largest lifetime a caller may ask for (never above 300 s).
+    pub max_lifetime_seconds: u32,
+    /// Audiences a caller may ask for besides the issuer, such as a legacy
+    /// server's token endpoint. Each use is logged.
+    pub allowed_audiences: Vec<String>,
+    /// Seconds added to `iat`/`nbf` for a server whose clock is known to be
+    /// off (within ±60).
+    pub clock_offset_seconds: i64,
+}
+
+impl Default for AssertionConfig {
+    fn default() -> Self {
+        Self {
+            typ: true,
+            x5t_s256: false,
+            default_lifetime_seconds: DEFAULT_ASSERTION_LIFETIME_SECS,
+            max_lifetime_seconds: MAX_ASSERTION_LIFETIME_SECS,
+            allowed_audiences: Vec::new(),
+            clock_offset_seconds: 0,
+        }
+    }
+}
+
+/// Where a passphrase comes from (`passphrase = { source = "…", … }`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "source", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum PassphraseConfig {
+    /// A file readable only by the daemon's user; one trailing newline is trimmed.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An environment variable, read once at start and wiped from the process.
+    Env {
+        /// The variable's name.
+        variable: String,
+    },
+    /// The Linux kernel keyring (`keyctl add user DESCRIPTION … @u`).
+    Keyutils {
+        /// The key's description.
+        description: String,
+        /// Which keyring to search.
+        #[serde(default)]
+        keyring: KeyringName,
+    },
+}
+
+/// Kernel keyrings a passphrase can be looked up in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyringName {
+    /// The user keyring (`@u`), shared by the user's processes.
+    #[default]
+    User,
+    /// The session keyring (`@s`).
+    Session,
+    /// The user's persistent keyring (survives logout, expires after idle).
+    Persistent,
+    /// The process keyring (`@p`).
+    Process,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax or an unknown/mistyped key.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value that parses but is not allowed.
+    #[error("credential {credential:?}: {message}")]
+    Invalid {
+        /// The credential.
+        credential: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// Nothing to serve.
+    #[error("config file {0} defines no credentials: add a [credentials.NAME] table")]
+    Empty(PathBuf),
+}
+
+impl Config {
+    /// Reads, parses, resolves relative paths and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let cfg = Self::parse(&text, base).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })?;
+        if cfg.credentials.is_empty() {
+            return Err(ConfigError::Empty(path.to_owned()));
+        }
+        Ok(cfg)
+    }
+
+    /// Parses and validates config text; relative paths are resolved
+    /// against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
+        for (name, cred) in &mut cfg.credentials {
+            cred.resolve_paths(base);
+            cred.validate(name)?;
+        }
+        if cfg.agent.key_idle_ttl_seconds == 0 || cfg.agent.key_max_ttl_seconds == 0 {
+            return Err(ConfigError::Invalid {
+                credential: "[agent]".into(),
+                message: "key_idle_ttl_seconds and key_max_ttl_seconds must be at least 1".into(),
+            });
+        }
+        Ok(cfg)
+    }
+}
+
+impl CredentialConfig {
+    fn resolve_paths(&mut self, base: &Path) {
+        for p in [&mut self.key, &mut self.certificate, &mut self.pkcs12]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        if let Some(PassphraseConfig::File { path }) = &mut self.passphrase
+            && path.is_relative()
+        {
+            *path = base.join(&*path);
+        }
+    }
+
+    fn validate(&self, name: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            credential: name.to_owned(),
+            message,
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(invalid(
+                "credential names may use only letters, digits, '-', '_' and '.'".into(),
+            ));
+        }
+        if self.client_id.is_empty() {
+            return Err(invalid("client_id is empty".into()));
+        }
+        if self.issuer.is_empty() {
+            return Err(invalid(
+                "issuer is empty: set it to the authorization server's issuer identifier".into(),
+            ));
+        }
+        match (&self.key, &self.certificate, &self.pkcs12) {
+            (Some(_), Some(_), None) | (None, None, Some(_)) => {}
+            (Some(_), None, None) => {
+                return Err(invalid("`key` needs `certificate` beside it".into()));
+            }
+            _ => {
+                return Err(invalid(
+                    "set either `key` and `certificate`, or `pkcs12` alone".into(),
+                ));
+            }
+        }
+        if self.pkcs12.is_some() && self.passphrase.is_none() {
+            return Err(invalid(
+                "a PKCS#12 bundle needs a `passphrase` source".into(),
+            ));
+        }
+        if self.passphrase.is_none() && !self.allow_plaintext_key {
+            return Err(invalid(
+                "no `passphrase` source: add one (e.g. passphrase = { source = \"keyutils\", \
+                 description = \"fapi-agent:NAME\" }), or set allow_plaintext_key = true for an \
+                 unencrypted key"
+                    .into(),
+            ));
+        }
+        let a = &self.assertion;
+        if a.max_lifetime_seconds == 0 || a.max_lifetime_seconds > MAX_ASSERTION_LIFETIME_SECS {
+            return Err(invalid(format!(
+                "assertion.max_lifetime_seconds must be between 1 and {MAX_ASSERTION_LIFETIME_SECS}"
+            )));
+        }
+        if a.default_lifetime_seconds == 0 || a.default_lifetime_seconds > a.max_lifetime_seconds {
+            return Err(invalid(format!(
+                "assertion.default_lifetime_seconds must be between 1 and max_lifetime_seconds ({})",
+                a.max_lifetime_seconds
+            )));
+        }
+        if a.clock_offset_seconds.abs() > 60 {
+            return Err(invalid(
+                "assertion.clock_offset_seconds must be within ±60 (a FAPI 2.0 server rejects more)"
+                    .into(),
+            ));
+        }
+        if a.allowed_audiences.iter().any(String::is_empty) {
+            return Err(invalid(
+                "assertion.allowed_audiences has an empty entry".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [credentials.acme]
+        client_id = "acme"
+        issuer = "https://as.example"
+        key = "acme.key"
+        certificate = "acme.crt"
+        passphrase = { source = "keyutils", description = "fapi-agent:acme" }
+    "#;
+
+    #[test]
+    fn minimal_config_gets_safe_defaults() {
+        let cfg = Config::parse(MINIMAL, Path::new("/etc/fapi-agent")).unwrap();
+        let c = &cfg.credentials["acme"];
+        assert_eq!(
+            c.key.as_deref(),
+            Some(Path::new("/etc/fapi-agent/acme.key"))
+        );
+        assert!(!c.export && !c.allow_plaintext_key);
+        assert!(!c.decrypt_paddings.contains(&PaddingName::Pkcs1V15));
+        assert_eq!(c.assertion.default_lifetime_seconds, 60);
+        assert!(c.assertion.typ && !c.assertion.x5t_s256);
+        assert!(matches!(
+            c.passphrase,
+            Some(PassphraseConfig::Keyutils {
+                keyring: KeyringName::User,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        let typo = MINIMAL.replace("issuer =", "isuer =");
+        assert!(matches!(
+            Config::parse(&typo, Path::new("/")),
+            Err(ConfigError::Parse { .. })
+        ));
+        let cap = format!("{MINIMAL}\n[credentials.acme.assertion]\nmax_lifetime_seconds = 301\n");
+        let err = Config::parse(&cap, Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("max_lifetime_seconds"), "{err}");
+        let no_pass = MINIMAL.replace(
+            r#"passphrase = { source = "keyutils", description = "fapi-agent:acme" }"#,
+            "",
+        );
+        let err = Config::parse(&no_pass, Path::new("/"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_plaintext_key"), "{err}");
+    }
+}

@@ -1,0 +1,432 @@
+//! Credentials: a certificate chain, an encrypted private key, a client_id
+//! and the passphrase source that unlocks the key.
+//!
+//! Public facts (JWK, kid, validity) come from the certificate at load and
+//! never need the private key. The private key is decrypted on demand on a
+//! blocking thread, checked against the certificate, and held only for the
+//! configured idle/maximum TTL ([`cache`]).
+
+mod cache;
+mod load;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use cache::{KeyCache, UnlockedKey};
+pub use load::{CredentialError, Decrypted, KeyFile, PublicFacts, read_certificates};
+
+use crate::config::{AgentConfig, Config, CredentialConfig};
+use crate::error::Error;
+use crate::secret::Passphrase;
+use crate::source::{self, EnvVault, PassphraseSource};
+use crate::{cpu, now_unix};
+
+/// After a failed decryption, identical attempts within this window get the
+/// recorded error instead of another (costly) decryption: a caller cannot
+/// turn a broken credential into a KDF-burning loop.
+const RETRY_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Which credential a request means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// By the config name.
+    Name(String),
+    /// By client_id: the newest valid credential of that client.
+    ClientId(String),
+}
+
+/// One configured credential.
+pub struct Credential {
+    /// The config name.
+    pub name: String,
+    /// Its settings.
+    pub config: CredentialConfig,
+    loaded: Result<Loaded, Arc<CredentialError>>,
+    passphrase: Mutex<Option<Passphrase>>,
+    cache: KeyCache,
+    last_failure: Mutex<Option<(Instant, Arc<CredentialError>)>>,
+    expiry_warning_days: u32,
+}
+
+/// What loading found, when it succeeded.
+struct Loaded {
+    facts: PublicFacts,
+    key_file: KeyFile,
+    source: Option<Arc<dyn PassphraseSource>>,
+}
+
+/// A credential's state as operators and callers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Usable, possibly with a warning (expiry approaching).
+    Available {
+        /// e.g. "certificate expires in 12 days".
+        warning: Option<String>,
+    },
+    /// Not usable; the operator-facing reason.
+    Error(String),
+}
+
+impl Credential {
+    /// Loads a credential from its config: reads and checks the certificate,
+    /// reads the key file and, for PKCS#12 (whose certificate is inside the
+    /// encrypted bundle), fetches the passphrase and opens it. Never fails:
+    /// a broken credential is kept in an error state so that the daemon
+    /// serves the others and reports this one. Blocking.
+    pub fn load(name: &str, config: CredentialConfig, agent: &AgentConfig, env: &EnvVault) -> Self {
+        let source = config
+            .passphrase
+            .as_ref()
+            .map(|p| source::from_config(p, env));
+        Self::load_with_source(name, config, agent, source)
+    }
+
+    /// [`Self::load`] with an explicit passphrase source (dev mode, tests).
+    pub fn load_with_source(
+        name: &str,
+        config: CredentialConfig,
+        agent: &AgentConfig,
+        source: Option<Arc<dyn PassphraseSource>>,
+    ) -> Self {
+        let passphrase = Mutex::new(None);
+        let loaded = Self::load_parts(&config, source, &passphrase).map_err(Arc::new);
+        if let Err(e) = &loaded {
+            tracing::error!(credential = name, error = %e, "credential cannot be used");
+        }
+        let cred = Self {
+            name: name.to_owned(),
+            cache: KeyCache::new(
+                Duration::from_secs(agent.key_idle_ttl_seconds),
+                Duration::from_secs(agent.key_max_ttl_seconds),
+            ),
+            config,
+            loaded,
+            passphrase,
+            last_failure: Mutex::new(None),
+            expiry_warning_days: agent.expiry_warning_days,
+        };
+        if let State::Available { warning: Some(w) } = cred.state() {
+            tracing::warn!(credential = name, "{w}");
+        }
+        cred
+    }
+
+    fn load_parts(
+        config: &CredentialConfig,
+        source: Option<Arc<dyn PassphraseSource>>,
+        held: &Mutex<Option<Passphrase>>,
+    ) -> Result<Loaded, CredentialError> {
+        if let Some(p12) = &config.pkcs12 {
+            let key_file = KeyFile::read_pkcs12(p12)?;
+            let src = source.clone().ok_or_else(|| {
+                CredentialError::Source(crate::source::SourceError::Refused {
+                    source_desc: "none".into(),
+                    reason: "a PKCS#12 bundle needs a passphrase source".into(),
+                })
+            })?;
+            let pass = src.fetch()?;
+            let opened = key_file.decrypt(Some(&pass), &src.describe())?;
+            let certs = opened.certs.as_deref().unwrap_or_default();
+            let facts = PublicFacts::from_chain(certs)?;
+            facts.check_matches(&opened.key)?;
+            *held.lock().unwrap_or_else(|p| p.into_inner()) = Some(pass);
+            return Ok(Loaded {
+                facts,
+                key_file,
+                source,
+            });
+        }
+        // The config validation guarantees key and certificate here.
+        let (Some(key), Some(cert)) = (&config.key, &config.certificate) else {
+            return Err(CredentialError::CorruptKey {
+                path: Default::default(),
+                detail: "no key file configured".into(),
+            });
+        };
+        let facts = PublicFacts::from_chain(&read_certificates(cert)?)?;
+        let key_file = KeyFile::read_key(key)?;
+        if !key_file.needs_passphrase() {
+            if !config.allow_plaintext_key {
+                return Err(CredentialError::PlaintextNotAllowed(key.clone()));
+            }
+            tracing::warn!(
+                key = %key.display(),
+                "loading an UNENCRYPTED private key (allow_plaintext_key = true): anyone who \
+                 can read the file has the credential"
+            );
+        } else if source.is_none() {
+            return Err(CredentialError::Source(
+                crate::source::SourceError::Refused {
+                    source_desc: "none".into(),
+                    reason: format!(
+                        "{} is encrypted but no passphrase source is configured",
+                        key.display()
+                    ),
+                },
+            ));
+        }
+        Ok(Loaded {
+            facts,
+            key_file,
+            source,
+        })
+    }
+
+    /// The client_id.
+    pub fn client_id(&self) -> &str {
+        &self.config.client_id
+    }
+
+    /// The public facts, or why the credential could not be loaded.
+    pub fn facts(&self) -> Result<&PublicFacts, Error> {
+        self.loaded
+            .as_ref()
+            .map(|l| &l.facts)
+            .map_err(|e| self.error(e))
+    }
+
+    /// The passphrase source, if any.
+    pub fn source(&self) -> Option<&Arc<dyn PassphraseSource>> {
+        self.loaded.as_ref().ok().and_then(|l| l.source.as_ref())
+    }
+
+    fn error(&self, e: &Arc<CredentialError>) -> Error {
+        Error::Credential {
+            name: self.name.clone(),
+            source: Arc::clone(e),
+        }
+    }
+
+    /// The current state: load errors, decryption failures, expiry.
+    pub fn state(&self) -> State {
+        let facts = match &self.loaded {
+            Ok(l) => &l.facts,
+            Err(e) => return State::Error(e.to_string()),
+        };
+        if let Some((_, e)) = &*self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) {
+            return State::Error(e.to_string());
+        }
+        let now = now_unix();
+        if facts.expired_at(now) {
+            return State::Error(format!(
+                "certificate expired at {}: install the renewed credential",
+                facts.not_after_text
+            ));
+        }
+        let days = facts.days_left(now);
+        let warning = (days < i64::from(self.expiry_warning_days)).then(|| {
+            format!(
+                "certificate expires in {days} days ({}): enroll and install the next credential",
+                facts.not_after_text
+            )
+        });
+        State::Available { warning }
+    }
+
+    /// Whether the decrypted key is in memory now.
+    pub fn key_decrypted(&self) -> bool {
+        self.cache.is_held()
+    }
+
+    /// The decrypted key, decrypting it first if needed (once, however many
+    /// requests arrive together). Fails with the credential's error when it
+    /// is unusable or its certificate has expired.
+    pub async fn unlocked(self: &Arc<Self>) -> Result<Arc<UnlockedKey>, Error> {
+        self.obtain(true).await
+    }
+
+    /// Decrypts the key to prove the passphrase and key/certificate match,
+    /// then drops it unless a request started using it meanwhile.
+    pub async fn verify(self: &Arc<Self>) -> Result<(), Error> {
+        self.obtain(false).await?;
+        self.cache.release_if_unused();
+        Ok(())
+    }
+
+    async fn obtain(self: &Arc<Self>, for_request: bool) -> Result<Arc<UnlockedKey>, Error> {
+        let facts = self.facts()?;
+        if facts.expired_at(now_unix()) {
+            return Err(self.error(&Arc::new(CredentialError::Expired {
+                not_after: facts.not_after_text.clone(),
+                now: openssl::asn1::Asn1Time::days_from_now(0)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+            })));
+        }
+        if let Some(k) = self.cache.get() {
+            return Ok(k);
+        }
+        let _gate = self.cache.gate.lock().await;
+        // Someone else may have decrypted while we waited.
+        if let Some(k) = self.cache.get() {
+            return Ok(k);
+        }
+        if let Some((at, e)) = &*self.last_failure.lock().unwrap_or_else(|p| p.into_inner())
+            && at.elapsed() < RETRY_BACKOFF
+        {
+            return Err(self.error(e));
+        }
+        let me = Arc::clone(self);
+        match cpu::run(move || me.decrypt_now()).await {
+            Ok(key) => {
+                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                Ok(self.cache.put(key, for_request))
+            }
+            Err(e) => {
+                let e = Arc::new(e);
+                tracing::error!(credential = %self.name, error = %e, "cannot decrypt the key");
+                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now(), Arc::clone(&e)));
+                Err(self.error(&e))
+            }
+        }
+    }
+
+    /// Fetches the passphrase if not held, decrypts and checks the key.
+    /// Blocking and CPU-heavy.
+    fn decrypt_now(&self) -> Result<openssl::pkey::PKey<openssl::pkey::Private>, CredentialError> {
+        let loaded = self
+            .loaded
+            .as_ref()
+            .map_err(|e| CredentialError::CorruptKey {
+                path: Default::default(),
+                detail: e.to_string(),
+            })?;
+        let mut held = self.passphrase.lock().unwrap_or_else(|p| p.into_inner());
+        let desc = loaded
+            .source
+            .as_ref()
+            .map(|s| s.describe())
+            .unwrap_or_default();
+        if loaded.key_file.needs_passphrase() && held.is_none() {
+            if let Some(src) = &loaded.source {
+                *held = Some(src.fetch()?);
+            }
+        }
+        let result = loaded
+            .key_file
+            .decrypt(held.as_ref(), &desc)
+            .and_then(|d| loaded.facts.check_matches(&d.key).map(|()| d.key));
+        if matches!(result, Err(CredentialError::WrongPassphrase { .. })) {
+            // Fetch again next time: the source may have been corrected.
+            *held = None;
+        }
+        result
+    }
+
+    /// Drops the decrypted key if its TTL ran out.
+    pub fn evict_expired_key(&self) -> bool {
+        self.cache.evict_expired()
+    }
+}
+
+/// Every configured credential, by name.
+pub struct Registry {
+    by_name: BTreeMap<String, Arc<Credential>>,
+}
+
+impl Registry {
+    /// Loads every credential of `config` (blocking; broken ones are kept in
+    /// their error state).
+    pub fn load(config: &Config, env: &EnvVault) -> Self {
+        Self::new(
+            config
+                .credentials
+                .iter()
+                .map(|(name, c)| Credential::load(name, c.clone(), &config.agent, env)),
+        )
+    }
+
+    /// A registry of already loaded credentials.
+    pub fn new(creds: impl IntoIterator<Item = Credential>) -> Self {
+        Self {
+            by_name: creds
+                .into_iter()
+                .map(|c| (c.name.clone(), Arc::new(c)))
+                .collect(),
+        }
+    }
+
+    /// Every credential, by name order.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Credential>> {
+        self.by_name.values()
+    }
+
+    /// The credential a request selects, optionally pinned to `kid`. By
+    /// client_id: among usable credentials, the newest (latest notBefore).
+    pub fn select(&self, sel: &Selector, kid: Option<&str>) -> Result<Arc<Credential>, Error> {
+        let kid_matches =
+            |c: &Credential| kid.is_none_or(|k| c.facts().is_ok_and(|f| f.jwk.thumbprint() == k));
+        match sel {
+            Selector::Name(name) => {
+                let c = self
+                    .by_name
+                    .get(name)
+                    .ok_or_else(|| Error::UnknownCredential(name.clone()))?;
+                if !kid_matches(c) {
+                    return Err(Error::UnknownKid {
+                        kid: kid.unwrap_or_default().to_owned(),
+                        within: format!("credential {name:?}"),
+                    });
+                }
+                Ok(Arc::clone(c))
+            }
+            Selector::ClientId(client_id) => {
+                let candidates: Vec<&Arc<Credential>> = self
+                    .by_name
+                    .values()
+                    .filter(|c| c.client_id() == client_id)
+                    .collect();
+                if candidates.is_empty() {
+                    return Err(Error::UnknownClient(client_id.clone()));
+                }
+                let pinned: Vec<&Arc<Credential>> =
+                    candidates.into_iter().filter(|c| kid_matches(c)).collect();
+                let newest_usable = pinned
+                    .iter()
+                    .filter(|c| matches!(c.state(), State::Available { .. }))
+                    .max_by_key(|c| c.facts().map(|f| f.not_before).unwrap_or(i64::MIN));
+                match newest_usable.or(pinned.first()) {
+                    Some(c) => Ok(Arc::clone(c)),
+                    None => Err(Error::UnknownKid {
+                        kid: kid.unwrap_or_default().to_owned(),
+                        within: format!("client_id {client_id:?}"),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Background upkeep: checks every loadable credential's key once (in
+    /// the background, so the socket accepts at once), then drops decrypted
+    /// keys whose TTL ran out, every second.
+    pub fn spawn_maintenance(self: &Arc<Self>) {
+        for cred in self.all() {
+            if cred.facts().is_err() {
+                continue;
+            }
+            let cred = Arc::clone(cred);
+            tokio::spawn(async move {
+                match cred.verify().await {
+                    Ok(()) => tracing::info!(credential = %cred.name, "key verified"),
+                    Err(e) => {
+                        tracing::error!(credential = %cred.name, error = %e, "key check failed")
+                    }
+                }
+            });
+        }
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                for cred in me.all() {
+                    if cred.evict_expired_key() {
+                        tracing::debug!(credential = %cred.name, "decrypted key dropped (TTL)");
+                    }
+                }
+            }
+        });
+    }
+}

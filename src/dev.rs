@@ -1,0 +1,97 @@
+//! `run --dev`: a throwaway credential so the daemon runs with no setup.
+//!
+//! An ES256 key and a self-signed certificate for client_id `dev-client`
+//! are generated in memory; the key is encrypted (PKCS#8, PBES2) under a
+//! random passphrase that exists only in this process, and written with the
+//! certificate to a private temporary directory removed at exit. The daemon
+//! then loads it like any other credential, so the real decrypt path runs.
+
+use std::sync::Arc;
+
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::error::ErrorStack;
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::PKey;
+use openssl::symm::Cipher;
+use openssl::x509::{X509, X509NameBuilder};
+
+use crate::config::{AgentConfig, AssertionConfig, CredentialConfig, PaddingName};
+use crate::credential::Credential;
+use crate::secret::Passphrase;
+use crate::source::MemorySource;
+
+/// The dev credential's client_id.
+pub const CLIENT_ID: &str = "dev-client";
+/// The dev credential's issuer (default `aud`).
+pub const ISSUER: &str = "https://as.dev.fapi-agent.invalid";
+
+/// A generated dev credential and the directory holding its files.
+pub struct DevCredential {
+    /// The loaded credential.
+    pub credential: Credential,
+    /// Removed when dropped.
+    pub dir: tempfile::TempDir,
+}
+
+/// Generates, writes and loads the dev credential.
+pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::error::Error>> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
+    let cert = self_signed(&key)?;
+    let pass = Passphrase::random(32)?;
+    let encrypted =
+        key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), pass.expose())?;
+    drop(key);
+
+    let dir = tempfile::Builder::new()
+        .prefix("fapi-agent-dev-")
+        .tempdir()?;
+    let key_path = dir.path().join("dev.key");
+    let cert_path = dir.path().join("dev.crt");
+    std::fs::write(&key_path, encrypted)?;
+    std::fs::write(&cert_path, cert.to_pem()?)?;
+
+    let config = CredentialConfig {
+        client_id: CLIENT_ID.into(),
+        issuer: ISSUER.into(),
+        key: Some(key_path),
+        certificate: Some(cert_path),
+        pkcs12: None,
+        passphrase: None,
+        allow_plaintext_key: false,
+        export: false,
+        decrypt_paddings: vec![PaddingName::OaepSha256],
+        assertion: AssertionConfig::default(),
+    };
+    let credential = Credential::load_with_source(
+        "dev",
+        config,
+        agent,
+        Some(Arc::new(MemorySource::new(pass))),
+    );
+    Ok(DevCredential { credential, dir })
+}
+
+fn self_signed(key: &PKey<openssl::pkey::Private>) -> Result<X509, ErrorStack> {
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_text("CN", CLIENT_ID)?;
+    name.append_entry_by_text("O", "fapi-agent dev mode")?;
+    let name = name.build();
+    let mut serial = BigNum::new()?;
+    serial.rand(128, MsbOption::MAYBE_ZERO, false)?;
+    let mut b = X509::builder()?;
+    b.set_version(2)?;
+    let serial = serial.to_asn1_integer()?;
+    b.set_serial_number(&serial)?;
+    b.set_subject_name(&name)?;
+    b.set_issuer_name(&name)?;
+    b.set_pubkey(key)?;
+    let (not_before, not_after) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(365)?);
+    b.set_not_before(&not_before)?;
+    b.set_not_after(&not_after)?;
+    b.sign(key, MessageDigest::sha256())?;
+    Ok(b.build())
+}

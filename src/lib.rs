@@ -1,0 +1,50 @@
+//! fapi-agent: a local secrets daemon for FAPI / open-banking clients.
+//!
+//! It holds passphrase-encrypted credentials (key, certificate, client_id),
+//! fetches their passphrases from secret managers, and over gRPC on a Unix
+//! socket signs `private_key_jwt` client assertions (RFC 7523, FAPI 2.0) and
+//! decrypts shared secrets for local callers identified by the kernel.
+//!
+//! # Layout
+//!
+//! - [`config`]: the TOML configuration, defaults and validation.
+//! - [`secret`]: secret value types ([`secret::Passphrase`],
+//!   [`secret::SecretBytes`]): fixed-size, locked, wiped, never printed.
+//! - [`source`]: passphrase sources (`file`, `env`, `keyutils`) behind one
+//!   trait.
+//! - [`credential`]: loading certificates and encrypted keys in every
+//!   format, validation, and on-demand decryption with a TTL cache.
+//! - [`jose`]: JWK, RFC 7638 thumbprints, JWS signing (PS256, ES256, EdDSA).
+//! - [`assertion`]: the FAPI client-assertion rules on top of [`jose`].
+//! - [`rsa_decrypt`]: shared-secret decryption (PKCS#1 v1.5, OAEP).
+//! - [`caller`]: the caller's kernel identity and who may call.
+//! - [`error`]: request errors and their one mapping to gRPC status codes.
+//! - [`service`]: the gRPC `Agent` and `Admin` services.
+//! - [`server`]: the Unix socket (safe directory, stale sockets) and serving.
+//! - [`cpu`]: where CPU-heavy work runs (off the async workers).
+//! - [`os`]: the only `unsafe`: memory locking, hardening, OpenSSL FFI.
+//! - [`client`], [`cli`], [`dev`]: the command line and `run --dev`.
+
+pub mod assertion;
+pub mod caller;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod cpu;
+pub mod credential;
+pub mod dev;
+pub mod error;
+pub mod jose;
+pub mod os;
+pub mod rsa_decrypt;
+pub mod secret;
+pub mod server;
+pub mod service;
+pub mod source;
+
+/// Seconds since the Unix epoch, now.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

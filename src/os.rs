@@ -1,0 +1,221 @@
+//! Operating-system and OpenSSL FFI: the only module with `unsafe`.
+//!
+//! Each block is small and carries a `// SAFETY:` comment. Everything here
+//! is wrapped in a safe function that the rest of the crate calls.
+
+use std::ffi::c_int;
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use foreign_types::ForeignType;
+use openssl::error::ErrorStack;
+use openssl::pkcs12::Pkcs12;
+use openssl::pkey::{PKey, Private};
+use openssl::stack::Stack;
+use openssl::x509::X509;
+use zeroize::Zeroize;
+
+use crate::secret::Passphrase;
+
+const PAGE: usize = 4096;
+
+/// One page of memory that holds a secret: page-aligned so that locking it
+/// and excluding it from core dumps affects nothing else, wiped and unlocked
+/// on drop.
+#[repr(C, align(4096))]
+pub struct SecretPage([u8; PAGE]);
+
+static PAGES_LOCKED: AtomicUsize = AtomicUsize::new(0);
+static PAGES_UNLOCKABLE: AtomicUsize = AtomicUsize::new(0);
+
+impl SecretPage {
+    /// A zeroed page, locked in RAM and marked `MADV_DONTDUMP` where the
+    /// limits allow. Failure to lock is counted (see [`memory_lock_report`]),
+    /// not fatal: a daemon that refuses to start under a small
+    /// `RLIMIT_MEMLOCK` protects nobody.
+    pub fn new_boxed() -> Box<Self> {
+        let page = Box::new(SecretPage([0; PAGE]));
+        let addr = page.0.as_ptr() as *mut libc::c_void;
+        // SAFETY: `addr` is the start of a live, page-aligned allocation of
+        // exactly PAGE bytes owned by `page`; mlock and madvise only change
+        // paging attributes of that range.
+        let locked = unsafe {
+            libc::madvise(addr, PAGE, libc::MADV_DONTDUMP);
+            libc::mlock(addr, PAGE) == 0
+        };
+        if locked {
+            PAGES_LOCKED.fetch_add(1, Ordering::Relaxed);
+        } else {
+            PAGES_UNLOCKABLE.fetch_add(1, Ordering::Relaxed);
+        }
+        page
+    }
+}
+
+impl std::ops::Deref for SecretPage {
+    type Target = [u8; PAGE];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for SecretPage {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for SecretPage {
+    fn drop(&mut self) {
+        self.0.zeroize();
+        let addr = self.0.as_ptr() as *mut libc::c_void;
+        // SAFETY: same range as locked in `new_boxed`, still owned by us; the
+        // page is page-aligned and not shared with any other object.
+        unsafe {
+            libc::munlock(addr, PAGE);
+            libc::madvise(addr, PAGE, libc::MADV_DODUMP);
+        }
+    }
+}
+
+/// How many secret pages are locked in RAM now, and how many could not be
+/// locked since start (`RLIMIT_MEMLOCK` too small).
+pub fn memory_lock_report() -> (usize, usize) {
+    (
+        PAGES_LOCKED.load(Ordering::Relaxed),
+        PAGES_UNLOCKABLE.load(Ordering::Relaxed),
+    )
+}
+
+/// Process hardening that works unprivileged: not dumpable (no ptrace by
+/// other same-uid processes, no core), `RLIMIT_CORE = 0`, and a umask that
+/// makes every file and socket we create private by default.
+pub fn harden_process() -> std::io::Result<()> {
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls with valid arguments; `no_core` outlives the call.
+    unsafe {
+        if libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::setrlimit(libc::RLIMIT_CORE, &no_core) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        libc::umask(0o077);
+    }
+    Ok(())
+}
+
+unsafe extern "C" {
+    fn CRYPTO_secure_malloc_init(size: usize, minsize: usize) -> c_int;
+}
+
+/// Puts OpenSSL's private-key internals (bignums) in its secure heap: a
+/// locked, non-dumped arena that is wiped on free. Must run before any key
+/// is loaded. Returns false where the arena could not be set up.
+pub fn init_openssl_secure_heap() -> bool {
+    // SAFETY: called once at start-up before OpenSSL allocates key material;
+    // size is a power of two and minsize divides it, as the API requires.
+    unsafe { CRYPTO_secure_malloc_init(1 << 20, 32) == 1 }
+}
+
+/// Loads OpenSSL's `legacy` provider (RC2 and 3DES in old PKCS#12 files, DES
+/// in old PEM keys) beside the default one, for the life of the process.
+pub fn load_legacy_provider() -> Result<(), ErrorStack> {
+    let legacy = openssl::provider::Provider::try_load(None, "legacy", true)?;
+    // Unloading would break later decryptions of legacy files; keep it.
+    std::mem::forget(legacy);
+    Ok(())
+}
+
+/// What a PKCS#12 bundle holds.
+pub struct Pkcs12Contents {
+    /// The private key.
+    pub key: PKey<Private>,
+    /// The certificate matching the key.
+    pub cert: X509,
+    /// Further certificates (the chain), in file order.
+    pub chain: Vec<X509>,
+}
+
+/// Opens a PKCS#12 bundle with a passphrase taken straight from its locked
+/// buffer. The `openssl` crate's `Pkcs12::parse2` copies the passphrase into
+/// a heap `CString` that is never wiped; this does not.
+pub fn pkcs12_parse(der: &[u8], pass: &Passphrase) -> Result<Pkcs12Contents, ErrorStack> {
+    let p12 = Pkcs12::from_der(der)?;
+    let pass_c = pass.expose_nul_terminated();
+    let mut pkey: *mut openssl_sys::EVP_PKEY = ptr::null_mut();
+    let mut cert: *mut openssl_sys::X509 = ptr::null_mut();
+    let mut ca: *mut openssl_sys::stack_st_X509 = ptr::null_mut();
+    // SAFETY: `p12` is a valid PKCS12 object; `pass_c` is NUL-terminated with
+    // no interior NUL (Passphrase invariant) and outlives the call; the out
+    // pointers are valid and receive owned objects (or stay null) that we
+    // wrap exactly once below.
+    let rc = unsafe {
+        openssl_sys::PKCS12_parse(
+            p12.as_ptr(),
+            pass_c.as_ptr().cast(),
+            &mut pkey,
+            &mut cert,
+            &mut ca,
+        )
+    };
+    // SAFETY: each non-null pointer was returned owned by PKCS12_parse and is
+    // wrapped once, so it is freed exactly once.
+    let (pkey, cert, ca) = unsafe {
+        (
+            (!pkey.is_null()).then(|| PKey::<Private>::from_ptr(pkey)),
+            (!cert.is_null()).then(|| X509::from_ptr(cert)),
+            (!ca.is_null()).then(|| Stack::<X509>::from_ptr(ca)),
+        )
+    };
+    if rc != 1 {
+        return Err(ErrorStack::get());
+    }
+    match (pkey, cert) {
+        (Some(key), Some(cert)) => Ok(Pkcs12Contents {
+            key,
+            cert,
+            chain: ca.map(|s| s.into_iter().collect()).unwrap_or_default(),
+        }),
+        // A bundle without key or certificate: report it as a decode error.
+        _ => Err(ErrorStack::get()),
+    }
+}
+
+/// Takes an environment variable's value as a passphrase and wipes it from
+/// the process: the bytes in the environment block (what
+/// `/proc/self/environ` shows) are overwritten, then the variable is unset.
+///
+/// Must be called before any other thread exists: the environment is not
+/// thread-safe. `Ok(None)` when the variable is not set.
+pub fn take_env_secret(
+    name: &str,
+) -> Result<Option<Result<Passphrase, crate::secret::PassphraseError>>, std::ffi::NulError> {
+    let cname = std::ffi::CString::new(name)?;
+    // SAFETY: single-threaded by this function's contract. `getenv` returns a
+    // pointer into the environment block (or null); we read its C string,
+    // copy the value into a locked buffer, overwrite it in place (its length
+    // is unchanged, so no terminator moves) and then unset the variable.
+    let taken = unsafe {
+        let value = libc::getenv(cname.as_ptr());
+        if value.is_null() {
+            return Ok(None);
+        }
+        let len = libc::strlen(value);
+        let bytes = std::slice::from_raw_parts_mut(value.cast::<u8>(), len);
+        let pass = Passphrase::from_slice(bytes);
+        bytes.zeroize();
+        libc::unsetenv(cname.as_ptr());
+        pass
+    };
+    Ok(Some(taken))
+}
+
+/// The effective uid of this process.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}

@@ -1,0 +1,257 @@
+//! The Unix socket and the gRPC server on it.
+//!
+//! The socket's directory must be ours (or root's) and writable by nobody
+//! else, so no other user can swap the socket for their own; it is created
+//! `0700`. A stale socket left by a dead daemon is replaced; a live one is
+//! not. The socket itself is created `0600` (process umask, then chmod).
+
+use std::future::Future;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+use tonic::transport::Server;
+
+use crate::credential::Registry;
+use crate::os;
+use crate::service::{AdminService, AgentService, pb};
+
+/// Largest request message accepted, in bytes.
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// Why the daemon cannot serve on a socket path.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    /// The path has no parent directory.
+    #[error("socket path {0} has no parent directory")]
+    NoParent(PathBuf),
+    /// The directory could not be created or inspected.
+    #[error("socket directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The directory is unsafe.
+    #[error("refusing socket directory {path}: {reason}")]
+    UnsafeDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Something other than a socket is at the path.
+    #[error("{0} exists and is not a socket: remove it or choose another path")]
+    NotASocket(PathBuf),
+    /// Another daemon answers on the socket.
+    #[error("another fapi-agent is already serving on {0}")]
+    InUse(PathBuf),
+    /// Binding failed.
+    #[error("cannot listen on {path}: {source}")]
+    Bind {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// The default socket path: `/run/fapi-agent/agent.sock` for root,
+/// `$XDG_RUNTIME_DIR/fapi-agent/agent.sock` otherwise (falling back to
+/// `/tmp/fapi-agent-UID/agent.sock` without a runtime directory).
+pub fn default_socket_path() -> PathBuf {
+    let uid = os::effective_uid();
+    if uid == 0 {
+        return PathBuf::from("/run/fapi-agent/agent.sock");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("fapi-agent/agent.sock"),
+        _ => PathBuf::from(format!("/tmp/fapi-agent-{uid}/agent.sock")),
+    }
+}
+
+/// A bound socket, removed when the server stops (if it is still ours).
+pub struct BoundSocket {
+    listener: UnixListener,
+    guard: SocketGuard,
+}
+
+/// Removes the socket file on drop if it is still the one we bound: a newer
+/// daemon may have replaced it.
+struct SocketGuard {
+    path: PathBuf,
+    inode: u64,
+}
+
+impl BoundSocket {
+    /// Checks the directory, replaces a stale socket and binds.
+    pub fn bind(path: &Path) -> Result<Self, SocketError> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .ok_or_else(|| SocketError::NoParent(path.to_owned()))?;
+        prepare_dir(dir)?;
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if !meta.file_type().is_socket() => {
+                return Err(SocketError::NotASocket(path.to_owned()));
+            }
+            Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => return Err(SocketError::InUse(path.to_owned())),
+                Err(_) => {
+                    tracing::info!(socket = %path.display(), "replacing stale socket");
+                    std::fs::remove_file(path).map_err(|source| SocketError::Bind {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+                }
+            },
+            Err(_) => {}
+        }
+        let bind_err = |source| SocketError::Bind {
+            path: path.to_owned(),
+            source,
+        };
+        let listener = UnixListener::bind(path).map_err(bind_err)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
+        let inode = std::fs::symlink_metadata(path).map_err(bind_err)?.ino();
+        Ok(Self {
+            listener,
+            guard: SocketGuard {
+                path: path.to_owned(),
+                inode,
+            },
+        })
+    }
+
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.guard.path
+    }
+}
+
+fn prepare_dir(dir: &Path) -> Result<(), SocketError> {
+    let dir_err = |source| SocketError::Dir {
+        path: dir.to_owned(),
+        source,
+    };
+    if std::fs::symlink_metadata(dir).is_err() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(dir_err)?;
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(dir_err)?;
+    let unsafe_dir = |reason: String| SocketError::UnsafeDir {
+        path: dir.to_owned(),
+        reason,
+    };
+    if !meta.file_type().is_dir() {
+        return Err(unsafe_dir(
+            "it is not a directory (symlinks are refused)".into(),
+        ));
+    }
+    let me = os::effective_uid();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(unsafe_dir(format!(
+            "it is owned by uid {}, not by the daemon's uid {me} or root",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(unsafe_dir(format!(
+            "its mode {:04o} lets other users create or replace files in it: use a private \
+             directory (chmod 700)",
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Serves the API on `socket` until `shutdown` completes, then finishes
+/// in-flight calls and removes the socket.
+pub async fn serve(
+    registry: Arc<Registry>,
+    socket: BoundSocket,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), SocketError> {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<pb::agent_server::AgentServer<AgentService>>()
+        .await;
+    health_reporter
+        .set_serving::<pb::admin_server::AdminServer<AdminService>>()
+        .await;
+    let reflection = |b: tonic_reflection::server::Builder<'static>| {
+        b.register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection(tonic_reflection::server::Builder::configure())
+        .build_v1()
+        .map_err(|e| SocketError::Bind {
+            path: socket.guard.path.clone(),
+            source: io::Error::other(e.to_string()),
+        })?;
+    let reflection_v1alpha = reflection(tonic_reflection::server::Builder::configure())
+        .build_v1alpha()
+        .map_err(|e| SocketError::Bind {
+            path: socket.guard.path.clone(),
+            source: io::Error::other(e.to_string()),
+        })?;
+
+    let agent = pb::agent_server::AgentServer::new(AgentService::new(Arc::clone(&registry)))
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let admin = pb::admin_server::AdminServer::new(AdminService::new(
+        Arc::clone(&registry),
+        socket.guard.path.clone(),
+    ))
+    .max_decoding_message_size(MAX_REQUEST_BYTES);
+
+    registry.spawn_maintenance();
+    tracing::info!(socket = %socket.guard.path.display(), "serving");
+
+    let BoundSocket { listener, guard } = socket;
+    let incoming = UnixListenerStream::new(listener);
+    let result = Server::builder()
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(agent)
+        .add_service(admin)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
+    drop(guard);
+    tracing::info!("stopped");
+    result.map_err(SocketError::from)
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight calls"),
+        _ = int.recv() => tracing::info!("SIGINT: finishing in-flight calls"),
+    }
+}

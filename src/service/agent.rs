@@ -1,0 +1,173 @@
+//! The `Agent` service: assertions, decryption, public facts, export.
+
+use std::sync::Arc;
+
+use openssl::symm::Cipher;
+use tonic::{Request, Response, Status};
+
+use super::{credential_to_pb, pb, selector};
+use crate::assertion::{self, ASSERTION_TYPE};
+use crate::caller::Caller;
+use crate::config::PaddingName;
+use crate::credential::Registry;
+use crate::error::Error;
+use crate::secret::{MAX_PASSPHRASE_LEN, SecretBytes};
+use crate::{cpu, rsa_decrypt};
+
+/// Serves `fapi_agent.v1.Agent` from a credential registry.
+pub struct AgentService {
+    registry: Arc<Registry>,
+}
+
+impl AgentService {
+    /// A service over `registry`.
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Self { registry }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::agent_server::Agent for AgentService {
+    async fn sign_client_assertion(
+        &self,
+        request: Request<pb::SignClientAssertionRequest>,
+    ) -> Result<Response<pb::SignClientAssertionResponse>, Status> {
+        let caller = Caller::authorize(&request)?;
+        let req = request.into_inner();
+        let (sel, kid) = selector(req.credential)?;
+        let cred = self.registry.select(&sel, kid.as_deref())?;
+        let params = assertion::Request {
+            audience: (!req.audience.is_empty()).then_some(req.audience),
+            lifetime_seconds: (req.lifetime_seconds != 0).then_some(req.lifetime_seconds),
+            extra_claims: assertion::parse_extra_claims(&req.extra_claims_json)?,
+        };
+        let signed = assertion::sign(&cred, params).await.inspect_err(|e| {
+            tracing::info!(%caller, credential = %cred.name, error = %e, "assertion refused");
+        })?;
+        tracing::info!(
+            %caller, credential = %cred.name, kid = %signed.kid, jti = %signed.jti,
+            aud = %signed.audience, exp = signed.expires_at, "client assertion signed"
+        );
+        Ok(Response::new(pb::SignClientAssertionResponse {
+            assertion: signed.token,
+            assertion_type: ASSERTION_TYPE.to_owned(),
+            kid: signed.kid,
+            jti: signed.jti,
+            expires_at: signed.expires_at,
+            alg: signed.alg.as_str().to_owned(),
+            credential: cred.name.clone(),
+        }))
+    }
+
+    async fn decrypt_secret(
+        &self,
+        request: Request<pb::DecryptSecretRequest>,
+    ) -> Result<Response<pb::DecryptSecretResponse>, Status> {
+        let caller = Caller::authorize(&request)?;
+        let req = request.into_inner();
+        let (sel, kid) = selector(req.credential)?;
+        let padding = match pb::Padding::try_from(req.padding) {
+            Ok(pb::Padding::Pkcs1V15) => PaddingName::Pkcs1V15,
+            Ok(pb::Padding::OaepSha1) => PaddingName::OaepSha1,
+            Ok(pb::Padding::OaepSha256) => PaddingName::OaepSha256,
+            _ => {
+                return Err(Error::InvalidArgument(
+                    "padding is required: PADDING_OAEP_SHA256, PADDING_OAEP_SHA1 or PADDING_PKCS1_V15"
+                        .into(),
+                )
+                .into());
+            }
+        };
+        let ciphertext = match req.ciphertext {
+            Some(pb::decrypt_secret_request::Ciphertext::CiphertextRaw(b)) if !b.is_empty() => b,
+            Some(pb::decrypt_secret_request::Ciphertext::CiphertextBase64(t)) if !t.is_empty() => {
+                rsa_decrypt::decode_base64(&t)?
+            }
+            _ => {
+                return Err(Error::InvalidArgument(
+                    "ciphertext is required: set ciphertext_raw or ciphertext_base64".into(),
+                )
+                .into());
+            }
+        };
+        let cred = self.registry.select(&sel, kid.as_deref())?;
+        let plaintext = rsa_decrypt::decrypt(&cred, ciphertext, padding).await?;
+        tracing::info!(%caller, credential = %cred.name, ?padding, "shared secret decrypted");
+        Ok(Response::new(pb::DecryptSecretResponse {
+            // The message is encoded and dropped by tonic; prost offers no
+            // wiping container, a limit documented in docs/security.md.
+            plaintext: plaintext.into_unprotected_vec(),
+        }))
+    }
+
+    async fn get_credential(
+        &self,
+        request: Request<pb::GetCredentialRequest>,
+    ) -> Result<Response<pb::Credential>, Status> {
+        Caller::authorize(&request)?;
+        let (sel, kid) = selector(request.into_inner().credential)?;
+        let cred = self.registry.select(&sel, kid.as_deref())?;
+        Ok(Response::new(credential_to_pb(&cred)))
+    }
+
+    async fn list_credentials(
+        &self,
+        request: Request<pb::ListCredentialsRequest>,
+    ) -> Result<Response<pb::ListCredentialsResponse>, Status> {
+        Caller::authorize(&request)?;
+        Ok(Response::new(pb::ListCredentialsResponse {
+            credentials: self.registry.all().map(|c| credential_to_pb(c)).collect(),
+        }))
+    }
+
+    async fn get_key_material(
+        &self,
+        request: Request<pb::GetKeyMaterialRequest>,
+    ) -> Result<Response<pb::GetKeyMaterialResponse>, Status> {
+        let caller = Caller::authorize(&request)?;
+        let req = request.into_inner();
+        let (sel, kid) = selector(req.credential)?;
+        let cred = self.registry.select(&sel, kid.as_deref())?;
+        if !cred.config.export {
+            tracing::warn!(%caller, credential = %cred.name, "key export refused: export is off");
+            return Err(Error::ExportDisabled(cred.name.clone()).into());
+        }
+        let format = pb::KeyFormat::try_from(req.format).unwrap_or(pb::KeyFormat::Unspecified);
+        let export_pass = SecretBytes::new(req.export_passphrase);
+        let encrypt = match format {
+            pb::KeyFormat::Unspecified | pb::KeyFormat::Pkcs8Pem => false,
+            pb::KeyFormat::EncryptedPkcs8Pem => {
+                let n = export_pass.expose().len();
+                if !(8..=MAX_PASSPHRASE_LEN).contains(&n) || export_pass.expose().contains(&0) {
+                    return Err(Error::InvalidArgument(format!(
+                        "export_passphrase must be 8 to {MAX_PASSPHRASE_LEN} bytes with no NUL"
+                    ))
+                    .into());
+                }
+                true
+            }
+        };
+        let facts = cred.facts()?;
+        let unlocked = cred.unlocked().await?;
+        let pem = cpu::run(move || {
+            let key = unlocked.key();
+            if encrypt {
+                key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), export_pass.expose())
+            } else {
+                key.private_key_to_pem_pkcs8()
+            }
+            .map(SecretBytes::new)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("key export failed: {e}")))?;
+        tracing::warn!(
+            %caller, credential = %cred.name, kid = %facts.jwk.thumbprint(), encrypted = encrypt,
+            "PRIVATE KEY EXPORTED"
+        );
+        Ok(Response::new(pb::GetKeyMaterialResponse {
+            private_key_pem: pem.into_unprotected_vec(),
+            certificate_chain_pem: facts.chain_pem.clone(),
+            kid: facts.jwk.thumbprint().to_owned(),
+        }))
+    }
+}

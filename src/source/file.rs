@@ -1,0 +1,78 @@
+//! The `file` source: a passphrase in a file only the daemon's user can read.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use super::{PassphraseSource, SourceError};
+use crate::os;
+use crate::secret::Passphrase;
+
+/// Reads a passphrase file. Refuses a file that is group- or world-readable
+/// or owned by another user (root's files are accepted: root can read ours
+/// anyway), like ssh refuses a private key with loose permissions.
+#[derive(Debug)]
+pub struct FileSource {
+    path: PathBuf,
+}
+
+impl FileSource {
+    /// A source reading `path` at every fetch.
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+}
+
+impl PassphraseSource for FileSource {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+
+    fn fetch(&self) -> Result<Passphrase, SourceError> {
+        let mut file = File::open(&self.path).map_err(|e| SourceError::unavailable(self, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| SourceError::unavailable(self, e))?;
+        let me = os::effective_uid();
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(SourceError::refused(
+                self,
+                format_args!(
+                    "it is owned by uid {}, not the daemon's uid {me}: chown it",
+                    meta.uid()
+                ),
+            ));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(SourceError::refused(
+                self,
+                format_args!(
+                    "its mode is {:04o}, so other users may read it: chmod 600 it",
+                    meta.mode() & 0o7777
+                ),
+            ));
+        }
+        let filled = Passphrase::fill_with(|buf| read_full(&mut file, buf))
+            .map_err(|e| SourceError::unavailable(self, e))?;
+        filled.map_err(|e| SourceError::invalid_value(self, e))
+    }
+}
+
+/// Reads until `buf` is full or the end of input; returns the count.
+pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
