@@ -270,6 +270,7 @@ impl Credential {
         let me = Arc::clone(self);
         match cpu::run(move || me.decrypt_now()).await {
             Ok(key) => {
+                tracing::debug!(credential = %self.name, "key decrypted");
                 *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 Ok(self.cache.put(key, for_request))
             }
