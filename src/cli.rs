@@ -48,6 +48,13 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    #[command(flatten)]
+    Client(ClientCommand),
+}
+
+/// Commands that talk to a running daemon.
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
     /// Print a fresh client assertion (JWT) from the running daemon.
     Assertion(AssertionArgs),
     /// List the daemon's credentials.
@@ -183,7 +190,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check { config } => check(&config),
-        other => client_command(other),
+        Command::Client(c) => client_command(c),
     }
 }
 
@@ -369,7 +376,7 @@ fn check(path: &Path) -> ExitCode {
     }
 }
 
-fn client_command(command: Command) -> ExitCode {
+fn client_command(command: ClientCommand) -> ExitCode {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -420,9 +427,9 @@ async fn selection(client: &mut Client, which: &Which) -> Result<pb::CredentialS
     }
 }
 
-async fn client_command_async(command: Command) -> Result<(), String> {
+async fn client_command_async(command: ClientCommand) -> Result<(), String> {
     match command {
-        Command::Assertion(a) => {
+        ClientCommand::Assertion(a) => {
             let mut client = connect(&a.socket).await?;
             let sel = selection(&mut client, &a.which).await?;
             let r = client
@@ -450,7 +457,7 @@ async fn client_command_async(command: Command) -> Result<(), String> {
                 println!("{}", r.assertion);
             }
         }
-        Command::Credentials { socket, json } => {
+        ClientCommand::Credentials { socket, json } => {
             let mut client = connect(&socket).await?;
             let list = client
                 .agent
@@ -484,7 +491,7 @@ async fn client_command_async(command: Command) -> Result<(), String> {
                 }
             }
         }
-        Command::Jwks { socket, client_id } => {
+        ClientCommand::Jwks { socket, client_id } => {
             let mut client = connect(&socket).await?;
             let list = client
                 .agent
@@ -503,7 +510,7 @@ async fn client_command_async(command: Command) -> Result<(), String> {
                 serde_json::to_string_pretty(&json!({ "keys": keys })).unwrap_or_default()
             );
         }
-        Command::Decrypt(d) => {
+        ClientCommand::Decrypt(d) => {
             let mut text = String::new();
             match &d.input {
                 Some(p) => {
@@ -541,7 +548,7 @@ async fn client_command_async(command: Command) -> Result<(), String> {
                 .and_then(|()| std::io::stdout().flush())
                 .map_err(|e| format!("cannot write stdout: {e}"))?;
         }
-        Command::Status { socket, json } => {
+        ClientCommand::Status { socket, json } => {
             let mut client = connect(&socket).await?;
             let s = client
                 .admin
@@ -583,7 +590,6 @@ async fn client_command_async(command: Command) -> Result<(), String> {
                 }
             }
         }
-        Command::Run(_) | Command::Check { .. } => unreachable!("handled in main"),
     }
     Ok(())
 }
