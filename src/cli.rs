@@ -282,8 +282,21 @@ fn run(args: RunArgs) -> ExitCode {
         .or_else(|| config.agent.socket.clone())
         .unwrap_or_else(server::default_socket_path);
 
+    let group = match &config.agent.socket_group {
+        None => None,
+        Some(name) => match os::group_id(name) {
+            Some(gid) => Some(gid),
+            None => {
+                eprintln!(
+                    "fapi-agent: {}",
+                    server::SocketError::UnknownGroup(name.clone())
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
     let result = runtime.block_on(async {
-        let socket = server::BoundSocket::bind(&socket_path)?;
+        let socket = server::BoundSocket::bind(&socket_path, group)?;
         if args.dev {
             print_dev_banner(&registry, socket.path());
         }

@@ -33,6 +33,9 @@ pub struct Config {
 pub struct AgentConfig {
     /// Socket path; `--socket` and `FAPI_AGENT_SOCKET` override it.
     pub socket: Option<PathBuf>,
+    /// Group (name or number) given access to the socket: directory `0750`,
+    /// socket `0660`. Callers must still pass the caller policy.
+    pub socket_group: Option<String>,
     /// A decrypted key is dropped after this many seconds without use.
     pub key_idle_ttl_seconds: u64,
     /// A decrypted key is dropped this many seconds after decryption, used
@@ -46,6 +49,7 @@ impl Default for AgentConfig {
     fn default() -> Self {
         Self {
             socket: None,
+            socket_group: None,
             key_idle_ttl_seconds: 300,
             key_max_ttl_seconds: 3600,
             expiry_warning_days: 30,

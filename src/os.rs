@@ -214,6 +214,36 @@ pub fn take_env_secret(
     Ok(Some(taken))
 }
 
+/// The gid of a group given by name or number, if it exists.
+pub fn group_id(name: &str) -> Option<u32> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return Some(gid);
+    }
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut grp: libc::group = unsafe_zeroed_group();
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::group = ptr::null_mut();
+    // SAFETY: every pointer is valid for the call: `cname` is NUL-terminated,
+    // `grp` and `result` are live locals, `buf` is a live buffer of the
+    // length passed. getgrnam_r writes only into them.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    (rc == 0 && !result.is_null()).then_some(grp.gr_gid)
+}
+
+fn unsafe_zeroed_group() -> libc::group {
+    // SAFETY: `libc::group` is a plain C struct of integers and pointers for
+    // which all-zero bytes (null pointers) are a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
 /// The effective uid of this process.
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

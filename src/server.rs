@@ -50,6 +50,9 @@ pub enum SocketError {
     /// Another daemon answers on the socket.
     #[error("another fapi-agent is already serving on {0}")]
     InUse(PathBuf),
+    /// The configured socket group does not exist.
+    #[error("socket_group {0:?} is not a group on this system")]
+    UnknownGroup(String),
     /// Binding failed.
     #[error("cannot listen on {path}: {source}")]
     Bind {
@@ -91,13 +94,15 @@ struct SocketGuard {
 }
 
 impl BoundSocket {
-    /// Checks the directory, replaces a stale socket and binds.
-    pub fn bind(path: &Path) -> Result<Self, SocketError> {
+    /// Checks the directory, replaces a stale socket and binds. With a
+    /// `group`, a directory created here is `0750` and the socket `0660`,
+    /// both owned by that group; otherwise `0700` and `0600`.
+    pub fn bind(path: &Path, group: Option<u32>) -> Result<Self, SocketError> {
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .ok_or_else(|| SocketError::NoParent(path.to_owned()))?;
-        prepare_dir(dir)?;
+        prepare_dir(dir, group)?;
         match std::fs::symlink_metadata(path) {
             Ok(meta) if !meta.file_type().is_socket() => {
                 return Err(SocketError::NotASocket(path.to_owned()));
@@ -119,7 +124,9 @@ impl BoundSocket {
             source,
         };
         let listener = UnixListener::bind(path).map_err(bind_err)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
+        let mode = if group.is_some() { 0o660 } else { 0o600 };
+        std::os::unix::fs::chown(path, None, group).map_err(bind_err)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(bind_err)?;
         let inode = std::fs::symlink_metadata(path).map_err(bind_err)?.ino();
         Ok(Self {
             listener,
@@ -136,7 +143,7 @@ impl BoundSocket {
     }
 }
 
-fn prepare_dir(dir: &Path) -> Result<(), SocketError> {
+fn prepare_dir(dir: &Path, group: Option<u32>) -> Result<(), SocketError> {
     let dir_err = |source| SocketError::Dir {
         path: dir.to_owned(),
         source,
@@ -147,6 +154,11 @@ fn prepare_dir(dir: &Path) -> Result<(), SocketError> {
             .mode(0o700)
             .create(dir)
             .map_err(dir_err)?;
+        if let Some(gid) = group {
+            std::os::unix::fs::chown(dir, None, Some(gid)).map_err(dir_err)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
+                .map_err(dir_err)?;
+        }
     }
     let meta = std::fs::symlink_metadata(dir).map_err(dir_err)?;
     let unsafe_dir = |reason: String| SocketError::UnsafeDir {

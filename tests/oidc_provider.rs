@@ -89,8 +89,14 @@ async fn oidc_provider_accepts_assertions_and_rejects_replay() {
         assert_eq!(r["body"]["token_type"], "Bearer", "{r}");
     }
     let replayed = &results[3];
-    assert_ne!(replayed["status"], 200, "a replayed assertion was accepted: {replayed}");
+    assert_ne!(
+        replayed["status"], 200,
+        "a replayed assertion was accepted: {replayed}"
+    );
     assert_eq!(replayed["body"]["error"], "invalid_client", "{replayed}");
     let reason = replayed["server_error"].as_str().unwrap_or_default();
-    assert!(reason.contains("jti") || reason.contains("replay"), "{reason}");
+    assert!(
+        reason.contains("jti") || reason.contains("replay"),
+        "{reason}"
+    );
 }

@@ -136,6 +136,32 @@ async fn socket_is_private_stale_replaced_live_refused_removed_on_sigterm() {
     assert_eq!(std::fs::read_to_string(&file_path).unwrap(), "keep me");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn socket_group_gives_group_access() {
+    let fx = Fixtures::new();
+    let (_c, cred) = one_credential(&fx, "");
+    let daemon = Daemon::start(&format!("[agent]\nsocket_group = \"nogroup\"\n{cred}")).await;
+    use std::os::unix::fs::MetadataExt;
+    let sock = std::fs::metadata(&daemon.socket).unwrap();
+    let dir = std::fs::metadata(daemon.socket.parent().unwrap()).unwrap();
+    assert_eq!((sock.mode() & 0o777, sock.gid()), (0o660, 65534));
+    assert_eq!((dir.mode() & 0o777, dir.gid()), (0o750, 65534));
+
+    let cfg_path = fx.path().join("bad-group.toml");
+    std::fs::write(
+        &cfg_path,
+        format!("[agent]\nsocket_group = \"no-such-group-x\"\n{cred}"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
+        .args(["run", "--config", cfg_path.to_str().unwrap(), "--socket"])
+        .arg(fx.path().join("g/agent.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a group"));
+}
+
 #[test]
 fn unsafe_socket_directories_are_refused() {
     let fx = Fixtures::new();
