@@ -196,19 +196,21 @@ pub fn take_env_secret(
 ) -> Result<Option<Result<Passphrase, crate::secret::PassphraseError>>, std::ffi::NulError> {
     let cname = std::ffi::CString::new(name)?;
     // SAFETY: single-threaded by this function's contract. `getenv` returns a
-    // pointer into the environment block (or null); we read its C string,
-    // copy the value into a locked buffer, overwrite it in place (its length
-    // is unchanged, so no terminator moves) and then unset the variable.
+    // pointer to the value inside the `NAME=value` string of the environment
+    // block (or null). We copy the value into a locked buffer, unset the
+    // variable (which only drops the pointer from `environ`: glibc never frees
+    // the strings), then overwrite the whole `NAME=value` string, which starts
+    // `name.len() + 1` bytes before the value and is still mapped.
     let taken = unsafe {
         let value = libc::getenv(cname.as_ptr());
         if value.is_null() {
             return Ok(None);
         }
         let len = libc::strlen(value);
-        let bytes = std::slice::from_raw_parts_mut(value.cast::<u8>(), len);
-        let pass = Passphrase::from_slice(bytes);
-        bytes.zeroize();
+        let pass = Passphrase::from_slice(std::slice::from_raw_parts(value.cast::<u8>(), len));
         libc::unsetenv(cname.as_ptr());
+        let start = value.cast::<u8>().sub(name.len() + 1);
+        std::slice::from_raw_parts_mut(start, name.len() + 1 + len).zeroize();
         pass
     };
     Ok(Some(taken))

@@ -213,7 +213,12 @@ async fn bad_credentials_get_precise_errors_and_good_ones_keep_serving() {
         (
             "future",
             Code::FailedPrecondition,
-            &["not yet valid", "notBefore", "clock says", "clock sync"],
+            &[
+                "not yet valid",
+                "notBefore",
+                "the clock here says",
+                "clock sync",
+            ],
         ),
         (
             "corruptkey",
