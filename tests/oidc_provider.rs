@@ -33,7 +33,13 @@ fn exchange(input: &Value) -> Value {
         "exchange.mjs failed (did `npm ci` run in tests/oidc?): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("exchange.mjs prints JSON")
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "exchange.mjs printed no JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -44,9 +50,19 @@ async fn oidc_provider_accepts_assertions_and_rejects_replay() {
         fx.credential("es", KeyType::P256, KeyFormat::Pkcs8Scrypt),
         fx.credential("ed", KeyType::Ed25519, KeyFormat::Pkcs12),
     ];
+    // ES256 may also sign for the token endpoint (a legacy audience), which
+    // a FAPI 2.0 server must refuse: proof the server checks aud at all.
+    let legacy = format!("{ISSUER}/token");
     let config: String = creds
         .iter()
-        .map(|c| c.toml(&format!("client-{}", c.name), ISSUER, ""))
+        .map(|c| {
+            let extra = if c.name == "es" {
+                format!("[credentials.es.assertion]\nallowed_audiences = [{legacy:?}]\n")
+            } else {
+                String::new()
+            };
+            c.toml(&format!("client-{}", c.name), ISSUER, &extra)
+        })
         .collect();
     let daemon = Daemon::start(&config).await;
     let mut client = daemon.client().await;
@@ -79,6 +95,21 @@ async fn oidc_provider_accepts_assertions_and_rejects_replay() {
     // The first assertion again: a replayed jti must be rejected.
     let replay = requests[0].clone();
     requests.push(replay);
+    let wrong_aud = client
+        .agent
+        .sign_client_assertion(fapi_agent::service::pb::SignClientAssertionRequest {
+            credential: by_name("es"),
+            audience: legacy.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    requests.push(json!({
+        "client_id": "client-es",
+        "client_assertion": wrong_aud.assertion,
+        "client_assertion_type": wrong_aud.assertion_type,
+    }));
 
     let result = exchange(&json!({ "issuer": ISSUER, "clients": clients, "requests": requests }));
     let results = result["results"].as_array().unwrap();
@@ -95,8 +126,12 @@ async fn oidc_provider_accepts_assertions_and_rejects_replay() {
     );
     assert_eq!(replayed["body"]["error"], "invalid_client", "{replayed}");
     let reason = replayed["server_error"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("jti") || reason.contains("replay"),
-        "{reason}"
+    assert!(reason.contains("must only be used once"), "{reason}");
+    let aud = &results[4];
+    assert_eq!(
+        aud["status"], 401,
+        "token-endpoint aud accepted under FAPI 2.0: {aud}"
     );
+    let reason = aud["server_error"].as_str().unwrap_or_default();
+    assert!(reason.contains("aud"), "{reason}");
 }
