@@ -68,8 +68,7 @@ async fn all_three_algorithms_verify_independently() {
             "--no-x5t",
             "--ttl",
             "60",
-            "--kid",
-            &es.kid,
+            &format!("--kid={}", es.kid),
         ],
     );
     assert_eq!(r["signature_len"], 64, "ES256 is raw R||S");
@@ -88,7 +87,13 @@ async fn all_three_algorithms_verify_independently() {
         "PS256",
         ISSUER,
         "acme-ps",
-        &["--no-typ", "--x5t", "--ttl", "120", "--kid", &ps.kid],
+        &[
+            "--no-typ",
+            "--x5t",
+            "--ttl",
+            "120",
+            &format!("--kid={}", ps.kid),
+        ],
     );
 
     let ed = sign(&mut client, "ed").await.unwrap();

@@ -61,8 +61,7 @@ async fn every_key_format_loads_and_signs() {
                 "--no-x5t",
                 "--ttl",
                 "60",
-                "--kid",
-                &r.kid,
+                &format!("--kid={}", r.kid),
             ],
         );
         assert_eq!(report["ok"], true);
