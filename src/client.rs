@@ -9,6 +9,20 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::service::pb::{admin_client::AdminClient, agent_client::AgentClient};
 
+/// A gRPC channel to the daemon on `socket`, for any service on it
+/// (health, reflection, or the generated clients).
+pub async fn channel(socket: &Path) -> Result<Channel, tonic::transport::Error> {
+    let path: PathBuf = socket.to_owned();
+    // The URI is unused: the connector always dials the socket. h2 servers
+    // reject a path as `:authority`, so it stays `localhost`.
+    Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let path = path.clone();
+            async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(path).await?)) }
+        }))
+        .await
+}
+
 /// A connected client for both services.
 #[derive(Clone)]
 pub struct Client {
@@ -21,18 +35,7 @@ pub struct Client {
 impl Client {
     /// Connects to the daemon on `socket`.
     pub async fn connect(socket: &Path) -> Result<Self, tonic::transport::Error> {
-        let path: PathBuf = socket.to_owned();
-        // The URI is unused: the connector always dials the socket. h2
-        // servers reject a path as `:authority`, so it stays `localhost`.
-        let channel =
-            Endpoint::from_static("http://localhost")
-                .connect_with_connector(tower::service_fn(move |_| {
-                    let path = path.clone();
-                    async move {
-                        Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(path).await?))
-                    }
-                }))
-                .await?;
+        let channel = channel(socket).await?;
         Ok(Self {
             agent: AgentClient::new(channel.clone()),
             admin: AdminClient::new(channel),

@@ -72,16 +72,7 @@ async fn socket_is_private_stale_replaced_live_refused_removed_on_sigterm() {
 
     // A second daemon on the same live socket refuses to start.
     let cfg_path = daemon.dir.path().join("agent.toml");
-    let second = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
-        .args([
-            "run",
-            "--config",
-            cfg_path.to_str().unwrap(),
-            "--socket",
-            daemon.socket.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let second = run_cmd(&cfg_path, &daemon.socket).output().unwrap();
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("already serving"));
 
@@ -94,27 +85,11 @@ async fn socket_is_private_stale_replaced_live_refused_removed_on_sigterm() {
     let stale = std::os::unix::net::UnixListener::bind(&daemon.socket).unwrap();
     drop(stale);
     assert!(daemon.socket.exists());
-    let mut restarted = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
-        .args([
-            "run",
-            "--config",
-            cfg_path.to_str().unwrap(),
-            "--socket",
-            daemon.socket.to_str().unwrap(),
-        ])
+    let mut restarted = run_cmd(&cfg_path, &daemon.socket)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut ok = false;
-    for _ in 0..100 {
-        if let Ok(mut c) = fapi_agent::client::Client::connect(&daemon.socket).await
-            && c.admin.status(pb::StatusRequest {}).await.is_ok()
-        {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ok = wait_for_daemon(&daemon.socket).await;
     let _ = restarted.kill();
     let _ = restarted.wait();
     assert!(ok, "daemon did not replace the stale socket");
@@ -122,16 +97,7 @@ async fn socket_is_private_stale_replaced_live_refused_removed_on_sigterm() {
     // A regular file at the socket path is not touched.
     let file_path = fx.path().join("not-a-socket");
     std::fs::write(&file_path, "keep me").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
-        .args([
-            "run",
-            "--config",
-            cfg_path.to_str().unwrap(),
-            "--socket",
-            file_path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = run_cmd(&cfg_path, &file_path).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a socket"));
     assert_eq!(std::fs::read_to_string(&file_path).unwrap(), "keep me");
 }
@@ -168,18 +134,7 @@ fn unsafe_socket_directories_are_refused() {
     let (_c, cfg) = one_credential(&fx, "");
     let cfg_path = fx.path().join("agent.toml");
     std::fs::write(&cfg_path, cfg).unwrap();
-    let start = |socket: &std::path::Path| {
-        Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
-            .args([
-                "run",
-                "--config",
-                cfg_path.to_str().unwrap(),
-                "--socket",
-                socket.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap()
-    };
+    let start = |socket: &std::path::Path| run_cmd(&cfg_path, socket).output().unwrap();
     // World-writable directory.
     let open_dir = fx.path().join("open");
     std::fs::create_dir(&open_dir).unwrap();
@@ -210,20 +165,7 @@ async fn health_and_reflection_v1_and_v1alpha() {
     let fx = Fixtures::new();
     let (_c, cfg) = one_credential(&fx, "");
     let daemon = Daemon::start(&cfg).await;
-    let channel = {
-        let path = daemon.socket.clone();
-        tonic::transport::Endpoint::from_static("http://localhost")
-            .connect_with_connector(tower::service_fn(move |_| {
-                let path = path.clone();
-                async move {
-                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                        tokio::net::UnixStream::connect(path).await?,
-                    ))
-                }
-            }))
-            .await
-            .unwrap()
-    };
+    let channel = fapi_agent::client::channel(&daemon.socket).await.unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     for service in ["", "fapi_agent.v1.Agent", "fapi_agent.v1.Admin"] {
         let r = health

@@ -409,6 +409,31 @@ impl Drop for Daemon {
     }
 }
 
+/// `fapi-agent run --config CONFIG --socket SOCKET`, not yet started.
+pub fn run_cmd(config: &Path, socket: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fapi-agent"));
+    cmd.arg("run")
+        .arg("--config")
+        .arg(config)
+        .arg("--socket")
+        .arg(socket)
+        .env_remove("FAPI_AGENT_SOCKET");
+    cmd
+}
+
+/// Polls until a daemon answers `Status` on `socket` (10 s at most).
+pub async fn wait_for_daemon(socket: &Path) -> bool {
+    for _ in 0..200 {
+        if let Ok(mut c) = Client::connect(socket).await
+            && c.admin.status(pb::StatusRequest {}).await.is_ok()
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// A selector by credential name.
 pub fn by_name(name: &str) -> Option<pb::CredentialSelector> {
     Some(pb::CredentialSelector {
