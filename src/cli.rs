@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::client::Client;
 use crate::config::{Config, PassphraseConfig};
 use crate::credential::{Registry, State};
+use crate::daemon::Daemon;
 use crate::service::pb;
 use crate::source::EnvVault;
 use crate::{dev, os, server};
@@ -75,6 +76,11 @@ enum ClientCommand {
     },
     /// Decrypt a base64 shared secret (stdin or --input) to stdout.
     Decrypt(DecryptArgs),
+    /// Make the daemon re-read its config and credential files (like SIGHUP).
+    Reload {
+        #[command(flatten)]
+        socket: SocketArg,
+    },
     /// Show the daemon's status.
     Status {
         #[command(flatten)]
@@ -259,22 +265,24 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     let mut dev_files = None;
-    let registry = if args.dev {
-        match dev::credential(&config.agent) {
+    let daemon = match &args.config {
+        None => match dev::credential(&config.agent) {
             Ok(d) => {
-                let reg = Registry::new([d.credential]);
                 dev_files = Some(d.dir);
-                reg
+                Daemon::fixed(Registry::new([d.credential]), config.agent.clone())
             }
             Err(e) => {
                 eprintln!("fapi-agent: cannot create the dev credential: {e}");
                 return ExitCode::FAILURE;
             }
+        },
+        Some(path) => {
+            let registry = Registry::load(&config, &vault);
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            Daemon::from_config(registry, &config, path, vault)
         }
-    } else {
-        Registry::load(&config, &vault)
     };
-    let registry = Arc::new(registry);
+    let daemon = Arc::new(daemon);
     let socket_path = args
         .socket
         .socket
@@ -298,9 +306,9 @@ fn run(args: RunArgs) -> ExitCode {
     let result = runtime.block_on(async {
         let socket = server::BoundSocket::bind(&socket_path, group)?;
         if args.dev {
-            print_dev_banner(&registry, socket.path());
+            print_dev_banner(&daemon.registry(), socket.path());
         }
-        server::serve(Arc::clone(&registry), socket, server::shutdown_signal()).await
+        server::serve(Arc::clone(&daemon), socket, server::shutdown_signal()).await
     });
     drop(dev_files);
     match result {
@@ -560,6 +568,25 @@ async fn client_command_async(command: ClientCommand) -> Result<(), String> {
                 .write_all(plaintext.expose())
                 .and_then(|()| std::io::stdout().flush())
                 .map_err(|e| format!("cannot write stdout: {e}"))?;
+        }
+        ClientCommand::Reload { socket } => {
+            let mut client = connect(&socket).await?;
+            let r = client
+                .admin
+                .reload(pb::ReloadRequest {})
+                .await
+                .map_err(status_msg)?
+                .into_inner();
+            println!(
+                "reloaded: added {:?}, removed {:?}, updated {:?}",
+                r.added, r.removed, r.updated
+            );
+            for e in &r.errors {
+                println!("error: {e}");
+            }
+            if !r.errors.is_empty() {
+                return Err(format!("{} credential(s) failed to reload", r.errors.len()));
+            }
         }
         ClientCommand::Status { socket, json } => {
             let mut client = connect(&socket).await?;

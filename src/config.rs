@@ -43,6 +43,10 @@ pub struct AgentConfig {
     pub key_max_ttl_seconds: u64,
     /// Warn this many days before a certificate's notAfter.
     pub expiry_warning_days: u32,
+    /// Credential events buffered per watcher before it is told it lagged.
+    pub event_buffer: usize,
+    /// Reload when the config or a credential file changes on disk.
+    pub watch_files: bool,
 }
 
 impl Default for AgentConfig {
@@ -53,12 +57,14 @@ impl Default for AgentConfig {
             key_idle_ttl_seconds: 300,
             key_max_ttl_seconds: 3600,
             expiry_warning_days: 30,
+            event_buffer: 256,
+            watch_files: true,
         }
     }
 }
 
 /// One credential (`[credentials.NAME]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialConfig {
     /// The OAuth client_id: the assertion's `iss` and `sub`, byte-exact.
@@ -107,7 +113,7 @@ fn default_paddings() -> Vec<PaddingName> {
 }
 
 /// Client-assertion settings per credential (`[credentials.NAME.assertion]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AssertionConfig {
     /// Emit `typ: client-authentication+jwt` (rfc7523bis; some servers reject it).
@@ -140,7 +146,7 @@ impl Default for AssertionConfig {
 }
 
 /// Where a passphrase comes from (`passphrase = { source = "…", … }`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "source", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum PassphraseConfig {
     /// A file readable only by the daemon's user; one trailing newline is trimmed.
@@ -242,6 +248,12 @@ impl Config {
             cred.resolve_paths(base);
             cred.validate(name)?;
         }
+        if cfg.agent.event_buffer < 4 {
+            return Err(ConfigError::Invalid {
+                credential: "[agent]".into(),
+                message: "event_buffer must be at least 4".into(),
+            });
+        }
         if cfg.agent.key_idle_ttl_seconds == 0 || cfg.agent.key_max_ttl_seconds == 0 {
             return Err(ConfigError::Invalid {
                 credential: "[agent]".into(),
@@ -253,6 +265,14 @@ impl Config {
 }
 
 impl CredentialConfig {
+    /// The key, certificate and bundle files this credential reads.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        [&self.key, &self.certificate, &self.pkcs12]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+    }
+
     fn resolve_paths(&mut self, base: &Path) {
         for p in [&mut self.key, &mut self.certificate, &mut self.pkcs12]
             .into_iter()

@@ -47,6 +47,9 @@ pub enum Error {
     /// whatever the cause, so that it cannot serve as a padding oracle.
     #[error("decryption failed for credential {0:?}")]
     DecryptFailed(String),
+    /// The daemon's state does not allow the operation; the message says why.
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// The caller may not do this.
     #[error("permission denied: {0}")]
     PermissionDenied(String),
@@ -67,7 +70,7 @@ impl Error {
                 CredentialError::Source(SourceError::Unavailable { .. }) => Code::Unavailable,
                 _ => Code::FailedPrecondition,
             },
-            Error::ExportDisabled(_) => Code::FailedPrecondition,
+            Error::ExportDisabled(_) | Error::FailedPrecondition(_) => Code::FailedPrecondition,
             Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::Internal(_) => Code::Internal,
         }

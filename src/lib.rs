@@ -16,6 +16,9 @@
 //!   format, validation, and on-demand decryption with a TTL cache.
 //! - [`jose`]: JWK, RFC 7638 thumbprints, JWS signing (PS256, ES256, EdDSA).
 //! - [`assertion`]: the FAPI client-assertion rules on top of [`jose`].
+//! - [`daemon`]: the running state: the registry swapped whole on reload,
+//!   credential events and per-client health derived from it.
+//! - [`watch`]: reload triggers (SIGHUP, file changes).
 //! - [`rsa_decrypt`]: shared-secret decryption (PKCS#1 v1.5, OAEP).
 //! - [`caller`]: the caller's kernel identity and who may call.
 //! - [`error`]: request errors and their one mapping to gRPC status codes.
@@ -32,6 +35,7 @@ pub mod client;
 pub mod config;
 pub mod cpu;
 pub mod credential;
+pub mod daemon;
 pub mod dev;
 pub mod error;
 pub mod jose;
@@ -41,6 +45,7 @@ pub mod secret;
 pub mod server;
 pub mod service;
 pub mod source;
+pub mod watch;
 
 /// Seconds since the Unix epoch, now.
 pub fn now_unix() -> i64 {

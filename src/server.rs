@@ -15,9 +15,9 @@ use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::Server;
 
-use crate::credential::Registry;
-use crate::os;
+use crate::daemon::Daemon;
 use crate::service::{AdminService, AgentService, pb};
+use crate::{os, watch};
 
 /// Largest request message accepted, in bytes.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -198,7 +198,7 @@ impl Drop for SocketGuard {
 /// Serves the API on `socket` until `shutdown` completes, then finishes
 /// in-flight calls and removes the socket.
 pub async fn serve(
-    registry: Arc<Registry>,
+    daemon: Arc<Daemon>,
     socket: BoundSocket,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), SocketError> {
@@ -226,15 +226,21 @@ pub async fn serve(
             source: io::Error::other(e.to_string()),
         })?;
 
-    let agent = pb::agent_server::AgentServer::new(AgentService::new(Arc::clone(&registry)))
+    let agent = pb::agent_server::AgentServer::new(AgentService::new(Arc::clone(&daemon)))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
     let admin = pb::admin_server::AdminServer::new(AdminService::new(
-        Arc::clone(&registry),
+        Arc::clone(&daemon),
         socket.guard.path.clone(),
     ))
     .max_decoding_message_size(MAX_REQUEST_BYTES);
 
-    registry.spawn_maintenance();
+    daemon.start(health_reporter).await;
+    if daemon.config_path().is_some() {
+        watch::spawn_sighup(Arc::clone(&daemon));
+        if daemon.watches_files() {
+            watch::spawn_file_watcher(Arc::clone(&daemon));
+        }
+    }
     tracing::info!(socket = %socket.guard.path.display(), "serving");
 
     let BoundSocket { listener, guard } = socket;

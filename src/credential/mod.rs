@@ -47,6 +47,41 @@ pub struct Credential {
     cache: KeyCache,
     last_failure: Mutex<Option<(Instant, Arc<CredentialError>)>>,
     expiry_warning_days: u32,
+    /// SHA-256 over the credential's files as loaded: a reload reuses this
+    /// credential (held passphrase, decrypted key) when neither the files
+    /// nor the config changed.
+    fingerprint: Vec<u8>,
+    /// Set when a reload found new files invalid and kept this version.
+    notice: Mutex<Option<String>>,
+}
+
+/// Where a credential stands, for events and health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Usable.
+    Available,
+    /// Usable, certificate inside the expiry-warning window.
+    ExpiringSoon,
+    /// Certificate expired: not usable, not chosen.
+    Expired,
+    /// Not usable for another reason.
+    Error,
+}
+
+/// SHA-256 over the paths and contents of a credential's files (a missing
+/// file hashes as such, so its later appearance is a change).
+pub fn fingerprint(config: &CredentialConfig) -> Vec<u8> {
+    let mut h = openssl::sha::Sha256::new();
+    for path in config.files() {
+        h.update(path.as_os_str().as_encoded_bytes());
+        h.update(&[0]);
+        match std::fs::read(path) {
+            Ok(bytes) => h.update(&bytes),
+            Err(e) => h.update(e.to_string().as_bytes()),
+        }
+        h.update(&[0]);
+    }
+    h.finish().to_vec()
 }
 
 /// What loading found, when it succeeded.
@@ -90,6 +125,7 @@ impl Credential {
         source: Option<Arc<dyn PassphraseSource>>,
     ) -> Self {
         let passphrase = Mutex::new(None);
+        let fingerprint = fingerprint(&config);
         let loaded = Self::load_parts(&config, source, &passphrase).map_err(Arc::new);
         if let Err(e) = &loaded {
             tracing::error!(credential = name, error = %e, "credential cannot be used");
@@ -105,6 +141,8 @@ impl Credential {
             passphrase,
             last_failure: Mutex::new(None),
             expiry_warning_days: agent.expiry_warning_days,
+            fingerprint,
+            notice: Mutex::new(None),
         };
         if let State::Available { warning: Some(w) } = cred.state() {
             tracing::warn!(credential = name, "{w}");
@@ -198,6 +236,36 @@ impl Credential {
         }
     }
 
+    /// Whether this credential was loaded from exactly `config` and the
+    /// files as they are on disk now.
+    pub fn is_current(&self, config: &CredentialConfig) -> bool {
+        &self.config == config && self.fingerprint == fingerprint(config)
+    }
+
+    /// Whether loading succeeded (the public facts are known).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.is_ok()
+    }
+
+    /// Records (or clears) why a reload kept this version.
+    pub fn set_notice(&self, notice: Option<String>) {
+        *self.notice.lock().unwrap_or_else(|p| p.into_inner()) = notice;
+    }
+
+    /// Where the credential stands now.
+    pub fn phase(&self) -> Phase {
+        match (self.state(), self.facts()) {
+            (State::Error(_), Ok(f)) if f.expired_at(now_unix()) => Phase::Expired,
+            (State::Error(_), _) => Phase::Error,
+            (State::Available { .. }, Ok(f))
+                if f.days_left(now_unix()) < i64::from(self.expiry_warning_days) =>
+            {
+                Phase::ExpiringSoon
+            }
+            (State::Available { .. }, _) => Phase::Available,
+        }
+    }
+
     /// The current state: load errors, decryption failures, expiry.
     pub fn state(&self) -> State {
         let facts = match &self.loaded {
@@ -215,12 +283,21 @@ impl Credential {
             ));
         }
         let days = facts.days_left(now);
-        let warning = (days < i64::from(self.expiry_warning_days)).then(|| {
+        let expiry = (days < i64::from(self.expiry_warning_days)).then(|| {
             format!(
                 "certificate expires in {days} days ({}): enroll and install the next credential",
                 facts.not_after_text
             )
         });
+        let notice = self
+            .notice
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let warning = match (notice, expiry) {
+            (Some(n), Some(e)) => Some(format!("{n}; {e}")),
+            (n, e) => n.or(e),
+        };
         State::Available { warning }
     }
 
@@ -341,12 +418,20 @@ impl Registry {
 
     /// A registry of already loaded credentials.
     pub fn new(creds: impl IntoIterator<Item = Credential>) -> Self {
+        Self::from_shared(creds.into_iter().map(Arc::new))
+    }
+
+    /// A registry of credentials that may also belong to another registry
+    /// (a reload reuses unchanged credentials).
+    pub fn from_shared(creds: impl IntoIterator<Item = Arc<Credential>>) -> Self {
         Self {
-            by_name: creds
-                .into_iter()
-                .map(|c| (c.name.clone(), Arc::new(c)))
-                .collect(),
+            by_name: creds.into_iter().map(|c| (c.name.clone(), c)).collect(),
         }
+    }
+
+    /// The credential named `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<Credential>> {
+        self.by_name.get(name)
     }
 
     /// Every credential, by name order.
@@ -397,37 +482,5 @@ impl Registry {
                 }
             }
         }
-    }
-
-    /// Background upkeep: checks every loadable credential's key once (in
-    /// the background, so the socket accepts at once), then drops decrypted
-    /// keys whose TTL ran out, every second.
-    pub fn spawn_maintenance(self: &Arc<Self>) {
-        for cred in self.all() {
-            if cred.facts().is_err() {
-                continue;
-            }
-            let cred = Arc::clone(cred);
-            tokio::spawn(async move {
-                match cred.verify().await {
-                    Ok(()) => tracing::info!(credential = %cred.name, "key verified"),
-                    Err(e) => {
-                        tracing::error!(credential = %cred.name, error = %e, "key check failed")
-                    }
-                }
-            });
-        }
-        let me = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                for cred in me.all() {
-                    if cred.evict_expired_key() {
-                        tracing::debug!(credential = %cred.name, "decrypted key dropped (TTL)");
-                    }
-                }
-            }
-        });
     }
 }

@@ -6,22 +6,22 @@ use std::time::Instant;
 
 use tonic::{Request, Response, Status};
 
-use super::{credential_to_pb, pb};
+use super::pb;
 use crate::caller::Caller;
-use crate::credential::Registry;
+use crate::daemon::Daemon;
 
 /// Serves `fapi_agent.v1.Admin`.
 pub struct AdminService {
-    registry: Arc<Registry>,
+    daemon: Arc<Daemon>,
     started: Instant,
     socket: PathBuf,
 }
 
 impl AdminService {
-    /// A service reporting on `registry`, serving on `socket`.
-    pub fn new(registry: Arc<Registry>, socket: PathBuf) -> Self {
+    /// A service reporting on `daemon`, serving on `socket`.
+    pub fn new(daemon: Arc<Daemon>, socket: PathBuf) -> Self {
         Self {
-            registry,
+            daemon,
             started: Instant::now(),
             socket,
         }
@@ -35,12 +35,31 @@ impl pb::admin_server::Admin for AdminService {
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         Caller::authorize(&request)?;
+        let reload = self.daemon.last_reload();
         Ok(Response::new(pb::StatusResponse {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_seconds: self.started.elapsed().as_secs(),
             socket_path: self.socket.display().to_string(),
-            credentials: self.registry.all().map(|c| credential_to_pb(c)).collect(),
+            credentials: self.daemon.snapshot(None),
             pid: std::process::id(),
+            last_reload_at: reload.at,
+            last_reload_trigger: reload.trigger,
+            last_reload_error: reload.error.unwrap_or_default(),
+        }))
+    }
+
+    async fn reload(
+        &self,
+        request: Request<pb::ReloadRequest>,
+    ) -> Result<Response<pb::ReloadResponse>, Status> {
+        let caller = Caller::authorize(&request)?;
+        tracing::info!(%caller, "reload requested");
+        let report = self.daemon.reload("Admin.Reload").await?;
+        Ok(Response::new(pb::ReloadResponse {
+            added: report.added,
+            removed: report.removed,
+            updated: report.updated,
+            errors: report.errors,
         }))
     }
 }

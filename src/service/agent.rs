@@ -3,31 +3,98 @@
 use std::sync::Arc;
 
 use openssl::symm::Cipher;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::{credential_to_pb, pb, selector};
 use crate::assertion::{self, ASSERTION_TYPE};
 use crate::caller::Caller;
 use crate::config::PaddingName;
-use crate::credential::Registry;
+use crate::daemon::Daemon;
 use crate::error::Error;
 use crate::secret::{MAX_PASSPHRASE_LEN, SecretBytes};
 use crate::{cpu, rsa_decrypt};
 
-/// Serves `fapi_agent.v1.Agent` from a credential registry.
+/// Serves `fapi_agent.v1.Agent` from the daemon's current registry.
 pub struct AgentService {
-    registry: Arc<Registry>,
+    daemon: Arc<Daemon>,
 }
 
 impl AgentService {
-    /// A service over `registry`.
-    pub fn new(registry: Arc<Registry>) -> Self {
-        Self { registry }
+    /// A service over `daemon`'s credentials.
+    pub fn new(daemon: Arc<Daemon>) -> Self {
+        Self { daemon }
     }
 }
 
 #[tonic::async_trait]
 impl pb::agent_server::Agent for AgentService {
+    type WatchCredentialsStream = ReceiverStream<Result<pb::CredentialEvent, Status>>;
+
+    async fn watch_credentials(
+        &self,
+        request: Request<pb::WatchCredentialsRequest>,
+    ) -> Result<Response<Self::WatchCredentialsStream>, Status> {
+        let caller = Caller::authorize(&request)?;
+        let filter = Some(request.into_inner().client_id).filter(|c| !c.is_empty());
+        // Subscribe before taking the snapshot, so no change falls between.
+        let mut events = self.daemon.subscribe();
+        let daemon = Arc::clone(&self.daemon);
+        // A small per-watcher queue: a slow reader fills it, then its
+        // broadcast receiver falls behind and it is told LAGGED; nobody waits.
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tracing::info!(%caller, client_id = ?filter, "watcher connected");
+        tokio::spawn(async move {
+            let snapshot = |d: &Daemon| {
+                Ok(pb::CredentialEvent {
+                    kind: pb::CredentialEventKind::Snapshot.into(),
+                    snapshot: d.snapshot(filter.as_deref()),
+                    observed_at: crate::now_unix(),
+                    credential: None,
+                })
+            };
+            if tx.send(snapshot(&daemon)).await.is_err() {
+                return;
+            }
+            loop {
+                let next = tokio::select! {
+                    () = tx.closed() => return,
+                    next = events.recv() => next,
+                };
+                let sent = match next {
+                    Ok(e) if filter.as_ref().is_none_or(|c| *c == e.credential.client_id) => {
+                        tx.send(Ok(pb::CredentialEvent {
+                            kind: e.kind.into(),
+                            credential: Some(e.credential),
+                            snapshot: Vec::new(),
+                            observed_at: e.observed_at,
+                        }))
+                        .await
+                    }
+                    Ok(_) => Ok(()),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::info!(%caller, missed, "watcher lagged: sending a fresh snapshot");
+                        let lagged = pb::CredentialEvent {
+                            kind: pb::CredentialEventKind::Lagged.into(),
+                            observed_at: crate::now_unix(),
+                            ..Default::default()
+                        };
+                        match tx.send(Ok(lagged)).await {
+                            Ok(()) => tx.send(snapshot(&daemon)).await,
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
     async fn sign_client_assertion(
         &self,
         request: Request<pb::SignClientAssertionRequest>,
@@ -35,7 +102,7 @@ impl pb::agent_server::Agent for AgentService {
         let caller = Caller::authorize(&request)?;
         let req = request.into_inner();
         let (sel, kid) = selector(req.credential)?;
-        let cred = self.registry.select(&sel, kid.as_deref())?;
+        let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
         let params = assertion::Request {
             audience: (!req.audience.is_empty()).then_some(req.audience),
             lifetime_seconds: (req.lifetime_seconds != 0).then_some(req.lifetime_seconds),
@@ -90,7 +157,7 @@ impl pb::agent_server::Agent for AgentService {
                 .into());
             }
         };
-        let cred = self.registry.select(&sel, kid.as_deref())?;
+        let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
         let plaintext = rsa_decrypt::decrypt(&cred, ciphertext, padding).await?;
         tracing::info!(%caller, credential = %cred.name, ?padding, "shared secret decrypted");
         Ok(Response::new(pb::DecryptSecretResponse {
@@ -106,7 +173,7 @@ impl pb::agent_server::Agent for AgentService {
     ) -> Result<Response<pb::Credential>, Status> {
         Caller::authorize(&request)?;
         let (sel, kid) = selector(request.into_inner().credential)?;
-        let cred = self.registry.select(&sel, kid.as_deref())?;
+        let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
         Ok(Response::new(credential_to_pb(&cred)))
     }
 
@@ -116,7 +183,7 @@ impl pb::agent_server::Agent for AgentService {
     ) -> Result<Response<pb::ListCredentialsResponse>, Status> {
         Caller::authorize(&request)?;
         Ok(Response::new(pb::ListCredentialsResponse {
-            credentials: self.registry.all().map(|c| credential_to_pb(c)).collect(),
+            credentials: self.daemon.snapshot(None),
         }))
     }
 
@@ -127,7 +194,7 @@ impl pb::agent_server::Agent for AgentService {
         let caller = Caller::authorize(&request)?;
         let req = request.into_inner();
         let (sel, kid) = selector(req.credential)?;
-        let cred = self.registry.select(&sel, kid.as_deref())?;
+        let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
         if !cred.config.export {
             tracing::warn!(%caller, credential = %cred.name, "key export refused: export is off");
             return Err(Error::ExportDisabled(cred.name.clone()).into());

@@ -1,0 +1,443 @@
+//! The running daemon's state: the current credential registry, swapped
+//! whole on reload, and the credential events derived from it.
+//!
+//! Every request takes the registry as it is when the request starts
+//! ([`Daemon::registry`]) and finishes on it, even if a reload swaps in a
+//! new one meanwhile. A reload validates the new state fully (it decrypts
+//! every new or changed key) before the swap; an invalid new version of a
+//! credential keeps the old one serving. Events are derived by comparing
+//! what is observed now with what was observed before, once a second and
+//! right after each reload, so every kind of change, whatever caused it,
+//! becomes an event the same way.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::broadcast;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::{AgentConfig, Config};
+use crate::credential::{Credential, Phase, Registry, Selector};
+use crate::error::Error;
+use crate::now_unix;
+use crate::service::{credential_to_pb, pb};
+use crate::source::EnvVault;
+
+/// A credential change, as sent to watchers.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// What changed.
+    pub kind: pb::CredentialEventKind,
+    /// The credential's public facts after (or, if removed, before) it.
+    pub credential: pb::Credential,
+    /// When it was observed.
+    pub observed_at: i64,
+}
+
+/// What a reload did.
+#[derive(Debug, Default, Clone)]
+pub struct ReloadReport {
+    /// New credential names.
+    pub added: Vec<String>,
+    /// Removed credential names.
+    pub removed: Vec<String>,
+    /// Credentials loaded anew because their files or config changed.
+    pub updated: Vec<String>,
+    /// `NAME: reason` for each credential whose new version failed.
+    pub errors: Vec<String>,
+}
+
+/// The last reload, for `Status`.
+#[derive(Debug, Default, Clone)]
+pub struct ReloadStatus {
+    /// Unix seconds, 0 if never.
+    pub at: i64,
+    /// SIGHUP, Admin.Reload, or a file change.
+    pub trigger: String,
+    /// Why the config could not be loaded, if it could not.
+    pub error: Option<String>,
+}
+
+/// Where credentials come from.
+enum Origin {
+    /// A config file, read again on reload, and the environment passphrases
+    /// taken at start (the environment cannot be read again).
+    Config { path: PathBuf, env: Arc<EnvVault> },
+    /// A fixed set (dev mode): nothing to reload.
+    Fixed,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    kid: String,
+    phase: Phase,
+    public: pb::Credential,
+}
+
+#[derive(Default)]
+struct Observed {
+    initialized: bool,
+    creds: BTreeMap<String, Seen>,
+    active: BTreeMap<String, String>,
+}
+
+/// The daemon's shared state.
+pub struct Daemon {
+    registry: ArcSwap<Registry>,
+    origin: Origin,
+    agent: Mutex<AgentConfig>,
+    events: broadcast::Sender<Event>,
+    observed: Mutex<Observed>,
+    health: Mutex<Option<HealthReporter>>,
+    reload_gate: tokio::sync::Mutex<()>,
+    last_reload: Mutex<ReloadStatus>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The health-check service name of a client: `NOT_SERVING` while the
+/// client has no usable credential.
+pub fn client_health_name(client_id: &str) -> String {
+    format!("client/{client_id}")
+}
+
+impl Daemon {
+    /// State for credentials loaded from the config file at `path`.
+    pub fn from_config(registry: Registry, config: &Config, path: PathBuf, env: EnvVault) -> Self {
+        Self::new(
+            registry,
+            config.agent.clone(),
+            Origin::Config {
+                path,
+                env: Arc::new(env),
+            },
+        )
+    }
+
+    /// State for a fixed set of credentials (nothing to reload).
+    pub fn fixed(registry: Registry, agent: AgentConfig) -> Self {
+        Self::new(registry, agent, Origin::Fixed)
+    }
+
+    fn new(registry: Registry, agent: AgentConfig, origin: Origin) -> Self {
+        let (events, _) = broadcast::channel(agent.event_buffer.max(4));
+        Self {
+            registry: ArcSwap::from_pointee(registry),
+            origin,
+            agent: Mutex::new(agent),
+            events,
+            observed: Mutex::new(Observed::default()),
+            health: Mutex::new(None),
+            reload_gate: tokio::sync::Mutex::new(()),
+            last_reload: Mutex::new(ReloadStatus::default()),
+        }
+    }
+
+    /// The registry as it is now; hold it for the whole request.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.load_full()
+    }
+
+    /// A receiver of every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// The last reload.
+    pub fn last_reload(&self) -> ReloadStatus {
+        lock(&self.last_reload).clone()
+    }
+
+    /// Whether file changes trigger reloads (`[agent] watch_files`).
+    pub fn watches_files(&self) -> bool {
+        lock(&self.agent).watch_files
+    }
+
+    /// The config file, if any.
+    pub fn config_path(&self) -> Option<&Path> {
+        match &self.origin {
+            Origin::Config { path, .. } => Some(path),
+            Origin::Fixed => None,
+        }
+    }
+
+    /// Every file whose change should trigger a reload: the config and each
+    /// credential's key, certificate or bundle.
+    pub fn watched_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self.config_path().map(Path::to_owned).into_iter().collect();
+        for cred in self.registry().all() {
+            files.extend(cred.config.files().map(Path::to_owned));
+        }
+        files
+    }
+
+    /// Starts background work: per-client health, the first check of every
+    /// key, and once a second the TTL sweep and change observation.
+    pub async fn start(self: &Arc<Self>, health: HealthReporter) {
+        *lock(&self.health) = Some(health);
+        self.observe().await;
+        for cred in self.registry().all() {
+            if !cred.is_loaded() {
+                continue;
+            }
+            let cred = Arc::clone(cred);
+            tokio::spawn(async move {
+                match cred.verify().await {
+                    Ok(()) => tracing::info!(credential = %cred.name, "key verified"),
+                    Err(e) => {
+                        tracing::error!(credential = %cred.name, error = %e, "key check failed")
+                    }
+                }
+            });
+        }
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                for cred in me.registry().all() {
+                    if cred.evict_expired_key() {
+                        tracing::debug!(credential = %cred.name, "decrypted key dropped (TTL)");
+                    }
+                }
+                me.observe().await;
+            }
+        });
+    }
+
+    /// Re-reads the config and credential files and swaps in the new state
+    /// (see the module docs). Reloads never overlap.
+    pub async fn reload(&self, trigger: &str) -> Result<ReloadReport, Error> {
+        let _gate = self.reload_gate.lock().await;
+        let Origin::Config { path, env } = &self.origin else {
+            return Err(Error::FailedPrecondition(
+                "this daemon runs without a config file (dev mode): nothing to reload".into(),
+            ));
+        };
+        tracing::info!(trigger, "reloading");
+        let loaded = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || Config::load(&path)).await
+        };
+        let config = match loaded {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(self.reload_failed(trigger, e.to_string())),
+            Err(e) => return Err(self.reload_failed(trigger, format!("loader failed: {e}"))),
+        };
+        let old = self.registry();
+        let mut report = ReloadReport::default();
+        let mut next: Vec<Arc<Credential>> = Vec::new();
+        for (name, cfg) in &config.credentials {
+            let previous = old.get(name);
+            if let Some(prev) = previous
+                && prev.is_current(cfg)
+            {
+                next.push(Arc::clone(prev));
+                continue;
+            }
+            let fresh = {
+                let (name, cfg, agent, env) = (
+                    name.clone(),
+                    cfg.clone(),
+                    config.agent.clone(),
+                    Arc::clone(env),
+                );
+                tokio::task::spawn_blocking(move || Credential::load(&name, cfg, &agent, &env))
+                    .await
+                    .map_err(|e| Error::Internal(format!("credential loader failed: {e}")))?
+            };
+            let fresh = Arc::new(fresh);
+            // Validate fully: a new key must decrypt and match its certificate.
+            let validation = match fresh.facts() {
+                Ok(_) => fresh.verify().await.err(),
+                Err(e) => Some(e),
+            };
+            match (validation, previous) {
+                (Some(e), Some(prev)) if prev.is_loaded() => {
+                    let reason = e.to_string();
+                    tracing::error!(credential = %name, error = %reason, "reload: new version invalid, previous version keeps serving");
+                    prev.set_notice(Some(format!(
+                        "reload failed, previous version still serving: {reason}"
+                    )));
+                    report.errors.push(format!("{name}: {reason}"));
+                    next.push(Arc::clone(prev));
+                }
+                (validation, previous) => {
+                    if let Some(e) = validation {
+                        report.errors.push(format!("{name}: {e}"));
+                    }
+                    if previous.is_some() {
+                        report.updated.push(name.clone());
+                    } else {
+                        report.added.push(name.clone());
+                    }
+                    next.push(fresh);
+                }
+            }
+        }
+        let kept: BTreeSet<&str> = config.credentials.keys().map(String::as_str).collect();
+        report.removed = old
+            .all()
+            .filter(|c| !kept.contains(c.name.as_str()))
+            .map(|c| c.name.clone())
+            .collect();
+        for cred in &next {
+            if !report
+                .errors
+                .iter()
+                .any(|e| e.starts_with(&format!("{}: ", cred.name)))
+            {
+                cred.set_notice(None);
+            }
+        }
+        self.registry.store(Arc::new(Registry::from_shared(next)));
+        *lock(&self.agent) = config.agent.clone();
+        *lock(&self.last_reload) = ReloadStatus {
+            at: now_unix(),
+            trigger: trigger.to_owned(),
+            error: None,
+        };
+        tracing::info!(
+            trigger,
+            added = ?report.added, removed = ?report.removed, updated = ?report.updated,
+            errors = report.errors.len(), "reloaded"
+        );
+        self.observe().await;
+        Ok(report)
+    }
+
+    fn reload_failed(&self, trigger: &str, reason: String) -> Error {
+        tracing::error!(trigger, error = %reason, "reload failed: the running configuration stays");
+        *lock(&self.last_reload) = ReloadStatus {
+            at: now_unix(),
+            trigger: trigger.to_owned(),
+            error: Some(reason.clone()),
+        };
+        Error::FailedPrecondition(format!(
+            "reload failed, the running configuration stays: {reason}"
+        ))
+    }
+
+    /// A snapshot of every credential (optionally of one client).
+    pub fn snapshot(&self, client_id: Option<&str>) -> Vec<pb::Credential> {
+        self.registry()
+            .all()
+            .filter(|c| client_id.is_none_or(|id| c.client_id() == id))
+            .map(|c| credential_to_pb(c))
+            .collect()
+    }
+
+    /// Compares the registry with what was observed last, sends an event
+    /// per change, and updates per-client health.
+    pub async fn observe(&self) {
+        let registry = self.registry();
+        let now = now_unix();
+        let mut events = Vec::new();
+        let mut clients: BTreeSet<String> = BTreeSet::new();
+        let mut serving: HashMap<String, bool> = HashMap::new();
+        {
+            let mut obs = lock(&self.observed);
+            let mut seen = BTreeMap::new();
+            let mut emit = |kind, public: &pb::Credential| {
+                events.push(Event {
+                    kind,
+                    credential: public.clone(),
+                    observed_at: now,
+                })
+            };
+            for cred in registry.all() {
+                let public = credential_to_pb(cred);
+                let phase = cred.phase();
+                let usable = matches!(phase, Phase::Available | Phase::ExpiringSoon);
+                *serving.entry(cred.client_id().to_owned()).or_default() |= usable;
+                use pb::CredentialEventKind as K;
+                match obs.creds.get(&cred.name) {
+                    None if obs.initialized => emit(K::Added, &public),
+                    None => {}
+                    Some(before) => {
+                        if before.kid != public.kid
+                            || before.public.certificate_chain_pem != public.certificate_chain_pem
+                        {
+                            emit(K::Updated, &public);
+                        }
+                        match (before.phase, phase) {
+                            (a, b) if a == b => {}
+                            (_, Phase::ExpiringSoon) if before.phase == Phase::Available => {
+                                emit(K::ExpiringSoon, &public)
+                            }
+                            (_, Phase::Expired) => emit(K::Expired, &public),
+                            (_, Phase::Error) => emit(K::Error, &public),
+                            (
+                                Phase::Error | Phase::Expired,
+                                Phase::Available | Phase::ExpiringSoon,
+                            ) => emit(K::Recovered, &public),
+                            _ => {}
+                        }
+                    }
+                }
+                seen.insert(
+                    cred.name.clone(),
+                    Seen {
+                        kid: public.kid.clone(),
+                        phase,
+                        public,
+                    },
+                );
+            }
+            for (name, before) in &obs.creds {
+                if !seen.contains_key(name) {
+                    emit(pb::CredentialEventKind::Removed, &before.public);
+                }
+            }
+            // The credential each client signs with now.
+            let mut active = BTreeMap::new();
+            for client in serving.keys() {
+                if let Ok(c) = registry.select(&Selector::ClientId(client.clone()), None)
+                    && matches!(c.phase(), Phase::Available | Phase::ExpiringSoon)
+                {
+                    active.insert(client.clone(), c.name.clone());
+                }
+            }
+            for (client, name) in &active {
+                if obs.initialized
+                    && obs.active.get(client) != Some(name)
+                    && let Some(s) = seen.get(name)
+                {
+                    emit(pb::CredentialEventKind::Active, &s.public);
+                }
+            }
+            clients.extend(obs.creds.values().map(|s| s.public.client_id.clone()));
+            clients.extend(serving.keys().cloned());
+            obs.creds = seen;
+            obs.active = active;
+            obs.initialized = true;
+        }
+        for e in events {
+            tracing::info!(
+                event = ?e.kind, credential = %e.credential.name, kid = %e.credential.kid,
+                "credential event"
+            );
+            // No receiver is fine: nobody is watching.
+            let _ = self.events.send(e);
+        }
+        let reporter = lock(&self.health).clone();
+        if let Some(reporter) = reporter {
+            for client in clients {
+                let status = if serving.get(&client).copied().unwrap_or(false) {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                reporter
+                    .set_service_status(client_health_name(&client), status)
+                    .await;
+            }
+        }
+    }
+}
