@@ -13,9 +13,10 @@ use crate::client::Client;
 use crate::config::{Config, PassphraseConfig};
 use crate::credential::{Registry, State};
 use crate::daemon::Daemon;
+use crate::jose::Alg;
 use crate::service::pb;
 use crate::source::EnvVault;
-use crate::{dev, os, server};
+use crate::{dev, enroll, os, server};
 
 /// fapi-agent: signs FAPI client assertions and decrypts shared secrets for
 /// local apps, from passphrase-encrypted credentials, over gRPC on a Unix socket.
@@ -49,8 +50,68 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Generate the next credential: key pair, passphrase (stored in the
+    /// kernel keyring or a 0600 file), encrypted key, CSR and config stanza.
+    Enroll(EnrollArgs),
+    /// Check a certificate issued for an enrolled key and put it live: writes
+    /// NAME.crt and appends the stanza to --config (a running daemon reloads).
+    InstallCert {
+        /// The enrolled credential's name.
+        #[arg(long)]
+        name: String,
+        /// The certificate the platform issued (PEM, chain optional).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Where `enroll` wrote its files.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The daemon's config file, to append the credential to.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     #[command(flatten)]
     Client(ClientCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AlgArg {
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "PS256")]
+    Ps256,
+    #[value(name = "EdDSA")]
+    EdDsa,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StoreArg {
+    Keyutils,
+    File,
+}
+
+#[derive(Debug, Args)]
+struct EnrollArgs {
+    /// Credential name (letters, digits, - _ .).
+    #[arg(long)]
+    name: String,
+    /// OAuth client_id.
+    #[arg(long)]
+    client_id: String,
+    /// The authorization server's issuer identifier.
+    #[arg(long)]
+    issuer: String,
+    /// Key algorithm (PS256 generates RSA 3072).
+    #[arg(long, value_enum, default_value = "ES256")]
+    alg: AlgArg,
+    /// Certificate subject, e.g. "CN=acme,O=Acme Ltd,C=GB".
+    #[arg(long)]
+    subject: String,
+    /// Output directory.
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    /// Where to store the generated passphrase.
+    #[arg(long, value_enum, default_value = "keyutils")]
+    passphrase_store: StoreArg,
 }
 
 /// Commands that talk to a running daemon.
@@ -196,6 +257,13 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check { config } => check(&config),
+        Command::Enroll(args) => enroll(args),
+        Command::InstallCert {
+            name,
+            cert,
+            dir,
+            config,
+        } => install_cert(&name, &cert, &dir, config.as_deref()),
         Command::Client(c) => client_command(c),
     }
 }
@@ -394,6 +462,74 @@ fn check(path: &Path) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn enroll(args: EnrollArgs) -> ExitCode {
+    prepare_process();
+    let req = enroll::EnrollRequest {
+        name: args.name,
+        client_id: args.client_id,
+        issuer: args.issuer,
+        alg: match args.alg {
+            AlgArg::Es256 => Alg::Es256,
+            AlgArg::Ps256 => Alg::Ps256,
+            AlgArg::EdDsa => Alg::EdDsa,
+        },
+        subject: args.subject,
+        dir: args.dir,
+        store: match args.passphrase_store {
+            StoreArg::Keyutils => enroll::PassphraseStore::Keyutils,
+            StoreArg::File => enroll::PassphraseStore::File,
+        },
+    };
+    match enroll::enroll(&req) {
+        Ok(e) => {
+            println!(
+                "enrolled {name}: kid {kid}
+  key (encrypted): {key}
+  CSR: {csr}
+  config stanza: {stanza}
+
+                 Upload the CSR to the platform, then install the certificate it issues:
+                   fapi-agent install-cert --name {name} --cert ISSUED.crt --dir {dir} --config AGENT.toml
+
+{pem}",
+                name = req.name,
+                kid = e.kid,
+                key = e.key.display(),
+                csr = e.csr.display(),
+                stanza = e.stanza.display(),
+                dir = e.key.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+                pem = e.csr_pem,
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fapi-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn install_cert(name: &str, cert: &Path, dir: &Path, config: Option<&Path>) -> ExitCode {
+    prepare_process();
+    match enroll::install_cert(name, cert, dir, config) {
+        Ok(kid) => {
+            println!(
+                "installed {name} (kid {kid}){}",
+                if config.is_some() {
+                    ": a running daemon picks it up from the config change (or run `fapi-agent reload`)"
+                } else {
+                    ": add the stanza from NAME.toml to the daemon's config"
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fapi-agent: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

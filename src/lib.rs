@@ -26,6 +26,8 @@
 //! - [`server`]: the Unix socket (safe directory, stale sockets) and serving.
 //! - [`cpu`]: where CPU-heavy work runs (off the async workers).
 //! - [`os`]: the only `unsafe`: memory locking, hardening, OpenSSL FFI.
+//! - [`enroll`]: generating the next credential (key, passphrase, CSR) and
+//!   installing its certificate.
 //! - [`client`], [`cli`], [`dev`]: the command line and `run --dev`.
 
 pub mod assertion;
@@ -37,6 +39,7 @@ pub mod cpu;
 pub mod credential;
 pub mod daemon;
 pub mod dev;
+pub mod enroll;
 pub mod error;
 pub mod jose;
 pub mod os;

@@ -181,6 +181,27 @@ impl Fixtures {
         out
     }
 
+    /// A certificate valid from a day ago that expires `seconds` from now.
+    pub fn cert_expiring_in(&self, name: &str, key: &Path, seconds: i64) -> PathBuf {
+        let out = self.path().join(format!("{name}.crt"));
+        run(Command::new("python3").args([
+            root().join("tests/py/make_cert.py").to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--cn",
+            name,
+            "--not-before-days",
+            "-1",
+            "--not-after-days",
+            "0",
+            "--not-after-seconds",
+            &seconds.to_string(),
+        ]));
+        out
+    }
+
     /// Writes a 0600 passphrase file.
     pub fn pass_file(&self, name: &str, pass: &str) -> PathBuf {
         let p = self.path().join(format!("{name}.pass"));
@@ -380,6 +401,23 @@ impl Daemon {
 
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The config file the daemon runs with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("agent.toml")
+    }
+
+    /// Replaces the config file atomically (write, then rename).
+    pub fn rewrite_config(&self, text: &str) {
+        let tmp = self.dir.path().join("agent.toml.new");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.config_path()).unwrap();
+    }
+
+    /// Sends a signal to the daemon.
+    pub fn signal(&self, sig: &str) {
+        run(Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]));
     }
 
     pub fn pid(&self) -> u32 {

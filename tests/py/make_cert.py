@@ -22,6 +22,7 @@ def main() -> int:
     p.add_argument("--cn", required=True)
     p.add_argument("--not-before-days", type=int, required=True)
     p.add_argument("--not-after-days", type=int, required=True)
+    p.add_argument("--not-after-seconds", type=int, help="overrides --not-after-days: expire this many seconds from now")
     a = p.parse_args()
 
     password = None
@@ -41,7 +42,11 @@ def main() -> int:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now + datetime.timedelta(days=a.not_before_days))
-        .not_valid_after(now + datetime.timedelta(days=a.not_after_days))
+        .not_valid_after(
+            now + datetime.timedelta(seconds=a.not_after_seconds)
+            if a.not_after_seconds is not None
+            else now + datetime.timedelta(days=a.not_after_days)
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(

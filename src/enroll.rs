@@ -1,0 +1,360 @@
+//! Enrollment: generating the next credential (key pair, passphrase stored
+//! in a secret source, encrypted key file, CSR) and installing the
+//! certificate the platform issues for it.
+//!
+//! `enroll` writes, in the chosen directory, `NAME.key` (PKCS#8, PBES2
+//! AES-256-CBC under a random 32-character passphrase), `NAME.csr` (PKCS#10
+//! PEM to upload) and `NAME.toml` (the config stanza, pointing at
+//! `NAME.crt`). `install-cert` checks the issued certificate against the key
+//! (decrypting it with the stored passphrase), writes `NAME.crt`, and
+//! appends the stanza to the daemon's config, which a running daemon picks
+//! up on its own (file watch), beside the credential it replaces.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::symm::Cipher;
+use openssl::x509::{X509NameBuilder, X509ReqBuilder};
+
+use crate::config::{Config, KeyringName, PassphraseConfig};
+use crate::credential::{CredentialError, KeyFile, PublicFacts, read_certificates};
+use crate::jose::Alg;
+use crate::secret::Passphrase;
+use crate::source::{self, EnvVault};
+
+/// Why enrollment or installation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    /// A file could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file exists that enrollment would overwrite.
+    #[error("{0} already exists: choose another --name or remove it")]
+    Exists(PathBuf),
+    /// The subject is malformed.
+    #[error("--subject must look like \"CN=acme,O=Acme Ltd,C=GB\": {0}")]
+    Subject(String),
+    /// OpenSSL failed.
+    #[error("OpenSSL failure: {0}")]
+    Crypto(#[from] openssl::error::ErrorStack),
+    /// Storing the passphrase failed.
+    #[error("cannot store the passphrase in the kernel keyring: {0}")]
+    Keyring(String),
+    /// The enrollment stanza is missing or invalid.
+    #[error("enrollment of {name:?} not found or invalid in {path}: {reason}")]
+    Stanza {
+        /// The credential.
+        name: String,
+        /// The stanza file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The certificate does not fit the enrolled key, or is not valid.
+    #[error("certificate {cert} cannot be installed for {name:?}: {reason}")]
+    Certificate {
+        /// The credential.
+        name: String,
+        /// The certificate file.
+        cert: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The config already has this credential.
+    #[error("{config} already defines [credentials.{name}]")]
+    AlreadyConfigured {
+        /// The credential.
+        name: String,
+        /// The config file.
+        config: PathBuf,
+    },
+}
+
+/// Where `enroll` stores the passphrase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassphraseStore {
+    /// The kernel user keyring, description `fapi-agent:NAME`.
+    Keyutils,
+    /// `NAME.pass` beside the key, mode 0600.
+    File,
+}
+
+/// What to enroll.
+#[derive(Debug, Clone)]
+pub struct EnrollRequest {
+    /// Credential name.
+    pub name: String,
+    /// OAuth client_id.
+    pub client_id: String,
+    /// Authorization server issuer.
+    pub issuer: String,
+    /// Key algorithm: ES256 (P-256), PS256 (RSA 3072) or EdDSA (Ed25519).
+    pub alg: Alg,
+    /// Certificate subject, `CN=…,O=…`.
+    pub subject: String,
+    /// Output directory.
+    pub dir: PathBuf,
+    /// Where the passphrase goes.
+    pub store: PassphraseStore,
+}
+
+/// What `enroll` wrote.
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    /// The encrypted key.
+    pub key: PathBuf,
+    /// The CSR to upload.
+    pub csr: PathBuf,
+    /// The config stanza.
+    pub stanza: PathBuf,
+    /// The CSR, PEM.
+    pub csr_pem: String,
+    /// The key's kid (RFC 7638 thumbprint).
+    pub kid: String,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EnrollError + '_ {
+    move |source| EnrollError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `bytes` to a new file with `mode`, refusing to overwrite.
+fn create(path: &Path, bytes: &[u8], mode: u32) -> Result<(), EnrollError> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                EnrollError::Exists(path.to_owned())
+            } else {
+                EnrollError::Io {
+                    path: path.to_owned(),
+                    source: e,
+                }
+            }
+        })?;
+    f.write_all(bytes).map_err(io(path))
+}
+
+fn generate(alg: Alg) -> Result<PKey<Private>, EnrollError> {
+    Ok(match alg {
+        // RSA 3072: beyond FAPI's 2048 minimum, for a credential that lives a year.
+        Alg::Ps256 => PKey::from_rsa(Rsa::generate(3072)?)?,
+        Alg::Es256 => {
+            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+            PKey::from_ec_key(EcKey::generate(&group)?)?
+        }
+        Alg::EdDsa => PKey::generate_ed25519()?,
+    })
+}
+
+fn csr(key: &PKey<Private>, alg: Alg, subject: &str) -> Result<String, EnrollError> {
+    let mut name = X509NameBuilder::new()?;
+    let mut any = false;
+    for part in subject.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| EnrollError::Subject(format!("{part:?} has no '='")))?;
+        name.append_entry_by_text(k.trim(), v.trim())
+            .map_err(|e| EnrollError::Subject(format!("{k:?}: {e}")))?;
+        any = true;
+    }
+    if !any {
+        return Err(EnrollError::Subject("empty".into()));
+    }
+    let mut req = X509ReqBuilder::new()?;
+    req.set_version(0)?;
+    req.set_subject_name(&name.build())?;
+    req.set_pubkey(key)?;
+    // Ed25519 signs the CSR without a separate digest.
+    let md = if alg == Alg::EdDsa {
+        MessageDigest::null()
+    } else {
+        MessageDigest::sha256()
+    };
+    req.sign(key, md)?;
+    Ok(String::from_utf8_lossy(&req.build().to_pem()?).into_owned())
+}
+
+fn store_passphrase(
+    req: &EnrollRequest,
+    pass: &Passphrase,
+) -> Result<PassphraseConfig, EnrollError> {
+    match req.store {
+        PassphraseStore::Keyutils => {
+            let description = format!("fapi-agent:{}", req.name);
+            let ring = linux_keyutils::KeyRing::from_special_id(
+                linux_keyutils::KeyRingIdentifier::User,
+                false,
+            )
+            .map_err(|e| EnrollError::Keyring(format!("{e:?}")))?;
+            ring.add_key(&description, pass.expose())
+                .map_err(|e| EnrollError::Keyring(format!("{e:?}")))?;
+            Ok(PassphraseConfig::Keyutils {
+                description,
+                keyring: KeyringName::User,
+            })
+        }
+        PassphraseStore::File => {
+            let path = req.dir.join(format!("{}.pass", req.name));
+            create(&path, pass.expose(), 0o600)?;
+            Ok(PassphraseConfig::File { path })
+        }
+    }
+}
+
+fn stanza(req: &EnrollRequest, key: &Path, cert: &Path, pass: &PassphraseConfig) -> String {
+    let pass = match pass {
+        PassphraseConfig::Keyutils { description, .. } => {
+            format!("{{ source = \"keyutils\", description = {description:?} }}")
+        }
+        PassphraseConfig::File { path } => format!("{{ source = \"file\", path = {path:?} }}"),
+        PassphraseConfig::Env { variable } => {
+            format!("{{ source = \"env\", variable = {variable:?} }}")
+        }
+    };
+    format!(
+        "\n[credentials.{name}]\nclient_id = {client:?}\nissuer = {issuer:?}\nkey = {key:?}\n\
+         certificate = {cert:?}\npassphrase = {pass}\n",
+        name = req.name,
+        client = req.client_id,
+        issuer = req.issuer,
+    )
+}
+
+/// Generates the key pair, stores a fresh passphrase, writes the encrypted
+/// key, the CSR and the config stanza.
+pub fn enroll(req: &EnrollRequest) -> Result<Enrolled, EnrollError> {
+    let dir = std::path::absolute(&req.dir).map_err(io(&req.dir))?;
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let req = EnrollRequest {
+        dir: dir.clone(),
+        ..req.clone()
+    };
+    let key_path = dir.join(format!("{}.key", req.name));
+    let csr_path = dir.join(format!("{}.csr", req.name));
+    let stanza_path = dir.join(format!("{}.toml", req.name));
+    let cert_path = dir.join(format!("{}.crt", req.name));
+    for p in [&key_path, &csr_path, &stanza_path, &cert_path] {
+        if p.exists() {
+            return Err(EnrollError::Exists(p.clone()));
+        }
+    }
+    let key = generate(req.alg)?;
+    let kid = crate::jose::PublicJwk::new(&key, req.alg, &[])?
+        .thumbprint()
+        .to_owned();
+    let csr_pem = csr(&key, req.alg, &req.subject)?;
+    let pass = Passphrase::random(32)?;
+    let encrypted =
+        key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), pass.expose())?;
+    drop(key);
+    let pass_cfg = store_passphrase(&req, &pass)?;
+    drop(pass);
+    create(&key_path, &encrypted, 0o600)?;
+    create(&csr_path, csr_pem.as_bytes(), 0o644)?;
+    create(
+        &stanza_path,
+        stanza(&req, &key_path, &cert_path, &pass_cfg).as_bytes(),
+        0o644,
+    )?;
+    Ok(Enrolled {
+        key: key_path,
+        csr: csr_path,
+        stanza: stanza_path,
+        csr_pem,
+        kid,
+    })
+}
+
+/// Checks `cert` against the enrolled key `name` in `dir`, installs it as
+/// `NAME.crt` and, with `config`, appends the stanza there. Returns the kid.
+pub fn install_cert(
+    name: &str,
+    cert: &Path,
+    dir: &Path,
+    config: Option<&Path>,
+) -> Result<String, EnrollError> {
+    let stanza_path = dir.join(format!("{name}.toml"));
+    let stanza_err = |reason: String| EnrollError::Stanza {
+        name: name.to_owned(),
+        path: stanza_path.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&stanza_path).map_err(|e| stanza_err(e.to_string()))?;
+    let parsed = Config::parse(&text, dir).map_err(|e| stanza_err(e.to_string()))?;
+    let cfg = parsed
+        .credentials
+        .get(name)
+        .ok_or_else(|| stanza_err("no [credentials.NAME] table".into()))?;
+    let cert_err = |reason: String| EnrollError::Certificate {
+        name: name.to_owned(),
+        cert: cert.to_owned(),
+        reason,
+    };
+    let chain = read_certificates(cert).map_err(|e| cert_err(e.to_string()))?;
+    let facts = PublicFacts::from_chain(&chain).map_err(|e| cert_err(e.to_string()))?;
+    let (Some(key_path), Some(cert_path), Some(pass_cfg)) =
+        (&cfg.key, &cfg.certificate, &cfg.passphrase)
+    else {
+        return Err(stanza_err(
+            "the stanza needs key, certificate and passphrase".into(),
+        ));
+    };
+    let src = source::from_config(pass_cfg, &EnvVault::default());
+    let pass = src.fetch().map_err(|e| cert_err(e.to_string()))?;
+    let key = KeyFile::read_key(key_path)
+        .and_then(|k| k.decrypt(Some(&pass), &src.describe()))
+        .map_err(|e| cert_err(e.to_string()))?;
+    if let Err(CredentialError::KeyCertMismatch { cert_kid }) = facts.check_matches(&key.key) {
+        let key_alg = Alg::for_key(&key.key).map_err(|e| cert_err(e.to_string()))?;
+        let key_kid = crate::jose::PublicJwk::new(&key.key, key_alg, &[])?
+            .thumbprint()
+            .to_owned();
+        return Err(cert_err(format!(
+            "it certifies another key (kid {cert_kid}), not the enrolled one (kid {key_kid}): \
+             was it issued for this CSR?"
+        )));
+    }
+    if let Some(config) = config {
+        let current = std::fs::read_to_string(config).map_err(io(config))?;
+        if Config::parse(&current, dir).is_ok_and(|c| c.credentials.contains_key(name)) {
+            return Err(EnrollError::AlreadyConfigured {
+                name: name.to_owned(),
+                config: config.to_owned(),
+            });
+        }
+    }
+    // Certificate first, atomically, then the config that names it.
+    let tmp = cert_path.with_extension("crt.tmp");
+    let mut pem = Vec::new();
+    for c in &chain {
+        pem.extend(c.to_pem()?);
+    }
+    std::fs::write(&tmp, &pem).map_err(io(&tmp))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, cert_path).map_err(io(cert_path))?;
+    if let Some(config) = config {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(config)
+            .map_err(io(config))?;
+        f.write_all(text.as_bytes()).map_err(io(config))?;
+    }
+    Ok(facts.jwk.thumbprint().to_owned())
+}
