@@ -142,6 +142,16 @@ enum ClientCommand {
         #[command(flatten)]
         socket: SocketArg,
     },
+    /// Wipe every passphrase and decrypted key in the daemon (like SIGUSR1).
+    Lock {
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Fetch every passphrase again from its source and prove each key.
+    Unlock {
+        #[command(flatten)]
+        socket: SocketArg,
+    },
     /// Show the daemon's status.
     Status {
         #[command(flatten)]
@@ -282,6 +292,10 @@ fn init_logging(filter: &str, format: LogFormat) {
 
 /// Steps every process that touches keys takes first.
 fn prepare_process() {
+    // First, before OpenSSL allocates anything.
+    if !os::install_wiping_allocator() {
+        tracing::warn!("OpenSSL allocator not replaced: freed OpenSSL buffers are not wiped");
+    }
     if let Err(e) = os::harden_process() {
         tracing::warn!(error = %e, "process hardening incomplete");
     }
@@ -724,6 +738,35 @@ async fn client_command_async(command: ClientCommand) -> Result<(), String> {
                 return Err(format!("{} credential(s) failed to reload", r.errors.len()));
             }
         }
+        ClientCommand::Lock { socket } => {
+            let mut client = connect(&socket).await?;
+            let r = client
+                .admin
+                .lock(pb::LockRequest {})
+                .await
+                .map_err(status_msg)?
+                .into_inner();
+            println!("locked: {}", r.locked.join(", "));
+        }
+        ClientCommand::Unlock { socket } => {
+            let mut client = connect(&socket).await?;
+            let r = client
+                .admin
+                .unlock(pb::UnlockRequest {})
+                .await
+                .map_err(status_msg)?
+                .into_inner();
+            println!("unlocked: {}", r.unlocked.join(", "));
+            for e in &r.errors {
+                println!("error: {e}");
+            }
+            if !r.errors.is_empty() {
+                return Err(format!(
+                    "{} credential(s) could not be unlocked",
+                    r.errors.len()
+                ));
+            }
+        }
         ClientCommand::Status { socket, json } => {
             let mut client = connect(&socket).await?;
             let s = client
@@ -738,15 +781,27 @@ async fn client_command_async(command: ClientCommand) -> Result<(), String> {
                     "{}",
                     serde_json::to_string_pretty(&json!({
                         "version": s.version, "uptime_seconds": s.uptime_seconds,
-                        "socket": s.socket_path, "pid": s.pid, "credentials": creds,
+                        "socket": s.socket_path, "pid": s.pid, "locked": s.locked,
+                        "last_reload_at": s.last_reload_at, "last_reload_trigger": s.last_reload_trigger,
+                        "last_reload_error": s.last_reload_error, "credentials": creds,
                     }))
                     .unwrap_or_default()
                 );
             } else {
                 println!(
-                    "fapi-agent {} (pid {}), up {} s, socket {}",
-                    s.version, s.pid, s.uptime_seconds, s.socket_path
+                    "fapi-agent {} (pid {}), up {} s, socket {}{}",
+                    s.version,
+                    s.pid,
+                    s.uptime_seconds,
+                    s.socket_path,
+                    if s.locked { ", LOCKED" } else { "" }
                 );
+                if !s.last_reload_error.is_empty() {
+                    println!(
+                        "  last reload ({}) failed: {}",
+                        s.last_reload_trigger, s.last_reload_error
+                    );
+                }
                 for c in &s.credentials {
                     println!(
                         "  {:<16} {:<10} {}{}",

@@ -95,6 +95,7 @@ pub struct Daemon {
     health: Mutex<Option<HealthReporter>>,
     reload_gate: tokio::sync::Mutex<()>,
     last_reload: Mutex<ReloadStatus>,
+    locked: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -136,7 +137,46 @@ impl Daemon {
             health: Mutex::new(None),
             reload_gate: tokio::sync::Mutex::new(()),
             last_reload: Mutex::new(ReloadStatus::default()),
+            locked: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether the daemon is locked.
+    pub fn is_locked(&self) -> bool {
+        self.locked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Wipes every passphrase and decrypted key (Admin.Lock, SIGUSR1).
+    /// Holds the reload gate so no reload loads keys meanwhile.
+    pub async fn lock(&self, trigger: &str) -> Vec<String> {
+        let _gate = self.reload_gate.lock().await;
+        self.locked.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut names = Vec::new();
+        for cred in self.registry().all() {
+            cred.lock();
+            names.push(cred.name.clone());
+        }
+        tracing::warn!(trigger, credentials = ?names, "locked: passphrases and keys wiped");
+        self.observe().await;
+        names
+    }
+
+    /// Fetches every passphrase again and proves each key; returns the
+    /// unlocked names and `NAME: reason` for failures.
+    pub async fn unlock(&self) -> (Vec<String>, Vec<String>) {
+        let _gate = self.reload_gate.lock().await;
+        self.locked
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let (mut ok, mut failed) = (Vec::new(), Vec::new());
+        for cred in self.registry().all() {
+            match cred.unlock().await {
+                Ok(()) => ok.push(cred.name.clone()),
+                Err(e) => failed.push(format!("{}: {e}", cred.name)),
+            }
+        }
+        tracing::info!(unlocked = ?ok, failed = failed.len(), "unlocked");
+        self.observe().await;
+        (ok, failed)
     }
 
     /// The registry as it is now; hold it for the whole request.
@@ -215,6 +255,11 @@ impl Daemon {
     /// (see the module docs). Reloads never overlap.
     pub async fn reload(&self, trigger: &str) -> Result<ReloadReport, Error> {
         let _gate = self.reload_gate.lock().await;
+        if self.is_locked() {
+            return Err(Error::FailedPrecondition(
+                "the daemon is locked: unlock it (`fapi-agent unlock`) before reloading".into(),
+            ));
+        }
         let Origin::Config { path, env } = &self.origin else {
             return Err(Error::FailedPrecondition(
                 "this daemon runs without a config file (dev mode): nothing to reload".into(),
@@ -370,6 +415,10 @@ impl Daemon {
                             (a, b) if a == b => {}
                             (_, Phase::ExpiringSoon) if before.phase == Phase::Available => {
                                 emit(K::ExpiringSoon, &public)
+                            }
+                            (_, Phase::Locked) => emit(K::Locked, &public),
+                            (Phase::Locked, Phase::Available | Phase::ExpiringSoon) => {
+                                emit(K::Unlocked, &public)
                             }
                             (_, Phase::Expired) => emit(K::Expired, &public),
                             (_, Phase::Error) => emit(K::Error, &public),

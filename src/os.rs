@@ -108,8 +108,87 @@ pub fn harden_process() -> std::io::Result<()> {
     Ok(())
 }
 
+type MallocFn = unsafe extern "C" fn(usize, *const libc::c_char, c_int) -> *mut libc::c_void;
+type ReallocFn =
+    unsafe extern "C" fn(*mut libc::c_void, usize, *const libc::c_char, c_int) -> *mut libc::c_void;
+type FreeFn = unsafe extern "C" fn(*mut libc::c_void, *const libc::c_char, c_int);
+
 unsafe extern "C" {
     fn CRYPTO_secure_malloc_init(size: usize, minsize: usize) -> c_int;
+    fn CRYPTO_set_mem_functions(m: MallocFn, r: ReallocFn, f: FreeFn) -> c_int;
+}
+
+unsafe extern "C" fn wiping_malloc(
+    n: usize,
+    _: *const libc::c_char,
+    _: c_int,
+) -> *mut libc::c_void {
+    // SAFETY: plain malloc; OpenSSL owns the result and frees it through
+    // `wiping_free`.
+    unsafe { libc::malloc(n) }
+}
+
+/// Wipes a block that came from `wiping_malloc` (glibc malloc) and frees it.
+///
+/// # Safety
+/// `p` is null or a live block from this allocator, not used afterwards.
+unsafe fn wipe_and_free(p: *mut libc::c_void) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: per this function's contract `p` is a live glibc block, so
+    // malloc_usable_size is its whole usable size and all of it is ours to
+    // overwrite before freeing.
+    unsafe {
+        libc::explicit_bzero(p, libc::malloc_usable_size(p));
+        libc::free(p);
+    }
+}
+
+unsafe extern "C" fn wiping_realloc(
+    p: *mut libc::c_void,
+    n: usize,
+    _: *const libc::c_char,
+    _: c_int,
+) -> *mut libc::c_void {
+    // SAFETY: OpenSSL passes null or a block from this allocator. Growing
+    // copies into a new block and wipes the old one, so no stale copy is
+    // left where realloc would have moved it.
+    unsafe {
+        if p.is_null() {
+            return libc::malloc(n);
+        }
+        if n == 0 {
+            wipe_and_free(p);
+            return ptr::null_mut();
+        }
+        let q = libc::malloc(n);
+        if q.is_null() {
+            return q;
+        }
+        ptr::copy_nonoverlapping(
+            p.cast::<u8>(),
+            q.cast::<u8>(),
+            libc::malloc_usable_size(p).min(n),
+        );
+        wipe_and_free(p);
+        q
+    }
+}
+
+unsafe extern "C" fn wiping_free(p: *mut libc::c_void, _: *const libc::c_char, _: c_int) {
+    // SAFETY: OpenSSL frees only blocks it got from this allocator.
+    unsafe { wipe_and_free(p) }
+}
+
+/// Makes OpenSSL wipe every heap block it frees. OpenSSL cleanses its key
+/// structures, but transient buffers (decoded ASN.1 of a decrypted key,
+/// for one) are freed as they are; with this, nothing it frees keeps key
+/// bytes. Must run before OpenSSL's first allocation; false if too late.
+pub fn install_wiping_allocator() -> bool {
+    // SAFETY: the three functions form a consistent allocator over glibc
+    // malloc; OpenSSL accepts them only before its first allocation.
+    unsafe { CRYPTO_set_mem_functions(wiping_malloc, wiping_realloc, wiping_free) == 1 }
 }
 
 /// Puts OpenSSL's private-key internals (bignums) in its secure heap: a

@@ -235,6 +235,7 @@ pub async fn serve(
     .max_decoding_message_size(MAX_REQUEST_BYTES);
 
     daemon.start(health_reporter).await;
+    watch::spawn_sigusr1(Arc::clone(&daemon));
     if daemon.config_path().is_some() {
         watch::spawn_sighup(Arc::clone(&daemon));
         if daemon.watches_files() {

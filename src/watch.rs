@@ -1,4 +1,4 @@
-//! Reload triggers: SIGHUP, and changes on disk to the config or to any
+//! Signals and reload triggers: SIGUSR1 locks; SIGHUP, and changes on disk to the config or to any
 //! credential file (an atomic rename included: the directories are watched,
 //! not the files, so a file replaced by rename is still seen).
 
@@ -27,6 +27,21 @@ pub fn spawn_sighup(daemon: Arc<Daemon>) {
             if let Err(e) = daemon.reload("SIGHUP").await {
                 tracing::error!(error = %e, "SIGHUP reload failed");
             }
+        }
+    });
+}
+
+/// Locks (wipes every passphrase and key) on every SIGUSR1, as ssh-agent
+/// users expect.
+pub fn spawn_sigusr1(daemon: Arc<Daemon>) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+            tracing::error!("cannot install the SIGUSR1 handler: lock with Admin.Lock");
+            return;
+        };
+        while usr1.recv().await.is_some() {
+            daemon.lock("SIGUSR1").await;
         }
     });
 }

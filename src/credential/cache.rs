@@ -109,6 +109,11 @@ impl KeyCache {
         false
     }
 
+    /// Drops the key now (lock). Requests already holding it finish first.
+    pub fn clear(&self) {
+        *self.slot.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Whether a key is held (fresh or not yet swept).
     pub fn is_held(&self) -> bool {
         self.slot

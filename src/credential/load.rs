@@ -91,6 +91,9 @@ pub enum CredentialError {
         /// The local time.
         now: String,
     },
+    /// The daemon was locked: no passphrase or key is held.
+    #[error("locked: unlock with `fapi-agent unlock` (Admin.Unlock)")]
+    Locked,
     /// The passphrase source failed.
     #[error("{0}")]
     Source(#[from] SourceError),

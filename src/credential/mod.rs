@@ -10,6 +10,7 @@ mod cache;
 mod load;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,8 @@ pub struct Credential {
     fingerprint: Vec<u8>,
     /// Set when a reload found new files invalid and kept this version.
     notice: Mutex<Option<String>>,
+    /// While set, no passphrase or key is held and none is fetched.
+    locked: AtomicBool,
 }
 
 /// Where a credential stands, for events and health.
@@ -64,6 +67,8 @@ pub enum Phase {
     ExpiringSoon,
     /// Certificate expired: not usable, not chosen.
     Expired,
+    /// Locked by the operator.
+    Locked,
     /// Not usable for another reason.
     Error,
 }
@@ -99,6 +104,8 @@ pub enum State {
         /// e.g. "certificate expires in 12 days".
         warning: Option<String>,
     },
+    /// Locked: usable again after unlock.
+    Locked,
     /// Not usable; the operator-facing reason.
     Error(String),
 }
@@ -143,6 +150,7 @@ impl Credential {
             expiry_warning_days: agent.expiry_warning_days,
             fingerprint,
             notice: Mutex::new(None),
+            locked: AtomicBool::new(false),
         };
         if let State::Available { warning: Some(w) } = cred.state() {
             tracing::warn!(credential = name, "{w}");
@@ -255,6 +263,7 @@ impl Credential {
     /// Where the credential stands now.
     pub fn phase(&self) -> Phase {
         match (self.state(), self.facts()) {
+            (State::Locked, _) => Phase::Locked,
             (State::Error(_), Ok(f)) if f.expired_at(now_unix()) => Phase::Expired,
             (State::Error(_), _) => Phase::Error,
             (State::Available { .. }, Ok(f))
@@ -272,6 +281,9 @@ impl Credential {
             Ok(l) => &l.facts,
             Err(e) => return State::Error(e.to_string()),
         };
+        if self.locked.load(Ordering::SeqCst) {
+            return State::Locked;
+        }
         if let Some((_, e)) = &*self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) {
             return State::Error(e.to_string());
         }
@@ -301,6 +313,32 @@ impl Credential {
         State::Available { warning }
     }
 
+    /// Wipes the held passphrase and decrypted key; until [`Self::unlock`],
+    /// nothing is fetched or decrypted.
+    pub fn lock(&self) {
+        self.locked.store(true, Ordering::SeqCst);
+        // Taking the passphrase lock also waits out a decryption in progress,
+        // which sees the flag and discards its result.
+        *self.passphrase.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.cache.clear();
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Whether the credential is locked.
+    pub fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::SeqCst)
+    }
+
+    /// Unlocks, fetching the passphrase again and proving the key (which is
+    /// then dropped until first use).
+    pub async fn unlock(self: &Arc<Self>) -> Result<(), Error> {
+        self.locked.store(false, Ordering::SeqCst);
+        if self.loaded.is_err() {
+            return Ok(());
+        }
+        self.verify().await
+    }
+
     /// Whether the decrypted key is in memory now.
     pub fn key_decrypted(&self) -> bool {
         self.cache.is_held()
@@ -323,6 +361,9 @@ impl Credential {
 
     async fn obtain(self: &Arc<Self>, for_request: bool) -> Result<Arc<UnlockedKey>, Error> {
         let facts = self.facts()?;
+        if self.is_locked() {
+            return Err(self.error(&Arc::new(CredentialError::Locked)));
+        }
         if facts.expired_at(now_unix()) {
             return Err(self.error(&Arc::new(CredentialError::Expired {
                 not_after: facts.not_after_text.clone(),
@@ -346,6 +387,10 @@ impl Credential {
         }
         let me = Arc::clone(self);
         match cpu::run(move || me.decrypt_now()).await {
+            Ok(_) if self.is_locked() => {
+                // Locked while decrypting: the key is dropped here, unused.
+                Err(self.error(&Arc::new(CredentialError::Locked)))
+            }
             Ok(key) => {
                 tracing::debug!(credential = %self.name, "key decrypted");
                 *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -372,6 +417,9 @@ impl Credential {
                 detail: e.to_string(),
             })?;
         let mut held = self.passphrase.lock().unwrap_or_else(|p| p.into_inner());
+        if self.is_locked() {
+            return Err(CredentialError::Locked);
+        }
         let desc = loaded
             .source
             .as_ref()

@@ -45,7 +45,27 @@ impl pb::admin_server::Admin for AdminService {
             last_reload_at: reload.at,
             last_reload_trigger: reload.trigger,
             last_reload_error: reload.error.unwrap_or_default(),
+            locked: self.daemon.is_locked(),
         }))
+    }
+
+    async fn lock(
+        &self,
+        request: Request<pb::LockRequest>,
+    ) -> Result<Response<pb::LockResponse>, Status> {
+        let caller = Caller::authorize(&request)?;
+        let locked = self.daemon.lock(&format!("Admin.Lock by {caller}")).await;
+        Ok(Response::new(pb::LockResponse { locked }))
+    }
+
+    async fn unlock(
+        &self,
+        request: Request<pb::UnlockRequest>,
+    ) -> Result<Response<pb::UnlockResponse>, Status> {
+        let caller = Caller::authorize(&request)?;
+        tracing::info!(%caller, "unlock requested");
+        let (unlocked, errors) = self.daemon.unlock().await;
+        Ok(Response::new(pb::UnlockResponse { unlocked, errors }))
     }
 
     async fn reload(

@@ -83,6 +83,10 @@ pub fn credential_to_pb(c: &Credential) -> pb::Credential {
         State::Available { warning } => {
             (pb::CredentialState::Available, warning.unwrap_or_default())
         }
+        State::Locked => (
+            pb::CredentialState::Locked,
+            "locked: unlock with `fapi-agent unlock` (Admin.Unlock)".to_owned(),
+        ),
         State::Error(reason) => (pb::CredentialState::Error, reason),
     };
     let mut out = pb::Credential {
