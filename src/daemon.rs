@@ -341,7 +341,26 @@ impl Daemon {
                 cred.set_notice(None);
             }
         }
+        // Kept-old credentials stay available, so observation sees no
+        // change: their failed reload is announced here.
+        let failed_reloads: Vec<Event> = next
+            .iter()
+            .filter(|c| {
+                report
+                    .errors
+                    .iter()
+                    .any(|e| e.starts_with(&format!("{}: ", c.name)))
+            })
+            .map(|c| Event {
+                kind: pb::CredentialEventKind::Error,
+                credential: credential_to_pb(c),
+                observed_at: now_unix(),
+            })
+            .collect();
         self.registry.store(Arc::new(Registry::from_shared(next)));
+        for e in failed_reloads {
+            let _ = self.events.send(e);
+        }
         *lock(&self.agent) = config.agent.clone();
         *lock(&self.last_reload) = ReloadStatus {
             at: now_unix(),

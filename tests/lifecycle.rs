@@ -364,6 +364,7 @@ async fn reload_by_sighup_and_rpc_keeps_old_versions_when_new_files_are_invalid(
     let daemon = Daemon::start(&only_a).await;
     let mut client = daemon.client().await;
     let kid_a = sign(&mut client, "a").await.unwrap().kid;
+    let mut events = watch(&mut client, "acme").await;
 
     // SIGHUP.
     daemon.rewrite_config(&both);
