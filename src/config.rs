@@ -47,6 +47,64 @@ pub struct AgentConfig {
     pub event_buffer: usize,
     /// Reload when the config or a credential file changes on disk.
     pub watch_files: bool,
+    /// Group (name or number) whose members may use the Admin service,
+    /// besides root and the daemon's uid.
+    pub admin_group: Option<String>,
+    /// Append-only, hash-chained audit log (JSON lines); none if unset.
+    pub audit_log: Option<PathBuf>,
+    /// Connections served at once; further ones are closed at accept.
+    pub max_connections: usize,
+    /// Concurrent requests (HTTP/2 streams) per connection.
+    pub max_streams_per_connection: u32,
+    /// Requests each caller uid may make per second (token bucket refill).
+    pub requests_per_second_per_uid: u32,
+    /// Burst above that rate.
+    pub request_burst_per_uid: u32,
+    /// Deadline of any one request, in seconds.
+    pub request_timeout_seconds: u64,
+}
+
+/// What a caller may do with a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// SignClientAssertion.
+    Sign,
+    /// DecryptSecret.
+    Decrypt,
+    /// GetKeyMaterial (also needs `export = true`).
+    Export,
+    /// GetCredential, ListCredentials, WatchCredentials.
+    Read,
+}
+
+impl Operation {
+    /// The config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Sign => "sign",
+            Operation::Decrypt => "decrypt",
+            Operation::Export => "export",
+            Operation::Read => "read",
+        }
+    }
+}
+
+/// One `[[credentials.NAME.allow]]` rule: callers matching every selector
+/// given may perform `operations`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AllowRule {
+    /// Caller uid is one of these.
+    pub uids: Vec<u32>,
+    /// Caller's primary or a supplementary gid is one of these.
+    pub gids: Vec<u32>,
+    /// Caller's executable (`/proc/PID/exe`) is one of these paths.
+    pub executables: Vec<PathBuf>,
+    /// Caller runs in one of these systemd units (`app.service`).
+    pub systemd_units: Vec<String>,
+    /// What the rule allows.
+    pub operations: Vec<Operation>,
 }
 
 impl Default for AgentConfig {
@@ -59,6 +117,13 @@ impl Default for AgentConfig {
             expiry_warning_days: 30,
             event_buffer: 256,
             watch_files: true,
+            admin_group: None,
+            audit_log: None,
+            max_connections: 256,
+            max_streams_per_connection: 32,
+            requests_per_second_per_uid: 2000,
+            request_burst_per_uid: 4000,
+            request_timeout_seconds: 30,
         }
     }
 }
@@ -92,6 +157,9 @@ pub struct CredentialConfig {
     /// How assertions for this credential are built.
     #[serde(default)]
     pub assertion: AssertionConfig,
+    /// Who may use this credential. Without rules, only the daemon's uid.
+    #[serde(default)]
+    pub allow: Vec<AllowRule>,
 }
 
 /// RSA decryption paddings by config name.
@@ -248,6 +316,20 @@ impl Config {
             cred.resolve_paths(base);
             cred.validate(name)?;
         }
+        let agent = &cfg.agent;
+        if agent.max_connections == 0
+            || agent.max_streams_per_connection == 0
+            || agent.requests_per_second_per_uid == 0
+            || agent.request_timeout_seconds == 0
+        {
+            return Err(ConfigError::Invalid {
+                credential: "[agent]".into(),
+                message:
+                    "max_connections, max_streams_per_connection, requests_per_second_per_uid \
+                          and request_timeout_seconds must be at least 1"
+                        .into(),
+            });
+        }
         if cfg.agent.event_buffer < 4 {
             return Err(ConfigError::Invalid {
                 credential: "[agent]".into(),
@@ -334,6 +416,24 @@ impl CredentialConfig {
                  unencrypted key"
                     .into(),
             ));
+        }
+        for (i, rule) in self.allow.iter().enumerate() {
+            if rule.uids.is_empty()
+                && rule.gids.is_empty()
+                && rule.executables.is_empty()
+                && rule.systemd_units.is_empty()
+            {
+                return Err(invalid(format!(
+                    "allow rule {} names no caller: give uids, gids, executables or systemd_units",
+                    i + 1
+                )));
+            }
+            if rule.operations.is_empty() {
+                return Err(invalid(format!(
+                    "allow rule {} allows no operations",
+                    i + 1
+                )));
+            }
         }
         let a = &self.assertion;
         if a.max_lifetime_seconds == 0 || a.max_lifetime_seconds > MAX_ASSERTION_LIFETIME_SECS {

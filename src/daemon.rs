@@ -20,10 +20,13 @@ use tokio::sync::broadcast;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::config::{AgentConfig, Config};
+use crate::caller::Caller;
+use crate::config::{AgentConfig, AllowRule, Config};
 use crate::credential::{Credential, Phase, Registry, Selector};
 use crate::error::Error;
+use crate::limits::RateLimiter;
 use crate::now_unix;
+use crate::os;
 use crate::service::{credential_to_pb, pb};
 use crate::source::EnvVault;
 
@@ -36,6 +39,8 @@ pub struct Event {
     pub credential: pb::Credential,
     /// When it was observed.
     pub observed_at: i64,
+    /// The credential's allow rules, to decide which watchers may see it.
+    pub allow: Arc<[AllowRule]>,
 }
 
 /// What a reload did.
@@ -76,6 +81,7 @@ struct Seen {
     kid: String,
     phase: Phase,
     public: pb::Credential,
+    allow: Arc<[AllowRule]>,
 }
 
 #[derive(Default)]
@@ -96,6 +102,8 @@ pub struct Daemon {
     reload_gate: tokio::sync::Mutex<()>,
     last_reload: Mutex<ReloadStatus>,
     locked: std::sync::atomic::AtomicBool,
+    rate: RateLimiter,
+    admin_gid: Mutex<Option<u32>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -131,14 +139,40 @@ impl Daemon {
         Self {
             registry: ArcSwap::from_pointee(registry),
             origin,
-            agent: Mutex::new(agent),
             events,
             observed: Mutex::new(Observed::default()),
             health: Mutex::new(None),
             reload_gate: tokio::sync::Mutex::new(()),
             last_reload: Mutex::new(ReloadStatus::default()),
             locked: std::sync::atomic::AtomicBool::new(false),
+            rate: RateLimiter::new(
+                agent.requests_per_second_per_uid,
+                agent.request_burst_per_uid,
+            ),
+            admin_gid: Mutex::new(agent.admin_group.as_deref().and_then(os::group_id)),
+            agent: Mutex::new(agent),
         }
+    }
+
+    /// The caller of a request, if its identity is known and it is within
+    /// its rate. Every service method starts here.
+    pub fn admit<T>(&self, req: &tonic::Request<T>) -> Result<Caller, Error> {
+        let caller = Caller::of_request(req)?;
+        if !self.rate.allow(caller.uid) {
+            tracing::warn!(%caller, "rate limit exceeded");
+            return Err(Error::RateLimited(caller.uid));
+        }
+        Ok(caller)
+    }
+
+    /// The Admin group's gid, if configured.
+    pub fn admin_gid(&self) -> Option<u32> {
+        *lock(&self.admin_gid)
+    }
+
+    /// The daemon-wide settings in force.
+    pub fn agent_config(&self) -> AgentConfig {
+        lock(&self.agent).clone()
     }
 
     /// Whether the daemon is locked.
@@ -355,12 +389,14 @@ impl Daemon {
                 kind: pb::CredentialEventKind::Error,
                 credential: credential_to_pb(c),
                 observed_at: now_unix(),
+                allow: c.config.allow.clone().into(),
             })
             .collect();
         self.registry.store(Arc::new(Registry::from_shared(next)));
         for e in failed_reloads {
             let _ = self.events.send(e);
         }
+        *lock(&self.admin_gid) = config.agent.admin_group.as_deref().and_then(os::group_id);
         *lock(&self.agent) = config.agent.clone();
         *lock(&self.last_reload) = ReloadStatus {
             at: now_unix(),
@@ -388,6 +424,39 @@ impl Daemon {
         ))
     }
 
+    /// Whether `caller` may perform `op` on `cred`; denials are logged.
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        cred: &Credential,
+        op: crate::config::Operation,
+    ) -> Result<(), Error> {
+        crate::policy::check(caller, cred, op).inspect_err(|e| {
+            tracing::warn!(%caller, credential = %cred.name, operation = op.as_str(), "denied: {e}");
+        })
+    }
+
+    /// Whether `caller` may see `event`.
+    pub fn may_see(&self, caller: &Caller, event: &Event) -> bool {
+        crate::policy::check_rules(
+            caller,
+            &event.credential.name,
+            &event.allow,
+            crate::config::Operation::Read,
+        )
+        .is_ok()
+    }
+
+    /// The credentials `caller` may read (optionally of one client).
+    pub fn snapshot_for(&self, caller: &Caller, client_id: Option<&str>) -> Vec<pb::Credential> {
+        self.registry()
+            .all()
+            .filter(|c| client_id.is_none_or(|id| c.client_id() == id))
+            .filter(|c| crate::policy::check(caller, c, crate::config::Operation::Read).is_ok())
+            .map(|c| credential_to_pb(c))
+            .collect()
+    }
+
     /// A snapshot of every credential (optionally of one client).
     pub fn snapshot(&self, client_id: Option<&str>) -> Vec<pb::Credential> {
         self.registry()
@@ -408,43 +477,45 @@ impl Daemon {
         {
             let mut obs = lock(&self.observed);
             let mut seen = BTreeMap::new();
-            let mut emit = |kind, public: &pb::Credential| {
+            let mut emit = |kind, public: &pb::Credential, allow: &Arc<[AllowRule]>| {
                 events.push(Event {
                     kind,
                     credential: public.clone(),
                     observed_at: now,
+                    allow: Arc::clone(allow),
                 })
             };
             for cred in registry.all() {
                 let public = credential_to_pb(cred);
                 let phase = cred.phase();
+                let allow: Arc<[AllowRule]> = cred.config.allow.clone().into();
                 let usable = matches!(phase, Phase::Available | Phase::ExpiringSoon);
                 *serving.entry(cred.client_id().to_owned()).or_default() |= usable;
                 use pb::CredentialEventKind as K;
                 match obs.creds.get(&cred.name) {
-                    None if obs.initialized => emit(K::Added, &public),
+                    None if obs.initialized => emit(K::Added, &public, &allow),
                     None => {}
                     Some(before) => {
                         if before.kid != public.kid
                             || before.public.certificate_chain_pem != public.certificate_chain_pem
                         {
-                            emit(K::Updated, &public);
+                            emit(K::Updated, &public, &allow);
                         }
                         match (before.phase, phase) {
                             (a, b) if a == b => {}
                             (_, Phase::ExpiringSoon) if before.phase == Phase::Available => {
-                                emit(K::ExpiringSoon, &public)
+                                emit(K::ExpiringSoon, &public, &allow)
                             }
-                            (_, Phase::Locked) => emit(K::Locked, &public),
+                            (_, Phase::Locked) => emit(K::Locked, &public, &allow),
                             (Phase::Locked, Phase::Available | Phase::ExpiringSoon) => {
-                                emit(K::Unlocked, &public)
+                                emit(K::Unlocked, &public, &allow)
                             }
-                            (_, Phase::Expired) => emit(K::Expired, &public),
-                            (_, Phase::Error) => emit(K::Error, &public),
+                            (_, Phase::Expired) => emit(K::Expired, &public, &allow),
+                            (_, Phase::Error) => emit(K::Error, &public, &allow),
                             (
                                 Phase::Error | Phase::Expired,
                                 Phase::Available | Phase::ExpiringSoon,
-                            ) => emit(K::Recovered, &public),
+                            ) => emit(K::Recovered, &public, &allow),
                             _ => {}
                         }
                     }
@@ -455,12 +526,17 @@ impl Daemon {
                         kid: public.kid.clone(),
                         phase,
                         public,
+                        allow,
                     },
                 );
             }
             for (name, before) in &obs.creds {
                 if !seen.contains_key(name) {
-                    emit(pb::CredentialEventKind::Removed, &before.public);
+                    emit(
+                        pb::CredentialEventKind::Removed,
+                        &before.public,
+                        &before.allow,
+                    );
                 }
             }
             // The credential each client signs with now.
@@ -477,7 +553,7 @@ impl Daemon {
                     && obs.active.get(client) != Some(name)
                     && let Some(s) = seen.get(name)
                 {
-                    emit(pb::CredentialEventKind::Active, &s.public);
+                    emit(pb::CredentialEventKind::Active, &s.public, &s.allow);
                 }
             }
             clients.extend(obs.creds.values().map(|s| s.public.client_id.clone()));

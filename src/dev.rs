@@ -65,6 +65,7 @@ pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::err
         export: false,
         decrypt_paddings: vec![PaddingName::OaepSha256],
         assertion: AssertionConfig::default(),
+        allow: Vec::new(),
     };
     let credential = Credential::load_with_source(
         "dev",

@@ -53,6 +53,9 @@ pub enum Error {
     /// The caller may not do this.
     #[error("permission denied: {0}")]
     PermissionDenied(String),
+    /// The caller exceeded its request rate.
+    #[error("rate limit: uid {0} sends more than its configured requests per second; retry later")]
+    RateLimited(u32),
     /// A bug or resource failure inside the daemon.
     #[error("internal error: {0}")]
     Internal(String),
@@ -72,6 +75,7 @@ impl Error {
             },
             Error::ExportDisabled(_) | Error::FailedPrecondition(_) => Code::FailedPrecondition,
             Error::PermissionDenied(_) => Code::PermissionDenied,
+            Error::RateLimited(_) => Code::ResourceExhausted,
             Error::Internal(_) => Code::Internal,
         }
     }

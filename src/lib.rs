@@ -20,7 +20,10 @@
 //!   credential events and per-client health derived from it.
 //! - [`watch`]: reload triggers (SIGHUP, file changes).
 //! - [`rsa_decrypt`]: shared-secret decryption (PKCS#1 v1.5, OAEP).
-//! - [`caller`]: the caller's kernel identity and who may call.
+//! - [`caller`]: the caller's kernel identity (peer credentials, pidfd,
+//!   executable, systemd unit), established per connection.
+//! - [`policy`]: per-credential allow rules and the Admin rule.
+//! - [`limits`]: per-caller rate limiting.
 //! - [`error`]: request errors and their one mapping to gRPC status codes.
 //! - [`service`]: the gRPC `Agent` and `Admin` services.
 //! - [`server`]: the Unix socket (safe directory, stale sockets) and serving.
@@ -42,7 +45,9 @@ pub mod dev;
 pub mod enroll;
 pub mod error;
 pub mod jose;
+pub mod limits;
 pub mod os;
+pub mod policy;
 pub mod rsa_decrypt;
 pub mod secret;
 pub mod server;

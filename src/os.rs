@@ -325,6 +325,51 @@ fn unsafe_zeroed_group() -> libc::group {
     unsafe { std::mem::zeroed() }
 }
 
+/// `SO_PEERPIDFD` (Linux 6.5+): the asm-generic value, used by x86-64 and
+/// aarch64.
+const SO_PEERPIDFD: c_int = 77;
+
+/// A pidfd for the process at the other end of a Unix socket, or `None`
+/// where the kernel does not offer one (before 6.5).
+pub fn peer_pidfd(socket: &impl std::os::fd::AsRawFd) -> Option<std::os::fd::OwnedFd> {
+    let mut fd: c_int = -1;
+    let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
+    // SAFETY: `socket` is an open socket for the duration of the call; `fd`
+    // and `len` are valid out-parameters of the size we pass.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_PEERPIDFD,
+            (&raw mut fd).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 || fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel returned a new pidfd that nothing else owns.
+    Some(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+/// Whether the process behind `pidfd` is still running (so a pid read
+/// before this check still named it: a pid is not reused while its process
+/// lives).
+pub fn pidfd_alive(pidfd: &std::os::fd::OwnedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: signal 0 only checks for existence; the pidfd is open.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            0,
+            ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    rc == 0
+}
+
 /// The effective uid of this process.
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::net::UnixListener;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::Server;
 
+use crate::caller::PeerStream;
 use crate::daemon::Daemon;
 use crate::service::{AdminService, AgentService, pb};
 use crate::{os, watch};
@@ -244,9 +246,32 @@ pub async fn serve(
     }
     tracing::info!(socket = %socket.guard.path.display(), "serving");
 
+    let limits = daemon.agent_config();
     let BoundSocket { listener, guard } = socket;
-    let incoming = UnixListenerStream::new(listener);
+    // Each connection holds a slot; at the limit new ones are closed at
+    // once (logged) rather than left waiting in the accept queue.
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let incoming = UnixListenerStream::new(listener).filter_map(move |accepted| match accepted {
+        Ok(stream) => match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => Some(Ok(PeerStream::new(stream, slot))),
+            Err(_) => {
+                tracing::warn!(
+                    limit = limits.max_connections,
+                    "connection refused: too many connections"
+                );
+                None
+            }
+        },
+        Err(e) => Some(Err(e)),
+    });
     let result = Server::builder()
+        .concurrency_limit_per_connection(limits.max_streams_per_connection as usize)
+        .max_concurrent_streams(limits.max_streams_per_connection)
+        .timeout(std::time::Duration::from_secs(
+            limits.request_timeout_seconds,
+        ))
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -7,8 +7,8 @@ use std::time::Instant;
 use tonic::{Request, Response, Status};
 
 use super::pb;
-use crate::caller::Caller;
 use crate::daemon::Daemon;
+use crate::policy;
 
 /// Serves `fapi_agent.v1.Admin`.
 pub struct AdminService {
@@ -34,7 +34,8 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        Caller::authorize(&request)?;
+        let caller = self.daemon.admit(&request)?;
+        policy::check_admin(&caller, self.daemon.admin_gid())?;
         let reload = self.daemon.last_reload();
         Ok(Response::new(pb::StatusResponse {
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -53,7 +54,9 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::LockRequest>,
     ) -> Result<Response<pb::LockResponse>, Status> {
-        let caller = Caller::authorize(&request)?;
+        let caller = self.daemon.admit(&request)?;
+        policy::check_admin(&caller, self.daemon.admin_gid())
+            .inspect_err(|e| tracing::warn!(%caller, "denied: {e}"))?;
         let locked = self.daemon.lock(&format!("Admin.Lock by {caller}")).await;
         Ok(Response::new(pb::LockResponse { locked }))
     }
@@ -62,7 +65,9 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::UnlockRequest>,
     ) -> Result<Response<pb::UnlockResponse>, Status> {
-        let caller = Caller::authorize(&request)?;
+        let caller = self.daemon.admit(&request)?;
+        policy::check_admin(&caller, self.daemon.admin_gid())
+            .inspect_err(|e| tracing::warn!(%caller, "denied: {e}"))?;
         tracing::info!(%caller, "unlock requested");
         let (unlocked, errors) = self.daemon.unlock().await;
         Ok(Response::new(pb::UnlockResponse { unlocked, errors }))
@@ -72,7 +77,9 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::ReloadRequest>,
     ) -> Result<Response<pb::ReloadResponse>, Status> {
-        let caller = Caller::authorize(&request)?;
+        let caller = self.daemon.admit(&request)?;
+        policy::check_admin(&caller, self.daemon.admin_gid())
+            .inspect_err(|e| tracing::warn!(%caller, "denied: {e}"))?;
         tracing::info!(%caller, "reload requested");
         let report = self.daemon.reload("Admin.Reload").await?;
         Ok(Response::new(pb::ReloadResponse {

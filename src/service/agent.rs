@@ -9,8 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{credential_to_pb, pb, selector};
 use crate::assertion::{self, ASSERTION_TYPE};
-use crate::caller::Caller;
-use crate::config::PaddingName;
+use crate::config::{Operation, PaddingName};
 use crate::daemon::Daemon;
 use crate::error::Error;
 use crate::secret::{MAX_PASSPHRASE_LEN, SecretBytes};
@@ -36,7 +35,7 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::WatchCredentialsRequest>,
     ) -> Result<Response<Self::WatchCredentialsStream>, Status> {
-        let caller = Caller::authorize(&request)?;
+        let caller = self.daemon.admit(&request)?;
         let filter = Some(request.into_inner().client_id).filter(|c| !c.is_empty());
         // Subscribe before taking the snapshot, so no change falls between.
         let mut events = self.daemon.subscribe();
@@ -49,7 +48,7 @@ impl pb::agent_server::Agent for AgentService {
             let snapshot = |d: &Daemon| {
                 Ok(pb::CredentialEvent {
                     kind: pb::CredentialEventKind::Snapshot.into(),
-                    snapshot: d.snapshot(filter.as_deref()),
+                    snapshot: d.snapshot_for(&caller, filter.as_deref()),
                     observed_at: crate::now_unix(),
                     credential: None,
                 })
@@ -63,7 +62,10 @@ impl pb::agent_server::Agent for AgentService {
                     next = events.recv() => next,
                 };
                 let sent = match next {
-                    Ok(e) if filter.as_ref().is_none_or(|c| *c == e.credential.client_id) => {
+                    Ok(e)
+                        if filter.as_ref().is_none_or(|c| *c == e.credential.client_id)
+                            && daemon.may_see(&caller, &e) =>
+                    {
                         tx.send(Ok(pb::CredentialEvent {
                             kind: e.kind.into(),
                             credential: Some(e.credential),
@@ -99,10 +101,11 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::SignClientAssertionRequest>,
     ) -> Result<Response<pb::SignClientAssertionResponse>, Status> {
-        let caller = Caller::authorize(&request)?;
+        let caller = self.daemon.admit(&request)?;
         let req = request.into_inner();
         let (sel, kid) = selector(req.credential)?;
         let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
+        self.daemon.authorize(&caller, &cred, Operation::Sign)?;
         let params = assertion::Request {
             audience: (!req.audience.is_empty()).then_some(req.audience),
             lifetime_seconds: (req.lifetime_seconds != 0).then_some(req.lifetime_seconds),
@@ -130,7 +133,7 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::DecryptSecretRequest>,
     ) -> Result<Response<pb::DecryptSecretResponse>, Status> {
-        let caller = Caller::authorize(&request)?;
+        let caller = self.daemon.admit(&request)?;
         let req = request.into_inner();
         let (sel, kid) = selector(req.credential)?;
         let padding = match pb::Padding::try_from(req.padding) {
@@ -158,6 +161,7 @@ impl pb::agent_server::Agent for AgentService {
             }
         };
         let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
+        self.daemon.authorize(&caller, &cred, Operation::Decrypt)?;
         let plaintext = rsa_decrypt::decrypt(&cred, ciphertext, padding).await?;
         tracing::info!(%caller, credential = %cred.name, ?padding, "shared secret decrypted");
         Ok(Response::new(pb::DecryptSecretResponse {
@@ -171,9 +175,10 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::GetCredentialRequest>,
     ) -> Result<Response<pb::Credential>, Status> {
-        Caller::authorize(&request)?;
+        let caller = self.daemon.admit(&request)?;
         let (sel, kid) = selector(request.into_inner().credential)?;
         let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
+        self.daemon.authorize(&caller, &cred, Operation::Read)?;
         Ok(Response::new(credential_to_pb(&cred)))
     }
 
@@ -181,9 +186,9 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::ListCredentialsRequest>,
     ) -> Result<Response<pb::ListCredentialsResponse>, Status> {
-        Caller::authorize(&request)?;
+        let caller = self.daemon.admit(&request)?;
         Ok(Response::new(pb::ListCredentialsResponse {
-            credentials: self.daemon.snapshot(None),
+            credentials: self.daemon.snapshot_for(&caller, None),
         }))
     }
 
@@ -191,10 +196,11 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::GetKeyMaterialRequest>,
     ) -> Result<Response<pb::GetKeyMaterialResponse>, Status> {
-        let caller = Caller::authorize(&request)?;
+        let caller = self.daemon.admit(&request)?;
         let req = request.into_inner();
         let (sel, kid) = selector(req.credential)?;
         let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
+        self.daemon.authorize(&caller, &cred, Operation::Export)?;
         if !cred.config.export {
             tracing::warn!(%caller, credential = %cred.name, "key export refused: export is off");
             return Err(Error::ExportDisabled(cred.name.clone()).into());
