@@ -442,6 +442,16 @@ async fn reload_by_sighup_and_rpc_keeps_old_versions_when_new_files_are_invalid(
         "{}",
         info.error
     );
+    let ev = wait_event(&mut events, 5, is(Kind::Error, "a"))
+        .await
+        .credential
+        .unwrap();
+    assert_eq!(
+        ev.state(),
+        pb::CredentialState::Available,
+        "the old version still serves"
+    );
+    assert!(ev.error.contains("does not match"), "{}", ev.error);
 
     // A new key under a passphrase the source does not hold: same.
     std::fs::write(&a.cert, &original_cert).unwrap();

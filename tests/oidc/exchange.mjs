@@ -1,37 +1,65 @@
-// A real FAPI 2.0 authorization server (oidc-provider) on loopback, used
-// once: it registers the given clients, performs the given client_credentials
-// token requests with private_key_jwt in order (so a replayed jti is seen),
-// and prints the outcomes as JSON on stdout. Logs go to stderr.
+// A real FAPI 2.0 authorization server (oidc-provider 9.13.3) on loopback,
+// used once: it registers the given clients, performs the given
+// client_credentials token requests with private_key_jwt one after the other
+// (so a replayed jti is seen), prints the outcomes as one JSON document on
+// stdout and exits. Logs go to stderr.
 //
-// stdin:  {"issuer": "https://as.example", "clients": [{"client_id": "...",
-//          "certificates_pem": ["-----BEGIN CERTIFICATE-----..."], "jwks": {"keys": [...]}}],
+//   node tests/oidc/exchange.mjs < input.json
+//
+// stdin:  {"issuer": "https://as.example",
+//          "clients": [{"client_id": "...",
+//                       "certificates_pem": ["-----BEGIN CERTIFICATE-----..."],
+//                       "jwks": {"keys": [...]}}],          (either or both)
 //          "requests": [{"client_id": "...", "client_assertion": "...",
-//          "client_assertion_type": "..."}]}
-// stdout: {"token_endpoint": "...", "results": [{"status": 200, "body": {...},
-//          "server_error": null | "the provider's precise rejection reason"}]}
+//                        "client_assertion_type": "..."}]}
+// stdout: {"token_endpoint": "http://127.0.0.1:PORT/token",
+//          "results": [{"status": 200, "body": {...},
+//                       "server_error": null | "invalid_client: client authentication failed: <detail>"}]}
+// Exit 0 whatever the provider answered; non-zero only when the harness
+// itself failed (bad input, provider did not start, a request timed out).
 //
-// The issuer is an arbitrary https URL; the server listens on plain http on
-// 127.0.0.1 and is told (proxy mode, X-Forwarded-*) that requests arrive at
-// the issuer's origin, so audience checks compare against the issuer exactly
-// as a deployed FAPI 2.0 server would.
+// Issuer vs loopback: the server speaks plain http on 127.0.0.1 with Koa's
+// proxy mode on, and every request carries X-Forwarded-Proto/-Host naming
+// the issuer's origin. The provider therefore believes it is served at the
+// issuer (its token endpoint URL is `${issuer}/token`), as a deployed server
+// behind a TLS-terminating proxy would. Under the FAPI 2.0 profile it compares
+// the assertion's aud with the issuer string itself.
 import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import { calculateJwkThumbprint } from 'jose';
 import Provider from 'oidc-provider';
 
-// stdout carries only the result document: the provider's notices go to stderr.
+const SCOPE = 'accounts';
+const REQUEST_TIMEOUT_MS = 10_000;
+// Header tying a provider event to the request that caused it.
+const INDEX_HEADER = 'x-harness-request';
+
+// stdout carries only the result document: oidc-provider prints some notices
+// with console.info (stdout), send them to stderr.
 console.log = console.info = (...args) => console.error(...args);
 
-const input = JSON.parse(await new Promise((resolve, reject) => {
-  let data = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (c) => { data += c; });
-  process.stdin.on('end', () => resolve(data));
-  process.stdin.on('error', reject);
-}));
+function fail(message) {
+  throw new Error(`bad input: ${message}`);
+}
 
-// Public JWKs built by Node from each certificate, independent of the
-// daemon's JWK code; kid is jose's own RFC 7638 thumbprint.
+async function readInput() {
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) text += chunk;
+  const input = JSON.parse(text);
+  if (typeof input?.issuer !== 'string') fail('"issuer" must be a string');
+  const issuer = new URL(input.issuer);
+  if (issuer.search || issuer.hash) fail('"issuer" must have no query or fragment');
+  if (!Array.isArray(input.clients) || !Array.isArray(input.requests)) {
+    fail('"clients" and "requests" must be arrays');
+  }
+  return input;
+}
+
+// The client's public keys: `jwks` as given plus one JWK per certificate,
+// built by Node (independent of the daemon's JWK code). Its kid is the
+// RFC 7638 thumbprint, computed by jose, because oidc-provider only
+// considers keys whose kid equals the assertion header's kid.
 async function keysOf(client) {
   const keys = [...(client.jwks?.keys ?? [])];
   for (const pem of client.certificates_pem ?? []) {
@@ -39,76 +67,110 @@ async function keysOf(client) {
     jwk.kid = await calculateJwkThumbprint(jwk, 'sha256');
     keys.push(jwk);
   }
+  if (keys.length === 0) fail(`client ${client.client_id} has no certificates_pem nor jwks`);
   return keys;
 }
 
-const clients = await Promise.all(input.clients.map(async (c) => ({
-  client_id: c.client_id,
-  token_endpoint_auth_method: 'private_key_jwt',
-  grant_types: ['client_credentials'],
-  response_types: [],
-  redirect_uris: [],
-  scope: 'accounts',
-  jwks: { keys: await keysOf(c) },
-})));
+async function startProvider(input) {
+  const clients = await Promise.all(input.clients.map(async (c) => ({
+    client_id: c.client_id,
+    token_endpoint_auth_method: 'private_key_jwt',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: SCOPE,
+    jwks: { keys: await keysOf(c) },
+  })));
 
-const provider = new Provider(input.issuer, {
-  clients,
-  scopes: ['accounts'],
-  features: {
-    clientCredentials: { enabled: true },
-    fapi: { enabled: true, profile: '2.0' },
-    devInteractions: { enabled: false },
-  },
-  enabledJWA: { clientAuthSigningAlgValues: ['PS256', 'ES256', 'EdDSA'] },
-  ttl: { ClientCredentials: 600 },
-});
-provider.proxy = true;
+  const provider = new Provider(input.issuer, {
+    clients,
+    scopes: [SCOPE],
+    features: {
+      clientCredentials: { enabled: true },
+      fapi: { enabled: true, profile: '2.0' },
+      devInteractions: { enabled: false },
+    },
+    enabledJWA: { clientAuthSigningAlgValues: ['PS256', 'ES256', 'EdDSA'] },
+    // Set explicitly: the default function prints a "you SHOULD change it" notice.
+    ttl: { ClientCredentials: 600 },
+  });
+  provider.proxy = true;
 
-// The precise reason of the request in flight (requests run one at a time).
-let reason = null;
-const record = (_ctx, err) => {
-  reason = [err?.error, err?.error_description, err?.error_detail].filter(Boolean).join(': ') || String(err);
-};
-provider.on('grant.error', record);
-provider.on('server_error', record);
-
-const server = http.createServer(provider.callback());
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const { port } = server.address();
-const issuerUrl = new URL(input.issuer);
-// Routes hang below the issuer's path; the token endpoint is `token`.
-const tokenPath = new URL('token', issuerUrl.href.endsWith('/') ? issuerUrl : `${issuerUrl.href}/`).pathname;
-const tokenEndpoint = `http://127.0.0.1:${port}${tokenPath}`;
-
-const results = [];
-try {
-  for (const r of input.requests) {
-    reason = null;
-    const body = new URLSearchParams({
-      grant_type: 'client_credentials',
-      client_id: r.client_id,
-      client_assertion: r.client_assertion,
-      client_assertion_type: r.client_assertion_type,
-      scope: 'accounts',
-    });
-    const res = await fetch(tokenEndpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-forwarded-proto': issuerUrl.protocol.replace(':', ''),
-        'x-forwarded-host': issuerUrl.host,
-      },
-      body,
-    });
-    const text = await res.text();
-    let parsed;
-    try { parsed = JSON.parse(text); } catch { parsed = { raw: text }; }
-    results.push({ status: res.status, body: parsed, server_error: reason });
-    console.error(`${r.client_id}: HTTP ${res.status}${reason ? ` (${reason})` : ''}`);
-  }
-} finally {
-  server.close();
-  server.closeAllConnections?.();
+  // Routes are not prefixed with the issuer's path: strip it the way a
+  // mounting framework would, so that the provider's own URLs keep it.
+  const { pathname } = new URL(input.issuer);
+  const mountPath = pathname.replace(/\/$/, '');
+  const app = provider.callback();
+  const server = http.createServer((req, res) => {
+    if (mountPath && req.url.startsWith(`${mountPath}/`)) {
+      req.originalUrl = req.url;
+      req.url = req.url.slice(mountPath.length);
+    }
+    app(req, res);
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return { provider, server, tokenPath: `${mountPath}${provider.pathFor('token', { mountPath: '' })}` };
 }
-process.stdout.write(JSON.stringify({ token_endpoint: tokenEndpoint, results }));
+
+async function main() {
+  const input = await readInput();
+  const { provider, server, tokenPath } = await startProvider(input);
+  const issuer = new URL(input.issuer);
+  const tokenEndpoint = `http://127.0.0.1:${server.address().port}${tokenPath}`;
+
+  // The provider's precise reason for each rejected request, by index.
+  // `grant.error` is the token endpoint's event for a 4xx; `server_error`
+  // is every endpoint's event for a 500.
+  const reasons = new Map();
+  const record = (prefix) => (ctx, err) => {
+    const parts = [err.error, err.error_description, err.error_detail].filter(Boolean);
+    reasons.set(ctx.get(INDEX_HEADER), `${prefix}${parts.join(': ') || err.message}`);
+  };
+  provider.on('grant.error', record(''));
+  provider.on('server_error', record('server_error: '));
+
+  const results = [];
+  try {
+    for (const [i, r] of input.requests.entries()) {
+      const res = await fetch(tokenEndpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-proto': issuer.protocol.slice(0, -1),
+          'x-forwarded-host': issuer.host,
+          [INDEX_HEADER]: String(i),
+        },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: r.client_id,
+          client_assertion: r.client_assertion,
+          client_assertion_type: r.client_assertion_type,
+          scope: SCOPE,
+        }),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      const text = await res.text();
+      let body;
+      try { body = JSON.parse(text); } catch { body = { raw: text }; }
+      const reason = reasons.get(String(i)) ?? null;
+      results.push({ status: res.status, body, server_error: reason });
+      console.error(`request ${i} (${r.client_id}): HTTP ${res.status}${reason ? `: ${reason}` : ''}`);
+    }
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+  return { token_endpoint: tokenEndpoint, results };
+}
+
+try {
+  const output = await main();
+  // Exit once stdout is flushed: nothing else may keep the process alive.
+  process.stdout.write(`${JSON.stringify(output)}\n`, () => process.exit(0));
+} catch (err) {
+  console.error(`exchange.mjs: ${err.stack ?? err}`);
+  process.exit(2);
+}
