@@ -207,3 +207,357 @@ async fn after_lock_no_passphrase_or_key_bytes_remain_in_memory() {
         "private key bignum survived Lock"
     );
 }
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Per-credential policy, enforced on another real uid (nobody, via setpriv).
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_allows_exactly_what_the_rules_say() {
+    let fx = Fixtures::new();
+    let signer = fx.credential("signer", KeyType::Rsa2048, KeyFormat::Pkcs8Pbkdf2);
+    let by_exe = fx.credential("byexe", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let wrong_exe = fx.credential("wrongexe", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let private = fx.credential("private", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let bin = env!("CARGO_BIN_EXE_fapi-agent");
+    let cfg = format!(
+        "{}{}{}{}",
+        signer.toml("acme", ISSUER, "[[credentials.signer.allow]]\nuids = [65534]\noperations = [\"sign\", \"read\"]\n"),
+        by_exe.toml("byexe", ISSUER, &format!("[[credentials.byexe.allow]]\nuids = [65534]\nexecutables = [{bin:?}]\noperations = [\"sign\", \"read\"]\n")),
+        wrong_exe.toml("wrongexe", ISSUER, "[[credentials.wrongexe.allow]]\nexecutables = [\"/usr/bin/python3\"]\noperations = [\"sign\", \"read\"]\n"),
+        private.toml("private", ISSUER, ""),
+    );
+    let daemon = Daemon::start(&cfg).await;
+    daemon.open_socket_to_all();
+
+    // Allowed: sign with `signer` and with `byexe` (right uid and executable).
+    for name in ["signer", "byexe"] {
+        let out = daemon.cli_as_nobody(&["assertion", "--credential", name]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let token = String::from_utf8(out.stdout).unwrap();
+        let cert = if name == "signer" {
+            &signer.cert
+        } else {
+            &by_exe.cert
+        };
+        let alg = if name == "signer" { "PS256" } else { "ES256" };
+        verify_with_python(
+            token.trim(),
+            cert,
+            alg,
+            ISSUER,
+            if name == "signer" { "acme" } else { "byexe" },
+            &[],
+        );
+    }
+    // Allowed to sign, not to decrypt.
+    std::fs::write(fx.path().join("ct.b64"), "AAAA").unwrap();
+    let out = daemon.cli_as_nobody(&[
+        "decrypt",
+        "--credential",
+        "signer",
+        "--padding",
+        "oaep-sha256",
+        "--input",
+        fx.path().join("ct.b64").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(
+        e.contains("PermissionDenied")
+            && e.contains("may not decrypt credential \"signer\"")
+            && e.contains("rule 1: allows only [\"sign\", \"read\"]"),
+        "{e}"
+    );
+    // The executable does not match.
+    let out = daemon.cli_as_nobody(&["assertion", "--credential", "wrongexe"]);
+    let e = stderr(&out);
+    assert!(
+        e.contains("PermissionDenied") && e.contains("needs executable in [\"/usr/bin/python3\"]"),
+        "{e}"
+    );
+    // No rules: only the daemon's uid.
+    let out = daemon.cli_as_nobody(&["assertion", "--credential", "private"]);
+    assert!(
+        stderr(&out).contains("it has no allow rules"),
+        "{}",
+        stderr(&out)
+    );
+    // Listing shows only what nobody may read.
+    let out = daemon.cli_as_nobody(&["credentials", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["byexe", "signer"]);
+    // Admin is refused to nobody.
+    let out = daemon.cli_as_nobody(&["status"]);
+    let e = stderr(&out);
+    assert!(
+        e.contains("PermissionDenied") && e.contains("may not use the Admin service"),
+        "{e}"
+    );
+    assert!(!daemon.cli_as_nobody(&["lock"]).status.success());
+    let mut client = daemon.client().await;
+    sign(&mut client, "private")
+        .await
+        .expect("the daemon's own uid still signs");
+    // The caller's identity is logged with its executable.
+    assert!(
+        daemon
+            .stderr()
+            .contains(&format!("uid 65534 gid 65534 pid")),
+        "{}",
+        daemon.stderr()
+    );
+    assert!(daemon.stderr().contains(&format!("exe {bin}")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_group_members_may_administer() {
+    let fx = Fixtures::new();
+    let c = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let daemon = Daemon::start(&format!(
+        "[agent]\nadmin_group = \"nogroup\"\n{}",
+        c.toml("acme", ISSUER, "")
+    ))
+    .await;
+    daemon.open_socket_to_all();
+    let out = daemon.cli_as_nobody(&["status", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["credentials"].as_array().unwrap().len(), 1);
+    // Admin rights do not include using credentials.
+    let out = daemon.cli_as_nobody(&["assertion", "--credential", "acme"]);
+    assert!(stderr(&out).contains("PermissionDenied"));
+}
+
+/// Oversized and malformed messages get a clear status; the daemon serves on.
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_and_malformed_requests_are_refused() {
+    let fx = Fixtures::new();
+    let c = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let daemon = Daemon::start(&c.toml("acme", ISSUER, "")).await;
+    let mut client = daemon.client().await;
+
+    let huge = format!("{{\"pad\":\"{}\"}}", "x".repeat(100 * 1024));
+    let e = client
+        .agent
+        .sign_client_assertion(pb::SignClientAssertionRequest {
+            credential: by_name("acme"),
+            extra_claims_json: huge,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::OutOfRange, "{e:?}");
+    assert!(e.message().contains("too large"), "{}", e.message());
+
+    // Field 1 (the selector, a message) sent as a varint: undecodable.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Garbled {
+        #[prost(uint64, tag = "1")]
+        credential: u64,
+    }
+    let channel = fapi_agent::client::channel(&daemon.socket).await.unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let e = grpc
+        .unary::<Garbled, pb::SignClientAssertionResponse, _>(
+            tonic::Request::new(Garbled { credential: 7 }),
+            "/fapi_agent.v1.Agent/SignClientAssertion".parse().unwrap(),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Internal, "{e:?}");
+    assert!(e.message().contains("decode"), "{}", e.message());
+
+    sign(&mut client, "acme").await.expect("still serving");
+}
+
+/// Idle connections and a stalled stream do not slow a healthy caller;
+/// connection and rate limits answer precisely.
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_clients_and_limits() {
+    let fx = Fixtures::new();
+    let c = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let daemon = Daemon::start(&format!(
+        "[agent]\nmax_connections = 40\n{}",
+        c.toml("acme", ISSUER, "")
+    ))
+    .await;
+    let mut client = daemon.client().await;
+    sign(&mut client, "acme").await.unwrap();
+
+    // 30 connections that never speak, and a watcher that never reads.
+    let mut idle = Vec::new();
+    for _ in 0..30 {
+        idle.push(
+            tokio::net::UnixStream::connect(&daemon.socket)
+                .await
+                .unwrap(),
+        );
+    }
+    let stalled = fapi_agent::client::channel_with(
+        tonic::transport::Endpoint::from_static("http://localhost")
+            .initial_stream_window_size(1024),
+        &daemon.socket,
+    )
+    .await
+    .unwrap();
+    let _stalled_watch = pb::agent_client::AgentClient::new(stalled)
+        .watch_credentials(pb::WatchCredentialsRequest::default())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..100 {
+        sign(&mut client, "acme").await.unwrap();
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "100 signatures took {took:?} beside stalled clients"
+    );
+
+    // Beyond max_connections, a new connection is closed at once.
+    for _ in 0..10 {
+        idle.push(
+            tokio::net::UnixStream::connect(&daemon.socket)
+                .await
+                .unwrap(),
+        );
+    }
+    let refused = async {
+        let mut c = fapi_agent::client::Client::connect(&daemon.socket).await?;
+        c.admin
+            .status(pb::StatusRequest {})
+            .await
+            .map_err(|e| e.into())
+    };
+    let r: Result<_, Box<dyn std::error::Error>> =
+        tokio::time::timeout(Duration::from_secs(5), refused)
+            .await
+            .unwrap();
+    assert!(r.is_err(), "a connection past the limit was served");
+    assert!(daemon.stderr().contains("too many connections"));
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sign(&mut client, "acme")
+        .await
+        .expect("the existing connection still serves");
+
+    // Rate limit, in a daemon allowing 5 requests a second after a burst of 10.
+    let limited = Daemon::start(&format!(
+        "[agent]\nrequests_per_second_per_uid = 5\nrequest_burst_per_uid = 10\n{}",
+        c.toml("acme", ISSUER, "")
+    ))
+    .await;
+    let mut lc = limited.client().await;
+    let mut outcomes = Vec::new();
+    for _ in 0..30 {
+        outcomes.push(sign(&mut lc, "acme").await.map(|_| ()));
+    }
+    let refused: Vec<&tonic::Status> = outcomes.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(!refused.is_empty(), "no request was rate limited");
+    assert!(
+        outcomes.iter().filter(|r| r.is_ok()).count() >= 9,
+        "the burst was served"
+    );
+    for e in refused {
+        assert_eq!(e.code(), Code::ResourceExhausted);
+        assert!(e.message().contains("rate limit: uid"), "{}", e.message());
+    }
+    // Other callers are not affected: the health service needs no token.
+    let channel = fapi_agent::client::channel(&limited.socket).await.unwrap();
+    tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap();
+}
+
+/// At the most verbose log level, nothing secret reaches the log.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_in_logs_at_trace_level() {
+    let fx = Fixtures::new();
+    let rsa = fx.credential("rsa", KeyType::Rsa2048, KeyFormat::Pkcs8Pbkdf2);
+    let daemon = Daemon::start_traced(&rsa.toml(
+        "acme",
+        ISSUER,
+        "export = true\ndecrypt_paddings = [\"oaep-sha256\"]",
+    ))
+    .await;
+    let mut client = daemon.client().await;
+    sign(&mut client, "rsa").await.unwrap();
+    let secret = b"the-shared-secret-value-42";
+    std::fs::write(fx.path().join("s.bin"), secret).unwrap();
+    openssl(
+        fx.path(),
+        &[
+            "pkeyutl",
+            "-encrypt",
+            "-certin",
+            "-inkey",
+            rsa.cert.to_str().unwrap(),
+            "-in",
+            "s.bin",
+            "-out",
+            "s.ct",
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+        ],
+    );
+    let ct = std::fs::read(fx.path().join("s.ct")).unwrap();
+    let out = client
+        .agent
+        .decrypt_secret(pb::DecryptSecretRequest {
+            credential: by_name("rsa"),
+            padding: pb::Padding::OaepSha256.into(),
+            ciphertext: Some(pb::decrypt_secret_request::Ciphertext::CiphertextRaw(ct)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(out.plaintext, secret);
+    let exported = client
+        .agent
+        .get_key_material(pb::GetKeyMaterialRequest {
+            credential: by_name("rsa"),
+            format: pb::KeyFormat::EncryptedPkcs8Pem.into(),
+            export_passphrase: b"an-export-passphrase".to_vec(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    client.admin.lock(pb::LockRequest {}).await.unwrap();
+    client.admin.unlock(pb::UnlockRequest {}).await.unwrap();
+
+    let logs = daemon.stderr();
+    assert!(logs.contains("TRACE"), "the daemon logged at trace level");
+    let plain_pem = std::fs::read_to_string(&rsa.plain_key).unwrap();
+    let key_line = plain_pem.lines().nth(5).unwrap();
+    let exported_line = String::from_utf8(exported.private_key_pem)
+        .unwrap()
+        .lines()
+        .nth(3)
+        .unwrap()
+        .to_owned();
+    for (what, needle) in [
+        ("passphrase", rsa.passphrase.as_str()),
+        ("shared secret", "the-shared-secret-value-42"),
+        ("export passphrase", "an-export-passphrase"),
+        ("private key", key_line),
+        ("exported key", exported_line.as_str()),
+    ] {
+        assert!(!logs.contains(needle), "the {what} reached the log");
+    }
+}

@@ -341,6 +341,16 @@ impl Daemon {
 
     /// Like [`Self::start`] with extra environment variables.
     pub async fn start_with(config: &str, env: &[(&str, &str)]) -> Daemon {
+        Self::spawn(config, env, "debug").await
+    }
+
+    /// Like [`Self::start`] logging at the most verbose level, so that a
+    /// test can search the log for secrets.
+    pub async fn start_traced(config: &str) -> Daemon {
+        Self::spawn(config, &[], "trace").await
+    }
+
+    async fn spawn(config: &str, env: &[(&str, &str)], log_level: &str) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("fapi-agent-d-")
             .tempdir()
@@ -357,7 +367,7 @@ impl Daemon {
                 "--socket",
                 socket.to_str().unwrap(),
             ])
-            .arg("--log=debug")
+            .arg(format!("--log={log_level}"))
             .env_remove("FAPI_AGENT_SOCKET")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -428,6 +438,32 @@ impl Daemon {
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         run(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
         self.child.wait().unwrap()
+    }
+
+    /// Lets other users reach the socket (the directories and the socket
+    /// itself), so that the daemon's own checks are what stands in the way.
+    pub fn open_socket_to_all(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [self.dir.path(), self.socket.parent().unwrap()] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::set_permissions(&self.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+
+    /// Runs the `fapi-agent` CLI as `nobody` against this daemon.
+    pub fn cli_as_nobody(&self, args: &[&str]) -> Output {
+        Command::new("setpriv")
+            .args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_fapi-agent"),
+            ])
+            .args(args)
+            .arg("--socket")
+            .arg(&self.socket)
+            .output()
+            .expect("setpriv (util-linux) is needed; tests run as root")
     }
 
     /// Runs the `fapi-agent` CLI against this daemon.

@@ -23,13 +23,13 @@
 // the issuer's origin. The provider therefore believes it is served at the
 // issuer (its token endpoint URL is `${issuer}/token`), as a deployed server
 // behind a TLS-terminating proxy would. Under the FAPI 2.0 profile it compares
-// the assertion's aud with the issuer string itself.
+// the assertion's aud with the issuer string itself. An issuer with a path
+// (https://as.example/t) is served below that path: http://127.0.0.1:PORT/t/token.
 import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import { calculateJwkThumbprint } from 'jose';
 import Provider from 'oidc-provider';
 
-const SCOPE = 'accounts';
 const REQUEST_TIMEOUT_MS = 10_000;
 // Header tying a provider event to the request that caused it.
 const INDEX_HEADER = 'x-harness-request';
@@ -78,16 +78,15 @@ async function startProvider(input) {
     grant_types: ['client_credentials'],
     response_types: [],
     redirect_uris: [],
-    scope: SCOPE,
     jwks: { keys: await keysOf(c) },
   })));
 
   const provider = new Provider(input.issuer, {
     clients,
-    scopes: [SCOPE],
     features: {
       clientCredentials: { enabled: true },
       fapi: { enabled: true, profile: '2.0' },
+      // Nothing here is interactive; left on, it prints a warning.
       devInteractions: { enabled: false },
     },
     enabledJWA: { clientAuthSigningAlgValues: ['PS256', 'ES256', 'EdDSA'] },
@@ -125,12 +124,12 @@ async function main() {
   // `grant.error` is the token endpoint's event for a 4xx; `server_error`
   // is every endpoint's event for a 500.
   const reasons = new Map();
-  const record = (prefix) => (ctx, err) => {
+  const record = (ctx, err) => {
     const parts = [err.error, err.error_description, err.error_detail].filter(Boolean);
-    reasons.set(ctx.get(INDEX_HEADER), `${prefix}${parts.join(': ') || err.message}`);
+    reasons.set(ctx.get(INDEX_HEADER), parts.join(': ') || `server_error: ${err.message}`);
   };
-  provider.on('grant.error', record(''));
-  provider.on('server_error', record('server_error: '));
+  provider.on('grant.error', record);
+  provider.on('server_error', record);
 
   const results = [];
   try {
@@ -148,7 +147,6 @@ async function main() {
           client_id: r.client_id,
           client_assertion: r.client_assertion,
           client_assertion_type: r.client_assertion_type,
-          scope: SCOPE,
         }),
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
