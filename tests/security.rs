@@ -311,7 +311,7 @@ async fn policy_allows_exactly_what_the_rules_say() {
     assert!(
         daemon
             .stderr()
-            .contains(&format!("uid 65534 gid 65534 pid")),
+            .contains("uid 65534 gid 65534 pid"),
         "{}",
         daemon.stderr()
     );
