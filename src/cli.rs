@@ -16,7 +16,7 @@ use crate::daemon::Daemon;
 use crate::jose::Alg;
 use crate::service::pb;
 use crate::source::EnvVault;
-use crate::{dev, enroll, os, server};
+use crate::{audit, dev, enroll, os, server};
 
 /// fapi-agent: signs FAPI client assertions and decrypts shared secrets for
 /// local apps, from passphrase-encrypted credentials, over gRPC on a Unix socket.
@@ -69,8 +69,21 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     #[command(flatten)]
     Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain of an audit log: exits 1 naming the first
+    /// edited, dropped or reordered record.
+    Verify {
+        /// The audit log (JSON lines).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -268,6 +281,26 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Check { config } => check(&config),
         Command::Enroll(args) => enroll(args),
+        Command::Audit(AuditCommand::Verify { file }) => match audit::verify(&file) {
+            Ok(Some(last)) => {
+                println!(
+                    "ok: {} records, seq {}..{}, last hash {} (keep it to detect truncation)",
+                    last.seq + 1,
+                    0,
+                    last.seq,
+                    last.hash
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                println!("ok: empty audit log");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("fapi-agent: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::InstallCert {
             name,
             cert,
@@ -363,7 +396,19 @@ fn run(args: RunArgs) -> ExitCode {
         Some(path) => {
             let registry = Registry::load(&config, &vault);
             let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            Daemon::from_config(registry, &config, path, vault)
+            let daemon = Daemon::from_config(registry, &config, path, vault);
+            match &config.agent.audit_log {
+                None => daemon,
+                Some(log) => match audit::AuditLog::open(log) {
+                    Ok(log) => daemon.with_audit(log),
+                    Err(e) => {
+                        eprintln!(
+                            "fapi-agent: {e}: fix or move it aside (fapi-agent audit verify)"
+                        );
+                        return ExitCode::from(2);
+                    }
+                },
+            }
         }
     };
     let daemon = Arc::new(daemon);

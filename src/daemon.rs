@@ -20,6 +20,7 @@ use tokio::sync::broadcast;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::audit::{AuditEvent, AuditLog};
 use crate::caller::Caller;
 use crate::config::{AgentConfig, AllowRule, Config};
 use crate::credential::{Credential, Phase, Registry, Selector};
@@ -104,6 +105,7 @@ pub struct Daemon {
     locked: std::sync::atomic::AtomicBool,
     rate: RateLimiter,
     admin_gid: Mutex<Option<u32>>,
+    audit: Option<AuditLog>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -151,7 +153,36 @@ impl Daemon {
             ),
             admin_gid: Mutex::new(agent.admin_group.as_deref().and_then(os::group_id)),
             agent: Mutex::new(agent),
+            audit: None,
         }
+    }
+
+    /// Records every sign, decrypt, export, lock, unlock and denial in `log`.
+    pub fn with_audit(mut self, log: AuditLog) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
+    /// Appends an audit record, if an audit log is configured.
+    pub fn audit(&self, event: AuditEvent) {
+        if let Some(log) = &self.audit {
+            log.record(event);
+        }
+    }
+
+    /// Whether `caller` may use the Admin service for `op`; denials are
+    /// logged and audited.
+    pub fn authorize_admin(&self, caller: &Caller, op: &str) -> Result<(), Error> {
+        crate::policy::check_admin(caller, self.admin_gid()).inspect_err(|e| {
+            tracing::warn!(%caller, operation = op, "denied: {e}");
+            self.audit(AuditEvent {
+                op: op.into(),
+                outcome: "denied".into(),
+                caller: Some(caller.into()),
+                detail: Some(e.to_string()),
+                ..Default::default()
+            });
+        })
     }
 
     /// The caller of a request, if its identity is known and it is within
@@ -182,7 +213,7 @@ impl Daemon {
 
     /// Wipes every passphrase and decrypted key (Admin.Lock, SIGUSR1).
     /// Holds the reload gate so no reload loads keys meanwhile.
-    pub async fn lock(&self, trigger: &str) -> Vec<String> {
+    pub async fn lock(&self, trigger: &str, caller: Option<&Caller>) -> Vec<String> {
         let _gate = self.reload_gate.lock().await;
         self.locked.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut names = Vec::new();
@@ -191,13 +222,20 @@ impl Daemon {
             names.push(cred.name.clone());
         }
         tracing::warn!(trigger, credentials = ?names, "locked: passphrases and keys wiped");
+        self.audit(AuditEvent {
+            op: "lock".into(),
+            outcome: "ok".into(),
+            caller: caller.map(Into::into),
+            detail: Some(trigger.to_owned()),
+            ..Default::default()
+        });
         self.observe().await;
         names
     }
 
     /// Fetches every passphrase again and proves each key; returns the
     /// unlocked names and `NAME: reason` for failures.
-    pub async fn unlock(&self) -> (Vec<String>, Vec<String>) {
+    pub async fn unlock(&self, caller: Option<&Caller>) -> (Vec<String>, Vec<String>) {
         let _gate = self.reload_gate.lock().await;
         self.locked
             .store(false, std::sync::atomic::Ordering::SeqCst);
@@ -209,6 +247,13 @@ impl Daemon {
             }
         }
         tracing::info!(unlocked = ?ok, failed = failed.len(), "unlocked");
+        self.audit(AuditEvent {
+            op: "unlock".into(),
+            outcome: if failed.is_empty() { "ok" } else { "error" }.into(),
+            caller: caller.map(Into::into),
+            detail: (!failed.is_empty()).then(|| failed.join("; ")),
+            ..Default::default()
+        });
         self.observe().await;
         (ok, failed)
     }
@@ -433,6 +478,14 @@ impl Daemon {
     ) -> Result<(), Error> {
         crate::policy::check(caller, cred, op).inspect_err(|e| {
             tracing::warn!(%caller, credential = %cred.name, operation = op.as_str(), "denied: {e}");
+            self.audit(AuditEvent {
+                op: op.as_str().into(),
+                outcome: "denied".into(),
+                caller: Some(caller.into()),
+                credential: Some(cred.name.clone()),
+                detail: Some(e.to_string()),
+                ..Default::default()
+            });
         })
     }
 

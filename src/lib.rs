@@ -20,6 +20,7 @@
 //!   credential events and per-client health derived from it.
 //! - [`watch`]: reload triggers (SIGHUP, file changes).
 //! - [`rsa_decrypt`]: shared-secret decryption (PKCS#1 v1.5, OAEP).
+//! - [`audit`]: the hash-chained audit log and its verification.
 //! - [`caller`]: the caller's kernel identity (peer credentials, pidfd,
 //!   executable, systemd unit), established per connection.
 //! - [`policy`]: per-credential allow rules and the Admin rule.
@@ -34,6 +35,7 @@
 //! - [`client`], [`cli`], [`dev`]: the command line and `run --dev`.
 
 pub mod assertion;
+pub mod audit;
 pub mod caller;
 pub mod cli;
 pub mod client;

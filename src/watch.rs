@@ -41,7 +41,7 @@ pub fn spawn_sigusr1(daemon: Arc<Daemon>) {
             return;
         };
         while usr1.recv().await.is_some() {
-            daemon.lock("SIGUSR1").await;
+            daemon.lock("SIGUSR1", None).await;
         }
     });
 }

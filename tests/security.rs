@@ -309,9 +309,7 @@ async fn policy_allows_exactly_what_the_rules_say() {
         .expect("the daemon's own uid still signs");
     // The caller's identity is logged with its executable.
     assert!(
-        daemon
-            .stderr()
-            .contains("uid 65534 gid 65534 pid"),
+        daemon.stderr().contains("uid 65534 gid 65534 pid"),
         "{}",
         daemon.stderr()
     );
@@ -560,4 +558,108 @@ async fn no_secret_in_logs_at_trace_level() {
     ] {
         assert!(!logs.contains(needle), "the {what} reached the log");
     }
+}
+
+/// Every operation and denial lands in the hash-chained audit log, which
+/// `fapi-agent audit verify` accepts, and rejects once a record is edited.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_log_records_everything_and_detects_tampering() {
+    let fx = Fixtures::new();
+    let c = fx.credential("acme", KeyType::Rsa2048, KeyFormat::Pkcs8Pbkdf2);
+    let log = fx.path().join("audit.jsonl");
+    let daemon = Daemon::start(&format!(
+        "[agent]\naudit_log = {log:?}\n{}",
+        c.toml("acme", ISSUER, "")
+    ))
+    .await;
+    let mut client = daemon.client().await;
+    let signed = sign(&mut client, "acme").await.unwrap();
+    let _ = client
+        .agent
+        .decrypt_secret(pb::DecryptSecretRequest {
+            credential: by_name("acme"),
+            padding: pb::Padding::OaepSha256.into(),
+            ciphertext: Some(pb::decrypt_secret_request::Ciphertext::CiphertextRaw(
+                vec![1; 256],
+            )),
+        })
+        .await
+        .unwrap_err();
+    let _ = client
+        .agent
+        .get_key_material(pb::GetKeyMaterialRequest {
+            credential: by_name("acme"),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    daemon.open_socket_to_all();
+    assert!(
+        !daemon
+            .cli_as_nobody(&["assertion", "--credential", "acme"])
+            .status
+            .success()
+    );
+    client.admin.lock(pb::LockRequest {}).await.unwrap();
+    client.admin.unlock(pb::UnlockRequest {}).await.unwrap();
+
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ops: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["op"].as_str().unwrap().to_owned(),
+                r["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("sign", "ok"),
+        ("decrypt", "error"),
+        ("export", "denied"),
+        ("sign", "denied"),
+        ("lock", "ok"),
+        ("unlock", "ok"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(ops, expected);
+    assert_eq!(records[0]["jti"], signed.jti.as_str());
+    assert_eq!(records[0]["kid"], signed.kid.as_str());
+    assert_eq!(records[0]["aud"], ISSUER);
+    assert_eq!(records[0]["exp"], signed.expires_at);
+    assert_eq!(records[0]["caller"]["uid"], 0);
+    assert_eq!(records[3]["caller"]["uid"], 65534);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains(&c.passphrase), "no secret in the audit log");
+
+    let verify = |path: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
+            .args(["audit", "verify"])
+            .arg(path)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&log);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("ok: 6 records"));
+
+    let tampered = fx.path().join("tampered.jsonl");
+    std::fs::write(
+        &tampered,
+        text.replacen("\"outcome\":\"denied\"", "\"outcome\":\"ok\"", 1),
+    )
+    .unwrap();
+    let bad = verify(&tampered);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("line 3: record seq 2 was edited"),
+        "{}",
+        stderr(&bad)
+    );
 }

@@ -8,7 +8,6 @@ use tonic::{Request, Response, Status};
 
 use super::pb;
 use crate::daemon::Daemon;
-use crate::policy;
 
 /// Serves `fapi_agent.v1.Admin`.
 pub struct AdminService {
@@ -35,7 +34,7 @@ impl pb::admin_server::Admin for AdminService {
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let caller = self.daemon.admit(&request)?;
-        policy::check_admin(&caller, self.daemon.admin_gid())?;
+        self.daemon.authorize_admin(&caller, "status")?;
         let reload = self.daemon.last_reload();
         Ok(Response::new(pb::StatusResponse {
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -55,9 +54,11 @@ impl pb::admin_server::Admin for AdminService {
         request: Request<pb::LockRequest>,
     ) -> Result<Response<pb::LockResponse>, Status> {
         let caller = self.daemon.admit(&request)?;
-        policy::check_admin(&caller, self.daemon.admin_gid())
-            .inspect_err(|e| tracing::warn!(%caller, "denied: {e}"))?;
-        let locked = self.daemon.lock(&format!("Admin.Lock by {caller}")).await;
+        self.daemon.authorize_admin(&caller, "reload")?;
+        let locked = self
+            .daemon
+            .lock(&format!("Admin.Lock by {caller}"), Some(&caller))
+            .await;
         Ok(Response::new(pb::LockResponse { locked }))
     }
 
@@ -66,10 +67,9 @@ impl pb::admin_server::Admin for AdminService {
         request: Request<pb::UnlockRequest>,
     ) -> Result<Response<pb::UnlockResponse>, Status> {
         let caller = self.daemon.admit(&request)?;
-        policy::check_admin(&caller, self.daemon.admin_gid())
-            .inspect_err(|e| tracing::warn!(%caller, "denied: {e}"))?;
+        self.daemon.authorize_admin(&caller, "lock")?;
         tracing::info!(%caller, "unlock requested");
-        let (unlocked, errors) = self.daemon.unlock().await;
+        let (unlocked, errors) = self.daemon.unlock(Some(&caller)).await;
         Ok(Response::new(pb::UnlockResponse { unlocked, errors }))
     }
 
@@ -78,8 +78,7 @@ impl pb::admin_server::Admin for AdminService {
         request: Request<pb::ReloadRequest>,
     ) -> Result<Response<pb::ReloadResponse>, Status> {
         let caller = self.daemon.admit(&request)?;
-        policy::check_admin(&caller, self.daemon.admin_gid())
-            .inspect_err(|e| tracing::warn!(%caller, "denied: {e}"))?;
+        self.daemon.authorize_admin(&caller, "unlock")?;
         tracing::info!(%caller, "reload requested");
         let report = self.daemon.reload("Admin.Reload").await?;
         Ok(Response::new(pb::ReloadResponse {

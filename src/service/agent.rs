@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{credential_to_pb, pb, selector};
 use crate::assertion::{self, ASSERTION_TYPE};
+use crate::audit::AuditEvent;
 use crate::config::{Operation, PaddingName};
 use crate::daemon::Daemon;
 use crate::error::Error;
@@ -113,7 +114,26 @@ impl pb::agent_server::Agent for AgentService {
         };
         let signed = assertion::sign(&cred, params).await.inspect_err(|e| {
             tracing::info!(%caller, credential = %cred.name, error = %e, "assertion refused");
+            self.daemon.audit(AuditEvent {
+                op: "sign".into(),
+                outcome: "error".into(),
+                caller: Some((&caller).into()),
+                credential: Some(cred.name.clone()),
+                detail: Some(e.to_string()),
+                ..Default::default()
+            });
         })?;
+        self.daemon.audit(AuditEvent {
+            op: "sign".into(),
+            outcome: "ok".into(),
+            caller: Some((&caller).into()),
+            credential: Some(cred.name.clone()),
+            kid: Some(signed.kid.clone()),
+            jti: Some(signed.jti.clone()),
+            aud: Some(signed.audience.clone()),
+            exp: Some(signed.expires_at),
+            detail: None,
+        });
         tracing::info!(
             %caller, credential = %cred.name, kid = %signed.kid, jti = %signed.jti,
             aud = %signed.audience, exp = signed.expires_at, "client assertion signed"
@@ -162,7 +182,17 @@ impl pb::agent_server::Agent for AgentService {
         };
         let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
         self.daemon.authorize(&caller, &cred, Operation::Decrypt)?;
-        let plaintext = rsa_decrypt::decrypt(&cred, ciphertext, padding).await?;
+        let result = rsa_decrypt::decrypt(&cred, ciphertext, padding).await;
+        self.daemon.audit(AuditEvent {
+            op: "decrypt".into(),
+            outcome: if result.is_ok() { "ok" } else { "error" }.into(),
+            caller: Some((&caller).into()),
+            credential: Some(cred.name.clone()),
+            kid: cred.facts().ok().map(|f| f.jwk.thumbprint().to_owned()),
+            detail: result.as_ref().err().map(ToString::to_string),
+            ..Default::default()
+        });
+        let plaintext = result?;
         tracing::info!(%caller, credential = %cred.name, ?padding, "shared secret decrypted");
         Ok(Response::new(pb::DecryptSecretResponse {
             // The message is encoded and dropped by tonic; prost offers no
@@ -203,7 +233,16 @@ impl pb::agent_server::Agent for AgentService {
         self.daemon.authorize(&caller, &cred, Operation::Export)?;
         if !cred.config.export {
             tracing::warn!(%caller, credential = %cred.name, "key export refused: export is off");
-            return Err(Error::ExportDisabled(cred.name.clone()).into());
+            let e = Error::ExportDisabled(cred.name.clone());
+            self.daemon.audit(AuditEvent {
+                op: "export".into(),
+                outcome: "denied".into(),
+                caller: Some((&caller).into()),
+                credential: Some(cred.name.clone()),
+                detail: Some(e.to_string()),
+                ..Default::default()
+            });
+            return Err(e.into());
         }
         let format = pb::KeyFormat::try_from(req.format).unwrap_or(pb::KeyFormat::Unspecified);
         let export_pass = SecretBytes::new(req.export_passphrase);
@@ -237,6 +276,22 @@ impl pb::agent_server::Agent for AgentService {
             %caller, credential = %cred.name, kid = %facts.jwk.thumbprint(), encrypted = encrypt,
             "PRIVATE KEY EXPORTED"
         );
+        self.daemon.audit(AuditEvent {
+            op: "export".into(),
+            outcome: "ok".into(),
+            caller: Some((&caller).into()),
+            credential: Some(cred.name.clone()),
+            kid: Some(facts.jwk.thumbprint().to_owned()),
+            detail: Some(
+                if encrypt {
+                    "encrypted PKCS#8"
+                } else {
+                    "PKCS#8"
+                }
+                .into(),
+            ),
+            ..Default::default()
+        });
         Ok(Response::new(pb::GetKeyMaterialResponse {
             private_key_pem: pem.into_unprotected_vec(),
             certificate_chain_pem: facts.chain_pem.clone(),
