@@ -140,7 +140,10 @@ pub async fn sign(cred: &Arc<Credential>, req: Request) -> Result<Signed, Error>
     }
     let (header, claims) = (Value::Object(header), Value::Object(claims));
 
-    let sign = move || jose::sign_compact(&header, &claims, unlocked.key(), alg);
+    let sign = move || {
+        let key = unlocked.open()?;
+        jose::sign_compact(&header, &claims, &key, alg)
+    };
     let token = match alg {
         // RSA is CPU-heavy: off the async workers.
         Alg::Ps256 => cpu::run(sign).await,

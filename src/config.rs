@@ -157,6 +157,10 @@ pub struct CredentialConfig {
     /// How assertions for this credential are built.
     #[serde(default)]
     pub assertion: AssertionConfig,
+    /// Keep the decrypted key sealed in memory, unsealed per operation
+    /// (costs a key parse per operation; see docs/benchmarks.md).
+    #[serde(default)]
+    pub shielded: bool,
     /// Who may use this credential. Without rules, only the daemon's uid.
     #[serde(default)]
     pub allow: Vec<AllowRule>,

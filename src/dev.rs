@@ -66,6 +66,7 @@ pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::err
         decrypt_paddings: vec![PaddingName::OaepSha256],
         assertion: AssertionConfig::default(),
         allow: Vec::new(),
+        shielded: false,
     };
     let credential = Credential::load_with_source(
         "dev",

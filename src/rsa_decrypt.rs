@@ -53,7 +53,10 @@ pub async fn decrypt(
         } else {
             PaddingName::OaepSha256
         };
-        let out = rsa_decrypt(unlocked.key(), &ciphertext, effective);
+        let out = unlocked
+            .open()
+            .ok()
+            .and_then(|key| rsa_decrypt(&key, &ciphertext, effective));
         if allowed { out } else { None }
     })
     .await;

@@ -663,3 +663,52 @@ async fn audit_log_records_everything_and_detects_tampering() {
         stderr(&bad)
     );
 }
+
+/// A shielded key is held sealed: between operations its bytes are nowhere
+/// in the daemon's memory, while a plain key's are (the control).
+#[tokio::test(flavor = "multi_thread")]
+async fn shielded_keys_leave_no_key_bytes_between_operations() {
+    let fx = Fixtures::new();
+    let shielded = fx.credential("shielded", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let plain = fx.credential("plain", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let scalar = |c: &Cred| {
+        let k = openssl::pkey::PKey::private_key_from_pem(&std::fs::read(&c.plain_key).unwrap())
+            .unwrap();
+        let be = k.ec_key().unwrap().private_key().to_vec_padded(32).unwrap();
+        let le: Vec<u8> = be.iter().rev().copied().collect();
+        (be, le)
+    };
+    let cfg = format!(
+        "{}{}",
+        shielded.toml("acme", ISSUER, "shielded = true"),
+        plain.toml("plain", ISSUER, "")
+    );
+    let daemon = Daemon::start(&cfg).await;
+    let mut client = daemon.client().await;
+    for _ in 0..20 {
+        let r = sign(&mut client, "shielded").await.unwrap();
+        verify_with_python(&r.assertion, &shielded.cert, "ES256", ISSUER, "acme", &[]);
+        sign(&mut client, "plain").await.unwrap();
+    }
+    let info = client
+        .agent
+        .get_credential(pb::GetCredentialRequest {
+            credential: by_name("shielded"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(info.key_decrypted, "the shielded key is held (sealed)");
+
+    let memory = memory_of(daemon.pid());
+    let (plain_be, plain_le) = scalar(&plain);
+    assert!(
+        contains(&memory, &plain_be) || contains(&memory, &plain_le),
+        "control: a plain key is found"
+    );
+    let (be, le) = scalar(&shielded);
+    assert!(
+        !contains(&memory, &be) && !contains(&memory, &le),
+        "shielded key bytes found between operations"
+    );
+}

@@ -5,12 +5,74 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use openssl::error::ErrorStack;
 use openssl::pkey::{PKey, Private};
+use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
+
+use crate::os::SecretPage;
+use crate::secret::SecretBytes;
+
+/// How a decrypted key is held between operations.
+enum Held {
+    /// As an OpenSSL key (bignums in the secure heap).
+    Plain(PKey<Private>),
+    /// Sealed: its PKCS#8 DER encrypted with AES-256-GCM under a random key
+    /// in a locked page, unsealed for each operation (ssh-agent's shielding).
+    /// Between operations no plaintext key bytes exist in the process.
+    Sealed {
+        seal_key: Box<SecretPage>,
+        iv: [u8; 12],
+        tag: [u8; 16],
+        sealed: Vec<u8>,
+    },
+}
+
+/// A private key ready for one operation: borrowed from the cache, or
+/// freshly unsealed and freed (wiped) when dropped.
+pub enum OpenKey<'a> {
+    /// Held plain.
+    Borrowed(&'a PKey<Private>),
+    /// Unsealed for this operation.
+    Owned(PKey<Private>),
+}
+
+impl std::ops::Deref for OpenKey<'_> {
+    type Target = PKey<Private>;
+    fn deref(&self) -> &PKey<Private> {
+        match self {
+            OpenKey::Borrowed(k) => k,
+            OpenKey::Owned(k) => k,
+        }
+    }
+}
+
+fn seal(key: &PKey<Private>) -> Result<Held, ErrorStack> {
+    let der = SecretBytes::new(key.private_key_to_der()?);
+    let mut seal_key = SecretPage::new_boxed();
+    openssl::rand::rand_bytes(&mut seal_key[..32])?;
+    let mut iv = [0u8; 12];
+    openssl::rand::rand_bytes(&mut iv)?;
+    let mut tag = [0u8; 16];
+    let sealed = encrypt_aead(
+        Cipher::aes_256_gcm(),
+        &seal_key[..32],
+        Some(&iv),
+        &[],
+        der.expose(),
+        &mut tag,
+    )?;
+    Ok(Held::Sealed {
+        seal_key,
+        iv,
+        tag,
+        sealed,
+    })
+}
 
 /// A decrypted private key in use. OpenSSL frees (and, with the secure heap,
 /// wipes) it when the last holder drops it.
 pub struct UnlockedKey {
-    key: PKey<Private>,
+    held: Held,
     decrypted_at: Instant,
     /// Milliseconds after `decrypted_at` of the last use.
     last_used_ms: AtomicU64,
@@ -19,9 +81,27 @@ pub struct UnlockedKey {
 }
 
 impl UnlockedKey {
-    /// The key.
-    pub fn key(&self) -> &PKey<Private> {
-        &self.key
+    /// The key for one operation (unsealed if shielded).
+    pub fn open(&self) -> Result<OpenKey<'_>, ErrorStack> {
+        match &self.held {
+            Held::Plain(k) => Ok(OpenKey::Borrowed(k)),
+            Held::Sealed {
+                seal_key,
+                iv,
+                tag,
+                sealed,
+            } => {
+                let der = SecretBytes::new(decrypt_aead(
+                    Cipher::aes_256_gcm(),
+                    &seal_key[..32],
+                    Some(iv),
+                    &[],
+                    sealed,
+                    tag,
+                )?);
+                Ok(OpenKey::Owned(PKey::private_key_from_der(der.expose())?))
+            }
+        }
     }
 
     fn touch(&self, now: Instant) {
@@ -71,16 +151,26 @@ impl KeyCache {
         Some(Arc::clone(held))
     }
 
-    /// Stores a freshly decrypted key and returns it.
-    pub fn put(&self, key: PKey<Private>, used: bool) -> Arc<UnlockedKey> {
+    /// Stores a freshly decrypted key (sealed if `shield`) and returns it.
+    pub fn put(
+        &self,
+        key: PKey<Private>,
+        used: bool,
+        shield: bool,
+    ) -> Result<Arc<UnlockedKey>, ErrorStack> {
+        let held = if shield {
+            seal(&key)?
+        } else {
+            Held::Plain(key)
+        };
         let unlocked = Arc::new(UnlockedKey {
-            key,
+            held,
             decrypted_at: Instant::now(),
             last_used_ms: AtomicU64::new(0),
             used: AtomicBool::new(used),
         });
         *self.slot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&unlocked));
-        unlocked
+        Ok(unlocked)
     }
 
     /// Drops the key if no request has used it (after the start-up check),
@@ -137,7 +227,7 @@ mod tests {
     #[test]
     fn idle_ttl_slides_and_max_ttl_caps() {
         let cache = KeyCache::new(Duration::from_millis(200), Duration::from_millis(500));
-        cache.put(key(), true);
+        cache.put(key(), true, false).unwrap();
         // Used every 100 ms: the idle TTL keeps sliding...
         for _ in 0..3 {
             std::thread::sleep(Duration::from_millis(100));
@@ -153,18 +243,32 @@ mod tests {
     #[test]
     fn idle_key_expires() {
         let cache = KeyCache::new(Duration::from_millis(50), Duration::from_secs(60));
-        cache.put(key(), true);
+        cache.put(key(), true, false).unwrap();
         std::thread::sleep(Duration::from_millis(80));
         assert!(cache.get().is_none());
     }
 
     #[test]
+    fn a_shielded_key_unseals_to_the_same_key() {
+        let cache = KeyCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        let k = key();
+        let public = k.public_key_to_der().unwrap();
+        let held = cache.put(k, true, true).unwrap();
+        assert!(matches!(held.held, Held::Sealed { .. }));
+        for _ in 0..3 {
+            let open = held.open().unwrap();
+            assert!(matches!(open, OpenKey::Owned(_)));
+            assert_eq!(open.public_key_to_der().unwrap(), public);
+        }
+    }
+
+    #[test]
     fn unused_startup_key_is_released() {
         let cache = KeyCache::new(Duration::from_secs(60), Duration::from_secs(60));
-        cache.put(key(), false);
+        cache.put(key(), false, false).unwrap();
         cache.release_if_unused();
         assert!(!cache.is_held());
-        cache.put(key(), false);
+        cache.put(key(), false, false).unwrap();
         assert!(cache.get().is_some());
         cache.release_if_unused();
         assert!(cache.is_held(), "a key a request used stays");

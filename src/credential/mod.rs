@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use cache::{KeyCache, UnlockedKey};
+pub use cache::{KeyCache, OpenKey, UnlockedKey};
 pub use load::{CredentialError, Decrypted, KeyFile, PublicFacts, read_certificates};
 
 use crate::config::{AgentConfig, Config, CredentialConfig};
@@ -394,7 +394,9 @@ impl Credential {
             Ok(key) => {
                 tracing::debug!(credential = %self.name, "key decrypted");
                 *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                Ok(self.cache.put(key, for_request))
+                self.cache
+                    .put(key, for_request, self.config.shielded)
+                    .map_err(|e| self.error(&Arc::new(CredentialError::Crypto(e))))
             }
             Err(e) => {
                 let e = Arc::new(e);

@@ -262,7 +262,7 @@ impl pb::agent_server::Agent for AgentService {
         let facts = cred.facts()?;
         let unlocked = cred.unlocked().await?;
         let pem = cpu::run(move || {
-            let key = unlocked.key();
+            let key = unlocked.open()?;
             if encrypt {
                 key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), export_pass.expose())
             } else {
