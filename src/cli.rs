@@ -830,7 +830,10 @@ async fn client_command_async(command: ClientCommand) -> Result<(), String> {
                         "version": s.version, "uptime_seconds": s.uptime_seconds,
                         "socket": s.socket_path, "pid": s.pid, "locked": s.locked,
                         "last_reload_at": s.last_reload_at, "last_reload_trigger": s.last_reload_trigger,
-                        "last_reload_error": s.last_reload_error, "credentials": creds,
+                        "last_reload_error": s.last_reload_error,
+                        "secret_pages_locked": s.secret_pages_locked,
+                        "secret_pages_unlockable": s.secret_pages_unlockable,
+                        "secure_heap": s.secure_heap, "credentials": creds,
                     }))
                     .unwrap_or_default()
                 );
@@ -842,6 +845,12 @@ async fn client_command_async(command: ClientCommand) -> Result<(), String> {
                     s.uptime_seconds,
                     s.socket_path,
                     if s.locked { ", LOCKED" } else { "" }
+                );
+                println!(
+                    "  memory: {} secret page(s) locked, {} could not be locked, OpenSSL secure heap {}",
+                    s.secret_pages_locked,
+                    s.secret_pages_unlockable,
+                    if s.secure_heap { "on" } else { "OFF" }
                 );
                 if !s.last_reload_error.is_empty() {
                     println!(

@@ -23,7 +23,11 @@ const PAGE: usize = 4096;
 /// and excluding it from core dumps affects nothing else, wiped and unlocked
 /// on drop.
 #[repr(C, align(4096))]
-pub struct SecretPage([u8; PAGE]);
+pub struct SecretPage {
+    bytes: [u8; PAGE - 1],
+    /// Whether `mlock` succeeded, for the locked-pages count.
+    locked: bool,
+}
 
 static PAGES_LOCKED: AtomicUsize = AtomicUsize::new(0);
 static PAGES_UNLOCKABLE: AtomicUsize = AtomicUsize::new(0);
@@ -34,15 +38,19 @@ impl SecretPage {
     /// not fatal: a daemon that refuses to start under a small
     /// `RLIMIT_MEMLOCK` protects nobody.
     pub fn new_boxed() -> Box<Self> {
-        let page = Box::new(SecretPage([0; PAGE]));
-        let addr = page.0.as_ptr() as *mut libc::c_void;
+        let mut page = Box::new(SecretPage {
+            bytes: [0; PAGE - 1],
+            locked: false,
+        });
+        let addr = page.bytes.as_ptr() as *mut libc::c_void;
         // SAFETY: `addr` is the start of a live, page-aligned allocation of
-        // exactly PAGE bytes owned by `page`; mlock and madvise only change
-        // paging attributes of that range.
+        // exactly PAGE bytes (the struct) owned by `page`; mlock and madvise
+        // only change paging attributes of that range.
         let locked = unsafe {
             libc::madvise(addr, PAGE, libc::MADV_DONTDUMP);
             libc::mlock(addr, PAGE) == 0
         };
+        page.locked = locked;
         if locked {
             PAGES_LOCKED.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -53,22 +61,23 @@ impl SecretPage {
 }
 
 impl std::ops::Deref for SecretPage {
-    type Target = [u8; PAGE];
+    type Target = [u8; PAGE - 1];
     fn deref(&self) -> &Self::Target {
-        &self.0
+        &self.bytes
     }
 }
 
 impl std::ops::DerefMut for SecretPage {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
+        &mut self.bytes
     }
 }
 
 impl Drop for SecretPage {
     fn drop(&mut self) {
-        self.0.zeroize();
-        let addr = self.0.as_ptr() as *mut libc::c_void;
+        self.bytes.zeroize();
+        PAGES_LOCKED.fetch_sub(usize::from(self.locked), Ordering::Relaxed);
+        let addr = self.bytes.as_ptr() as *mut libc::c_void;
         // SAFETY: same range as locked in `new_boxed`, still owned by us; the
         // page is page-aligned and not shared with any other object.
         unsafe {
@@ -191,13 +200,22 @@ pub fn install_wiping_allocator() -> bool {
     unsafe { CRYPTO_set_mem_functions(wiping_malloc, wiping_realloc, wiping_free) == 1 }
 }
 
+static SECURE_HEAP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether OpenSSL's secure heap was set up.
+pub fn secure_heap_active() -> bool {
+    SECURE_HEAP.load(Ordering::Relaxed)
+}
+
 /// Puts OpenSSL's private-key internals (bignums) in its secure heap: a
 /// locked, non-dumped arena that is wiped on free. Must run before any key
 /// is loaded. Returns false where the arena could not be set up.
 pub fn init_openssl_secure_heap() -> bool {
     // SAFETY: called once at start-up before OpenSSL allocates key material;
     // size is a power of two and minsize divides it, as the API requires.
-    unsafe { CRYPTO_secure_malloc_init(1 << 20, 32) == 1 }
+    let ok = unsafe { CRYPTO_secure_malloc_init(1 << 20, 32) == 1 };
+    SECURE_HEAP.store(ok, Ordering::Relaxed);
+    ok
 }
 
 /// Loads OpenSSL's `legacy` provider (RC2 and 3DES in old PKCS#12 files, DES

@@ -244,7 +244,20 @@ pub async fn serve(
             watch::spawn_file_watcher(Arc::clone(&daemon));
         }
     }
-    tracing::info!(socket = %socket.guard.path.display(), "serving");
+    let (locked, unlockable) = os::memory_lock_report();
+    tracing::info!(
+        socket = %socket.guard.path.display(),
+        secret_pages_locked = locked,
+        secret_pages_unlockable = unlockable,
+        secure_heap = os::secure_heap_active(),
+        "serving"
+    );
+    if unlockable > 0 {
+        tracing::warn!(
+            unlockable,
+            "some secret pages could not be locked in RAM: raise RLIMIT_MEMLOCK (LimitMEMLOCK=)"
+        );
+    }
 
     let limits = daemon.agent_config();
     let BoundSocket { listener, guard } = socket;

@@ -36,6 +36,7 @@ impl pb::admin_server::Admin for AdminService {
         let caller = self.daemon.admit(&request)?;
         self.daemon.authorize_admin(&caller, "status")?;
         let reload = self.daemon.last_reload();
+        let (locked, unlockable) = crate::os::memory_lock_report();
         Ok(Response::new(pb::StatusResponse {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_seconds: self.started.elapsed().as_secs(),
@@ -46,6 +47,9 @@ impl pb::admin_server::Admin for AdminService {
             last_reload_trigger: reload.trigger,
             last_reload_error: reload.error.unwrap_or_default(),
             locked: self.daemon.is_locked(),
+            secret_pages_locked: locked as u64,
+            secret_pages_unlockable: unlockable as u64,
+            secure_heap: crate::os::secure_heap_active(),
         }))
     }
 
