@@ -162,7 +162,11 @@ fn reasons(e: &ErrorStack) -> String {
 impl KeyFile {
     /// Reads a key file and tells its format, without decrypting.
     pub fn read_key(path: &Path) -> Result<Self, CredentialError> {
-        let bytes = read(path)?;
+        Self::from_bytes(path, read(path)?)
+    }
+
+    /// Tells the format of key-file contents (`path` is for messages).
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, CredentialError> {
         let path = path.to_owned();
         let text = String::from_utf8_lossy(&bytes);
         if text.contains("-----BEGIN ") {
@@ -298,13 +302,17 @@ pub struct Decrypted {
 /// Reads a certificate file: PEM (leaf first, then any chain) or one DER
 /// certificate.
 pub fn read_certificates(path: &Path) -> Result<Vec<X509>, CredentialError> {
-    let bytes = read(path)?;
+    parse_certificates(path, &read(path)?)
+}
+
+/// Parses certificate-file contents (`path` is for messages).
+pub fn parse_certificates(path: &Path, bytes: &[u8]) -> Result<Vec<X509>, CredentialError> {
     let parsed = if bytes.starts_with(b"-----BEGIN")
-        || String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----")
+        || String::from_utf8_lossy(bytes).contains("-----BEGIN CERTIFICATE-----")
     {
-        X509::stack_from_pem(&bytes)
+        X509::stack_from_pem(bytes)
     } else {
-        X509::from_der(&bytes).map(|c| vec![c])
+        X509::from_der(bytes).map(|c| vec![c])
     };
     match parsed {
         Ok(certs) if !certs.is_empty() => Ok(certs),

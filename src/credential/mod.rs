@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use cache::{KeyCache, OpenKey, UnlockedKey};
-pub use load::{CredentialError, Decrypted, KeyFile, PublicFacts, read_certificates};
+pub use load::{
+    CredentialError, Decrypted, KeyFile, PublicFacts, parse_certificates, read_certificates,
+};
 
 use crate::config::{AgentConfig, Config, CredentialConfig};
 use crate::error::Error;
