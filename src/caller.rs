@@ -60,12 +60,21 @@ impl fmt::Display for Caller {
 }
 
 /// The systemd unit in a `/proc/PID/cgroup` text: the innermost
-/// `*.service` or `*.scope` path component of the unified hierarchy.
+/// `*.service` or `*.scope` path component, from the unified hierarchy, or
+/// on hybrid hosts from systemd's own `name=systemd` one.
 pub fn unit_from_cgroup(text: &str) -> Option<String> {
-    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    path.rsplit('/')
-        .find(|c| c.ends_with(".service") || c.ends_with(".scope"))
-        .map(str::to_owned)
+    let unit_in = |path: &str| {
+        path.rsplit('/')
+            .find(|c| c.ends_with(".service") || c.ends_with(".scope"))
+            .map(str::to_owned)
+    };
+    let line = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.split_once(prefix).map(|(_, p)| p.to_owned()))
+    };
+    line("0::")
+        .and_then(|p| unit_in(&p))
+        .or_else(|| line(":name=systemd:").and_then(|p| unit_in(&p)))
 }
 
 fn groups_from_status(text: &str) -> Vec<u32> {

@@ -712,3 +712,162 @@ async fn shielded_keys_leave_no_key_bytes_between_operations() {
         "shielded key bytes found between operations"
     );
 }
+
+/// A systemd-unit rule matches a caller placed in that unit's cgroup (a
+/// real cgroup, made by the test) and no other.
+#[tokio::test(flavor = "multi_thread")]
+async fn systemd_unit_rules_follow_the_callers_cgroup() {
+    let fx = Fixtures::new();
+    let c = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let unit = format!("fapi-test-{}.service", std::process::id());
+    let daemon = Daemon::start(&c.toml(
+        "acme",
+        ISSUER,
+        &format!(
+            "[[credentials.acme.allow]]\nsystemd_units = [{unit:?}]\noperations = [\"sign\"]\n"
+        ),
+    ))
+    .await;
+    // Systemd's hierarchy: unified cgroup2 where it is the only one, else
+    // the hybrid name=systemd tree.
+    let root = [
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup/systemd",
+        "/sys/fs/cgroup",
+    ]
+    .iter()
+    .find(|r| std::path::Path::new(r).join("cgroup.procs").exists())
+    .expect("a writable cgroup hierarchy (tests run as root)");
+    let dir = std::path::Path::new(root).join(format!("fapi-test.slice/{unit}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run_in_unit = |args: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {}/cgroup.procs && exec {} {args} --socket {}",
+                dir.display(),
+                env!("CARGO_BIN_EXE_fapi-agent"),
+                daemon.socket.display()
+            ))
+            .output()
+            .unwrap()
+    };
+    let inside = run_in_unit("assertion --credential acme");
+    let outside = daemon.cli(&["assertion", "--credential", "acme"]);
+    let _ = std::fs::remove_dir(&dir);
+    let _ = std::fs::remove_dir(dir.parent().unwrap());
+    assert!(inside.status.success(), "in {unit}: {}", stderr(&inside));
+    let token = String::from_utf8(inside.stdout).unwrap();
+    verify_with_python(token.trim(), &c.cert, "ES256", ISSUER, "acme", &[]);
+    assert!(
+        stderr(&outside).contains(&format!("needs systemd unit in [\"{unit}\"]")),
+        "{}",
+        stderr(&outside)
+    );
+    assert!(
+        daemon.stderr().contains(&format!("unit {unit}")),
+        "the unit is logged with the caller"
+    );
+}
+
+/// The daemon cannot be dumped or ptraced by its own uid: it runs as
+/// nobody here, and nobody cannot read its memory; core dumps are off.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_is_not_dumpable_and_has_no_core() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixtures::new();
+    let c = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let dir = fx.path().join("nobody");
+    std::fs::create_dir(&dir).unwrap();
+    for f in [&c.key, &c.cert, &c.pass_file] {
+        std::fs::copy(f, dir.join(f.file_name().unwrap())).unwrap();
+    }
+    let name = |f: &std::path::Path| dir.join(f.file_name().unwrap());
+    let cfg = format!(
+        "[credentials.acme]\nclient_id = \"acme\"\nissuer = {ISSUER:?}\nkey = {:?}\ncertificate = {:?}\npassphrase = {{ source = \"file\", path = {:?} }}\n",
+        name(&c.key),
+        name(&c.cert),
+        name(&c.pass_file)
+    );
+    std::fs::write(dir.join("agent.toml"), cfg).unwrap();
+    std::fs::set_permissions(fx.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    run(std::process::Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(&dir));
+    let socket = dir.join("run/agent.sock");
+    let mut child = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_fapi-agent"),
+            "run",
+            "--config",
+        ])
+        .arg(dir.join("agent.toml"))
+        .arg("--socket")
+        .arg(&socket)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let served = wait_for_daemon_as_nobody(&socket).await;
+    let pid = child.id();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    // Another process of the same uid tries to read the daemon's memory.
+    let peek = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "head",
+            "-c",
+            "1",
+        ])
+        .arg(format!("/proc/{pid}/environ"))
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(served, "the daemon did not start as nobody");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert!(
+        core.split_whitespace().filter(|w| *w == "0").count() == 2,
+        "{core}"
+    );
+    assert!(
+        !peek.status.success(),
+        "same-uid process read /proc/PID/environ of a non-dumpable daemon"
+    );
+    assert!(
+        String::from_utf8_lossy(&peek.stderr).contains("Permission denied"),
+        "{}",
+        stderr(&peek)
+    );
+}
+
+async fn wait_for_daemon_as_nobody(socket: &std::path::Path) -> bool {
+    for _ in 0..100 {
+        let out = std::process::Command::new("setpriv")
+            .args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_fapi-agent"),
+                "assertion",
+                "--credential",
+                "acme",
+                "--socket",
+            ])
+            .arg(socket)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
