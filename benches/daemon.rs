@@ -1,0 +1,673 @@
+//! The benchmark: the real daemon over its Unix socket, side by side with
+//! the raw OpenSSL sign rate (the limit) and ssh-agent (the peer), in one
+//! run. `cargo bench --bench daemon` prints one table and writes it, with
+//! the machine and the targets, to docs/benchmarks.md. Under `cargo test`
+//! (no `--bench` argument) it runs every scenario briefly as a smoke test
+//! and writes nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use fapi_agent::client::Client;
+use fapi_agent::service::pb;
+
+#[derive(Clone, Copy)]
+struct Run {
+    full: bool,
+    secs: f64,
+}
+
+impl Run {
+    fn dur(&self) -> Duration {
+        Duration::from_secs_f64(self.secs)
+    }
+}
+
+fn sh(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    sh(Command::new("openssl").current_dir(dir).args(args));
+}
+
+/// Key and certificate for NAME in `dir`: plaintext key NAME.pem, encrypted
+/// NAME.key (PBKDF2, or scrypt), certificate NAME.crt, passphrase file.
+fn credential(dir: &Path, name: &str, genpkey: &[&str], scrypt: bool) -> String {
+    let pem = format!("{name}.pem");
+    let mut args = vec!["genpkey", "-out", &pem];
+    args.extend(genpkey);
+    openssl(dir, &args);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &pem,
+            "-subj",
+            &format!("/CN={name}"),
+            "-days",
+            "365",
+            "-out",
+            &format!("{name}.crt"),
+        ],
+    );
+    let pass = dir.join(format!("{name}.pass"));
+    std::fs::write(&pass, format!("bench-{name}\n")).unwrap();
+    sh(Command::new("chmod").arg("600").arg(&pass));
+    let enc = if scrypt {
+        vec!["-scrypt"]
+    } else {
+        vec!["-v2", "aes256"]
+    };
+    let mut args = vec!["pkcs8", "-topk8", "-in", &pem, "-out"];
+    let out = format!("{name}.key");
+    args.push(&out);
+    args.extend(enc);
+    let passout = format!("file:{}", pass.display());
+    args.extend(["-passout", &passout]);
+    openssl(dir, &args);
+    format!(
+        "[credentials.{name}]\nclient_id = \"{name}\"\nissuer = \"https://as.bench\"\nkey = {:?}\ncertificate = {:?}\npassphrase = {{ source = \"file\", path = {:?} }}\ndecrypt_paddings = [\"oaep-sha256\"]\n",
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.crt")),
+        pass
+    )
+}
+
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// Starts the daemon; returns it and the time until the socket accepted
+    /// a Status call.
+    fn start(dir: &Path, tag: &str, config: &str) -> (Daemon, Duration) {
+        let cfg = dir.join(format!("{tag}.toml"));
+        std::fs::write(&cfg, format!("[agent]\nkey_idle_ttl_seconds = 3600\nrequests_per_second_per_uid = 1000000\nrequest_burst_per_uid = 1000000\nmax_streams_per_connection = 256\n{config}")).unwrap();
+        let socket = dir.join(format!("{tag}/agent.sock"));
+        let log = dir.join(format!("{tag}.log"));
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
+            .args(["run", "--log=debug", "--config"])
+            .arg(&cfg)
+            .arg("--socket")
+            .arg(&socket)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        loop {
+            if rt.block_on(async {
+                match Client::connect(&socket).await {
+                    Ok(mut c) => c.admin.status(pb::StatusRequest {}).await.is_ok(),
+                    Err(_) => false,
+                }
+            }) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "daemon did not start"
+            );
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        (Daemon { child, socket, log }, started.elapsed())
+    }
+
+    fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn wait_log(&self, needle: &str, count: usize) {
+        let t = Instant::now();
+        while std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches(needle)
+            .count()
+            < count
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "waiting for {needle:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Health,
+    Sign(&'static str),
+    Decrypt(&'static str),
+}
+
+struct Stats {
+    ops: f64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+}
+
+fn stats(mut lat: Vec<u32>, secs: f64) -> Stats {
+    lat.sort_unstable();
+    let pick = |q: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(0) as f64
+    };
+    Stats {
+        ops: lat.len() as f64 / secs,
+        p50: pick(0.5),
+        p99: pick(0.99),
+        p999: pick(0.999),
+    }
+}
+
+/// Runs `op` on `conns` connections for the run's duration; latencies in µs.
+async fn load(
+    socket: &Path,
+    op: Op,
+    conns: usize,
+    dur: Duration,
+    ct: Arc<Vec<u8>>,
+) -> (Vec<u32>, f64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let channel = fapi_agent::client::channel(socket).await.unwrap();
+        let stop = Arc::clone(&stop);
+        let ct = Arc::clone(&ct);
+        tasks.push(tokio::spawn(async move {
+            let mut agent = pb::agent_client::AgentClient::new(channel.clone());
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+            let mut lat = Vec::with_capacity(100_000);
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                match op {
+                    Op::Health => {
+                        health
+                            .check(tonic_health::pb::HealthCheckRequest::default())
+                            .await
+                            .unwrap();
+                    }
+                    Op::Sign(name) => {
+                        agent
+                            .sign_client_assertion(pb::SignClientAssertionRequest {
+                                credential: Some(pb::CredentialSelector {
+                                    by: Some(pb::credential_selector::By::Name(name.into())),
+                                    kid: String::new(),
+                                }),
+                                ..Default::default()
+                            })
+                            .await
+                            .unwrap();
+                    }
+                    Op::Decrypt(name) => {
+                        agent
+                            .decrypt_secret(pb::DecryptSecretRequest {
+                                credential: Some(pb::CredentialSelector {
+                                    by: Some(pb::credential_selector::By::Name(name.into())),
+                                    kid: String::new(),
+                                }),
+                                padding: pb::Padding::OaepSha256.into(),
+                                ciphertext: Some(
+                                    pb::decrypt_secret_request::Ciphertext::CiphertextRaw(
+                                        ct.to_vec(),
+                                    ),
+                                ),
+                            })
+                            .await
+                            .unwrap();
+                    }
+                }
+                lat.push(t.elapsed().as_micros() as u32);
+            }
+            lat
+        }));
+    }
+    let t = Instant::now();
+    tokio::time::sleep(dur).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    (all, t.elapsed().as_secs_f64())
+}
+
+/// In-process sign rate with OpenSSL on every core: the physical limit.
+fn raw_rate(key_pem: &Path, alg: fapi_agent::jose::Alg, dur: Duration) -> f64 {
+    let pem = std::fs::read(key_pem).unwrap();
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let key = openssl::pkey::PKey::private_key_from_pem(&pem).unwrap();
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                let mut n = 0u64;
+                while t.elapsed() < dur {
+                    fapi_agent::jose::sign(&key, alg, b"eyJhbGciOiJQUzI1NiJ9.eyJpc3MiOiJiZW5jaCJ9")
+                        .unwrap();
+                    n += 1;
+                }
+                n as f64 / t.elapsed().as_secs_f64()
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).sum()
+}
+
+/// ssh-agent signing with an ECDSA P-256 key over its socket, one connection.
+fn ssh_agent_rate(dir: &Path, dur: Duration) -> (Vec<u32>, f64) {
+    let sock = dir.join("ssh-agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ssh-agent (openssh-client) is needed");
+    let t = Instant::now();
+    while !sock.exists() {
+        assert!(t.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let key = dir.join("id_ecdsa");
+    sh(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ecdsa", "-b", "256", "-N", "", "-f"])
+        .arg(&key));
+    sh(Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &sock));
+    let public = ssh_key::PublicKey::from_openssh(
+        &std::fs::read_to_string(key.with_extension("pub")).unwrap(),
+    )
+    .unwrap();
+    let mut client = ssh_agent_client_rs::Client::connect(&sock).unwrap();
+    let mut lat = Vec::new();
+    let t = Instant::now();
+    while t.elapsed() < dur {
+        let s = Instant::now();
+        client
+            .sign(public.clone(), b"eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJiZW5jaCJ9")
+            .unwrap();
+        lat.push(s.elapsed().as_micros() as u32);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let _ = agent.kill();
+    let _ = agent.wait();
+    (lat, secs)
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let run = Run {
+        full,
+        secs: if full { 4.0 } else { 0.3 },
+    };
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let dir = tempfile::Builder::new()
+        .prefix("fapi-agent-bench-")
+        .tempdir()
+        .unwrap();
+    let d = dir.path();
+    let es = credential(
+        d,
+        "es",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        false,
+    );
+    let ps = credential(
+        d,
+        "ps",
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        false,
+    );
+    let ed = credential(d, "ed", &["-algorithm", "ED25519"], false);
+    let cold = credential(
+        d,
+        "cold",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        true,
+    );
+    let shielded_es =
+        es.replace("[credentials.es]", "[credentials.es_shielded]") + "shielded = true\n";
+    let shielded_ps =
+        ps.replace("[credentials.ps]", "[credentials.ps_shielded]") + "shielded = true\n";
+    // The shared secret for DecryptSecret.
+    std::fs::write(d.join("secret"), b"bench-shared-secret").unwrap();
+    openssl(
+        d,
+        &[
+            "pkeyutl",
+            "-encrypt",
+            "-certin",
+            "-inkey",
+            "ps.crt",
+            "-in",
+            "secret",
+            "-out",
+            "secret.ct",
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+        ],
+    );
+    let ct = Arc::new(std::fs::read(d.join("secret.ct")).unwrap());
+
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut verdicts: Vec<(String, bool, String)> = Vec::new();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // Start-up and idle memory with 10 credentials (keys decrypt lazily).
+    let mut ten = String::new();
+    for i in 0..10 {
+        ten.push_str(&es.replace("[credentials.es]", &format!("[credentials.es{i}]")));
+    }
+    let mut startups = Vec::new();
+    let mut idle_rss = 0;
+    for i in 0..if run.full { 5 } else { 1 } {
+        let (daemon, t) = Daemon::start(d, &format!("ten{i}"), &ten);
+        startups.push(t);
+        daemon.wait_log("key verified", 10);
+        std::thread::sleep(Duration::from_millis(300));
+        idle_rss = daemon.rss_kib();
+    }
+    startups.sort();
+    let startup = startups[startups.len() / 2];
+
+    let config = format!("{es}{ps}{ed}{cold}{shielded_es}{shielded_ps}");
+    let (daemon, _) = Daemon::start(d, "main", &config);
+    daemon.wait_log("key verified", 6);
+
+    let mut measure = |label: &str, op: Op, conns: usize| -> Stats {
+        let (lat, secs) = rt.block_on(load(&daemon.socket, op, conns, run.dur(), Arc::clone(&ct)));
+        let s = stats(lat, secs);
+        rows.push((
+            format!("{label}, {conns} conn"),
+            format!(
+                "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0}",
+                s.ops, s.p50, s.p99, s.p999
+            ),
+        ));
+        s
+    };
+    let _ = measure("health check (empty RPC)", Op::Health, 1);
+    let health = measure("health check (empty RPC)", Op::Health, 2 * cores);
+    let es1 = measure("SignClientAssertion ES256", Op::Sign("es"), 1);
+    let es_n = measure("SignClientAssertion ES256", Op::Sign("es"), 2 * cores);
+    let _ = measure("SignClientAssertion PS256", Op::Sign("ps"), 1);
+    let ps_n = measure("SignClientAssertion PS256", Op::Sign("ps"), 2 * cores);
+    let _ = measure("SignClientAssertion EdDSA", Op::Sign("ed"), 2 * cores);
+    let _ = measure("DecryptSecret OAEP-SHA256", Op::Decrypt("ps"), 2 * cores);
+    let esh = measure("ES256 shielded", Op::Sign("es_shielded"), 2 * cores);
+    let psh = measure("PS256 shielded", Op::Sign("ps_shielded"), 2 * cores);
+    let es_sh1 = measure("ES256 shielded", Op::Sign("es_shielded"), 1);
+
+    // Health while PS256 saturates the CPU, and RSS at full load.
+    let (under_load, load_rss) = rt.block_on(async {
+        let socket = daemon.socket.clone();
+        let ct2 = Arc::clone(&ct);
+        let saturate = tokio::spawn(async move {
+            load(
+                &socket,
+                Op::Sign("ps"),
+                4 * cores,
+                run.dur() + Duration::from_millis(300),
+                ct2,
+            )
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let (lat, secs) = load(&daemon.socket, Op::Health, 1, run.dur(), Arc::clone(&ct)).await;
+        let rss = daemon.rss_kib();
+        saturate.await.unwrap();
+        (stats(lat, secs), rss)
+    });
+    rows.push((
+        "health check while PS256 saturates, 1 conn".into(),
+        format!(
+            "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0}",
+            under_load.ops, under_load.p50, under_load.p99, under_load.p999
+        ),
+    ));
+
+    // Cold start: 32 concurrent first requests on a scrypt key, one decryption.
+    let (cold_daemon, _) = Daemon::start(d, "cold", &cold);
+    cold_daemon.wait_log("key verified", 1);
+    let decrypted_before = std::fs::read_to_string(&cold_daemon.log)
+        .unwrap()
+        .matches("key decrypted")
+        .count();
+    let cold_t = rt.block_on(async {
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..32 {
+            let socket = cold_daemon.socket.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut c = Client::connect(&socket).await.unwrap();
+                c.agent
+                    .sign_client_assertion(pb::SignClientAssertionRequest {
+                        credential: Some(pb::CredentialSelector {
+                            by: Some(pb::credential_selector::By::Name("cold".into())),
+                            kid: String::new(),
+                        }),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        t.elapsed()
+    });
+    let cold_decryptions = std::fs::read_to_string(&cold_daemon.log)
+        .unwrap()
+        .matches("key decrypted")
+        .count()
+        - decrypted_before;
+    rows.push((
+        "cold start: 32 concurrent first requests, scrypt key".into(),
+        format!(
+            "all done in {:.1} ms, {cold_decryptions} decryption(s)",
+            cold_t.as_secs_f64() * 1000.0
+        ),
+    ));
+    drop(cold_daemon);
+    drop(daemon);
+
+    // The limit and the peer.
+    let raw_ps = raw_rate(&d.join("ps.pem"), fapi_agent::jose::Alg::Ps256, run.dur());
+    let raw_es = raw_rate(&d.join("es.pem"), fapi_agent::jose::Alg::Es256, run.dur());
+    let raw_ed = raw_rate(&d.join("ed.pem"), fapi_agent::jose::Alg::EdDsa, run.dur());
+    rows.push((
+        format!("raw OpenSSL in-process, {cores} threads: PS256 / ES256 / EdDSA"),
+        format!("{raw_ps:.0} / {raw_es:.0} / {raw_ed:.0} signatures/s"),
+    ));
+    let (ssh_lat, ssh_secs) = ssh_agent_rate(d, run.dur());
+    let ssh = stats(ssh_lat, ssh_secs);
+    rows.push((
+        "ssh-agent ECDSA P-256 sign, 1 conn".into(),
+        format!(
+            "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0}",
+            ssh.ops, ssh.p50, ssh.p99, ssh.p999
+        ),
+    ));
+
+    let mut verdict =
+        |name: &str, ok: bool, detail: String| verdicts.push((name.into(), ok, detail));
+    verdict(
+        "PS256 ≥ 85 % of raw OpenSSL RSA-2048 PSS (all cores)",
+        ps_n.ops >= 0.85 * raw_ps,
+        format!(
+            "{:.0}/s vs {raw_ps:.0}/s = {:.0} %",
+            ps_n.ops,
+            100.0 * ps_n.ops / raw_ps
+        ),
+    );
+    verdict(
+        "ES256 ≥ 60 % of the empty-RPC baseline",
+        es_n.ops >= 0.6 * health.ops,
+        format!(
+            "{:.0}/s vs {:.0}/s = {:.0} %",
+            es_n.ops,
+            health.ops,
+            100.0 * es_n.ops / health.ops
+        ),
+    );
+    verdict(
+        "ES256 ≥ 5× ssh-agent ECDSA",
+        es_n.ops >= 5.0 * ssh.ops,
+        format!(
+            "{:.0}/s vs {:.0}/s = {:.1}×",
+            es_n.ops,
+            ssh.ops,
+            es_n.ops / ssh.ops
+        ),
+    );
+    verdict(
+        "ES256 p99 at concurrency 1 < 250 µs",
+        es1.p99 < 250.0,
+        format!("p99 {:.0} µs (p50 {:.0} µs)", es1.p99, es1.p50),
+    );
+    verdict(
+        "health p99 < 2 ms while PS256 saturates",
+        under_load.p99 < 2000.0,
+        format!("p99 {:.0} µs", under_load.p99),
+    );
+    verdict(
+        "RSS idle, 10 credentials < 15 MiB",
+        idle_rss < 15 * 1024,
+        format!("{:.1} MiB", idle_rss as f64 / 1024.0),
+    );
+    verdict(
+        "RSS at full load < 40 MiB",
+        load_rss < 40 * 1024,
+        format!("{:.1} MiB", load_rss as f64 / 1024.0),
+    );
+    verdict(
+        "start-up to ready, 10 credentials < 100 ms",
+        startup < Duration::from_millis(100),
+        format!(
+            "{:.1} ms (median of {})",
+            startup.as_secs_f64() * 1000.0,
+            startups.len()
+        ),
+    );
+    verdict(
+        "cold start decrypts once for 32 concurrent first requests",
+        cold_decryptions == 1,
+        format!("{cold_decryptions}"),
+    );
+    let shield_cost = format!(
+        "ES256 {:.0}→{:.0}/s ({:+.0} %), p50 at 1 conn {:.0}→{:.0} µs; PS256 {:.0}→{:.0}/s ({:+.0} %)",
+        es_n.ops,
+        esh.ops,
+        100.0 * (esh.ops / es_n.ops - 1.0),
+        es1.p50,
+        es_sh1.p50,
+        ps_n.ops,
+        psh.ops,
+        100.0 * (psh.ops / ps_n.ops - 1.0)
+    );
+
+    let mut table = String::from(
+        "| scenario | ops/s | p50 µs | p99 µs | p99.9 µs |\n|---|---:|---:|---:|---:|\n",
+    );
+    for (k, v) in &rows {
+        if v.contains('|') {
+            table.push_str(&format!("| {k} | {v} |\n"));
+        } else {
+            table.push_str(&format!("| {k} | {v} | | | |\n"));
+        }
+    }
+    let mut targets = String::from("| target | met | measured |\n|---|---|---|\n");
+    for (name, ok, detail) in &verdicts {
+        targets.push_str(&format!(
+            "| {name} | {} | {detail} |\n",
+            if *ok { "yes" } else { "**no**" }
+        ));
+    }
+    targets.push_str(&format!(
+        "| shielded-key cost (measured, no target) | — | {shield_cost} |\n"
+    ));
+    println!("{table}\n{targets}");
+    if !run.full {
+        println!("smoke run: 1 passed, 0 failed");
+        return;
+    }
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name\t: "))
+        .unwrap_or("unknown")
+        .to_owned();
+    let version = |c: &str, a: &str| {
+        let o = Command::new(c)
+            .arg(a)
+            .output()
+            .map(|o| [o.stdout, o.stderr].concat())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&o).trim().to_owned()
+    };
+    let machine = format!(
+        "- CPU: {cpu}, {cores} cores; kernel {}\n- {}; {}; {}\n- fapi-agent {} (release build), each scenario {:.0} s; the load generator runs on the same cores as the daemon\n",
+        version("uname", "-r"),
+        version("openssl", "version"),
+        version("rustc", "--version"),
+        version("ssh", "-V").trim(),
+        env!("CARGO_PKG_VERSION"),
+        run.secs
+    );
+    let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
+    let previous = std::fs::read_to_string(&doc).unwrap_or_default();
+    let analysis = previous
+        .split_once("<!-- analysis -->")
+        .map(|(_, a)| a.to_owned())
+        .unwrap_or_default();
+    std::fs::write(
+        &doc,
+        format!(
+            "# Benchmarks\n\nReproduce: `cargo bench --bench daemon` (writes this file; the analysis below the marker is kept).\n\n## Machine\n\n{machine}\n## Results\n\nLatency is per request, measured by the client; ops/s is the total over all connections.\n\n{table}\n## Targets\n\n{targets}\n<!-- analysis -->{analysis}"
+        ),
+    )
+    .unwrap();
+    println!("written to {}", doc.display());
+}
