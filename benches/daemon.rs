@@ -109,7 +109,7 @@ impl Daemon {
         let log = dir.join(format!("{tag}.log"));
         let started = Instant::now();
         let child = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
-            .args(["run", "--log=debug", "--config"])
+            .args(["run", "--log=info", "--config"])
             .arg(&cfg)
             .arg("--socket")
             .arg(&socket)

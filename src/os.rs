@@ -388,6 +388,18 @@ pub fn pidfd_alive(pidfd: &std::os::fd::OwnedFd) -> bool {
     rc == 0
 }
 
+/// Lowers the calling thread's scheduling priority (nice +10), so that under
+/// CPU saturation the scheduler favours the threads that answer requests.
+/// Raising niceness needs no privilege; failure only costs latency.
+pub fn lower_current_thread_priority() {
+    // SAFETY: gettid has no preconditions; setpriority on our own thread id
+    // only changes this thread's nice value.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
+}
+
 /// The effective uid of this process.
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -394,7 +394,7 @@ impl Credential {
                 Err(self.error(&Arc::new(CredentialError::Locked)))
             }
             Ok(key) => {
-                tracing::debug!(credential = %self.name, "key decrypted");
+                tracing::info!(credential = %self.name, "key decrypted");
                 *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 self.cache
                     .put(key, for_request, self.config.shielded)

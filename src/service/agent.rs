@@ -134,7 +134,9 @@ impl pb::agent_server::Agent for AgentService {
             exp: Some(signed.expires_at),
             detail: None,
         });
-        tracing::info!(
+        // Per-request success is debug: at volume, a synchronous log line per
+        // assertion costs more than the signature. The audit log is the record.
+        tracing::debug!(
             %caller, credential = %cred.name, kid = %signed.kid, jti = %signed.jti,
             aud = %signed.audience, exp = signed.expires_at, "client assertion signed"
         );
@@ -193,7 +195,7 @@ impl pb::agent_server::Agent for AgentService {
             ..Default::default()
         });
         let plaintext = result?;
-        tracing::info!(%caller, credential = %cred.name, ?padding, "shared secret decrypted");
+        tracing::debug!(%caller, credential = %cred.name, ?padding, "shared secret decrypted");
         Ok(Response::new(pb::DecryptSecretResponse {
             // The message is encoded and dropped by tonic; prost offers no
             // wiping container, a limit documented in docs/security.md.
