@@ -116,33 +116,9 @@ async fn bad_credentials_get_precise_errors_and_good_ones_keep_serving() {
     );
     let rsa1024 = fx.credential("rsa1024", KeyType::Rsa1024, KeyFormat::Pkcs8Pbkdf2);
     let p384 = fx.credential("p384", KeyType::P384, KeyFormat::Pkcs8Pbkdf2);
-    let exp_key = fx.plain_key("expired", KeyType::P256);
-    let exp_cert = fx.cert_window("expired", &exp_key, -400, -1);
-    let expired = fx.credential_with_cert(
-        "expired",
-        KeyType::P256,
-        KeyFormat::Pkcs8Pbkdf2,
-        exp_key,
-        exp_cert,
-    );
-    let future_key = fx.plain_key("future", KeyType::P256);
-    let future_cert = fx.cert_window("future", &future_key, 5, 400);
-    let future = fx.credential_with_cert(
-        "future",
-        KeyType::P256,
-        KeyFormat::Pkcs8Pbkdf2,
-        future_key,
-        future_cert,
-    );
-    let soon_key = fx.plain_key("soon", KeyType::P256);
-    let soon_cert = fx.cert_window("soon", &soon_key, -300, 7);
-    let soon = fx.credential_with_cert(
-        "soon",
-        KeyType::P256,
-        KeyFormat::Pkcs8Pbkdf2,
-        soon_key,
-        soon_cert,
-    );
+    let expired = fx.credential_valid("expired", KeyType::P256, KeyFormat::Pkcs8Pbkdf2, -400, -1);
+    let future = fx.credential_valid("future", KeyType::P256, KeyFormat::Pkcs8Pbkdf2, 5, 400);
+    let soon = fx.credential_valid("soon", KeyType::P256, KeyFormat::Pkcs8Pbkdf2, -300, 7);
     let corrupt_key = fx.credential("corruptkey", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
     std::fs::write(&corrupt_key.key, "-----BEGIN ENCRYPTED PRIVATE KEY-----\nnot base64 at all!\n-----END ENCRYPTED PRIVATE KEY-----\n").unwrap();
     let corrupt_cert = fx.credential("corruptcert", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);

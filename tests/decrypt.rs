@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
@@ -12,43 +10,6 @@ use fapi_agent::service::pb;
 use tonic::Code;
 
 const ISSUER: &str = "https://as.fapi-agent.test";
-
-fn encrypt(dir: &Path, cert: &Path, secret: &[u8], padding: pb::Padding) -> Vec<u8> {
-    std::fs::write(dir.join("secret.bin"), secret).unwrap();
-    let mut args = vec![
-        "pkeyutl",
-        "-encrypt",
-        "-certin",
-        "-inkey",
-        cert.to_str().unwrap(),
-        "-in",
-        "secret.bin",
-        "-out",
-        "ct.bin",
-    ];
-    match padding {
-        pb::Padding::Pkcs1V15 => args.extend(["-pkeyopt", "rsa_padding_mode:pkcs1"]),
-        pb::Padding::OaepSha1 => args.extend([
-            "-pkeyopt",
-            "rsa_padding_mode:oaep",
-            "-pkeyopt",
-            "rsa_oaep_md:sha1",
-            "-pkeyopt",
-            "rsa_mgf1_md:sha1",
-        ]),
-        pb::Padding::OaepSha256 => args.extend([
-            "-pkeyopt",
-            "rsa_padding_mode:oaep",
-            "-pkeyopt",
-            "rsa_oaep_md:sha256",
-            "-pkeyopt",
-            "rsa_mgf1_md:sha256",
-        ]),
-        pb::Padding::Unspecified => unreachable!(),
-    }
-    openssl(dir, &args);
-    std::fs::read(dir.join("ct.bin")).unwrap()
-}
 
 fn req(
     name: &str,

@@ -111,15 +111,7 @@ async fn reload(client: &mut Client) -> pb::ReloadResponse {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_live_credentials_newest_signs_unless_pinned() {
     let fx = Fixtures::new();
-    let old_key = fx.plain_key("old", KeyType::P256);
-    let old_cert = fx.cert_window("old", &old_key, -300, 65);
-    let old = fx.credential_with_cert(
-        "old",
-        KeyType::P256,
-        KeyFormat::Pkcs8Pbkdf2,
-        old_key,
-        old_cert,
-    );
+    let old = fx.credential_valid("old", KeyType::P256, KeyFormat::Pkcs8Pbkdf2, -300, 65);
     let new = fx.credential("new", KeyType::Ed25519, KeyFormat::Pkcs8Scrypt);
     let daemon = Daemon::start(&format!(
         "{}{}",
@@ -183,15 +175,7 @@ async fn a_credential_that_expires_while_running_stops_being_chosen() {
     };
     let short = mk("short", 6);
     let solo = mk("solo", 6);
-    let long_key = fx.plain_key("long", KeyType::P256);
-    let long_cert = fx.cert_window("long", &long_key, -2, 365);
-    let long = fx.credential_with_cert(
-        "long",
-        KeyType::P256,
-        KeyFormat::Pkcs8Pbkdf2,
-        long_key,
-        long_cert,
-    );
+    let long = fx.credential_valid("long", KeyType::P256, KeyFormat::Pkcs8Pbkdf2, -2, 365);
     let cfg = format!(
         "{}{}{}",
         short.toml("acme", ISSUER, ""),
@@ -545,15 +529,7 @@ async fn rotation_under_load_fails_no_request() {
     use openssl::x509::X509;
 
     let fx = Fixtures::new();
-    let old_key = fx.plain_key("old", KeyType::P256);
-    let old_cert = fx.cert_window("old", &old_key, -10, 355);
-    let old = fx.credential_with_cert(
-        "old",
-        KeyType::P256,
-        KeyFormat::Pkcs8Pbkdf2,
-        old_key,
-        old_cert,
-    );
+    let old = fx.credential_valid("old", KeyType::P256, KeyFormat::Pkcs8Pbkdf2, -10, 355);
     let new = fx.credential("new", KeyType::P256, KeyFormat::Pkcs8Scrypt);
     let head = "[agent]\nwatch_files = false\n";
     let only_old = format!("{head}{}", old.toml("acme", ISSUER, ""));
@@ -653,15 +629,7 @@ async fn rotation_under_load_fails_no_request() {
 #[tokio::test(flavor = "multi_thread")]
 async fn enroll_and_install_cert_put_the_next_credential_live() {
     let fx = Fixtures::new();
-    let old_key = fx.plain_key("old", KeyType::P256);
-    let old_cert = fx.cert_window("old", &old_key, -10, 20);
-    let old = fx.credential_with_cert(
-        "old",
-        KeyType::P256,
-        KeyFormat::Pkcs8Pbkdf2,
-        old_key,
-        old_cert,
-    );
+    let old = fx.credential_valid("old", KeyType::P256, KeyFormat::Pkcs8Pbkdf2, -10, 20);
     let daemon = Daemon::start(&old.toml("acme", ISSUER, "")).await;
     let mut client = daemon.client().await;
     // A test CA, as the platform would be.

@@ -493,28 +493,7 @@ async fn no_secret_in_logs_at_trace_level() {
     let mut client = daemon.client().await;
     sign(&mut client, "rsa").await.unwrap();
     let secret = b"the-shared-secret-value-42";
-    std::fs::write(fx.path().join("s.bin"), secret).unwrap();
-    openssl(
-        fx.path(),
-        &[
-            "pkeyutl",
-            "-encrypt",
-            "-certin",
-            "-inkey",
-            rsa.cert.to_str().unwrap(),
-            "-in",
-            "s.bin",
-            "-out",
-            "s.ct",
-            "-pkeyopt",
-            "rsa_padding_mode:oaep",
-            "-pkeyopt",
-            "rsa_oaep_md:sha256",
-            "-pkeyopt",
-            "rsa_mgf1_md:sha256",
-        ],
-    );
-    let ct = std::fs::read(fx.path().join("s.ct")).unwrap();
+    let ct = encrypt(fx.path(), &rsa.cert, secret, pb::Padding::OaepSha256);
     let out = client
         .agent
         .decrypt_secret(pb::DecryptSecretRequest {

@@ -161,45 +161,63 @@ impl Fixtures {
         out
     }
 
-    /// A self-signed certificate with the validity window now+`from` to
-    /// now+`to` days (python `cryptography`, which can backdate).
-    pub fn cert_window(&self, name: &str, key: &Path, from: i64, to: i64) -> PathBuf {
+    /// Runs tests/py/make_cert.py for `key` with validity arguments
+    /// (python `cryptography`, which can backdate).
+    fn make_cert(&self, name: &str, key: &Path, validity: &[&str]) -> PathBuf {
         let out = self.path().join(format!("{name}.crt"));
-        run(Command::new("python3").args([
-            root().join("tests/py/make_cert.py").to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--cn",
-            name,
-            "--not-before-days",
-            &from.to_string(),
-            "--not-after-days",
-            &to.to_string(),
-        ]));
+        run(Command::new("python3")
+            .arg(root().join("tests/py/make_cert.py"))
+            .arg("--key")
+            .arg(key)
+            .arg("--out")
+            .arg(&out)
+            .args(["--cn", name])
+            .args(validity));
         out
+    }
+
+    /// A self-signed certificate valid from now+`from` to now+`to` days.
+    pub fn cert_window(&self, name: &str, key: &Path, from: i64, to: i64) -> PathBuf {
+        self.make_cert(
+            name,
+            key,
+            &[
+                "--not-before-days",
+                &from.to_string(),
+                "--not-after-days",
+                &to.to_string(),
+            ],
+        )
     }
 
     /// A certificate valid from a day ago that expires `seconds` from now.
     pub fn cert_expiring_in(&self, name: &str, key: &Path, seconds: i64) -> PathBuf {
-        let out = self.path().join(format!("{name}.crt"));
-        run(Command::new("python3").args([
-            root().join("tests/py/make_cert.py").to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--cn",
+        self.make_cert(
             name,
-            "--not-before-days",
-            "-1",
-            "--not-after-days",
-            "0",
-            "--not-after-seconds",
-            &seconds.to_string(),
-        ]));
-        out
+            key,
+            &[
+                "--not-before-days",
+                "-1",
+                "--not-after-days",
+                "0",
+                "--not-after-seconds",
+                &seconds.to_string(),
+            ],
+        )
+    }
+
+    /// A credential whose certificate is valid from now+`from` to now+`to` days.
+    pub fn credential_valid(
+        &self,
+        name: &str,
+        key_type: KeyType,
+        format: KeyFormat,
+        from: i64,
+        to: i64,
+    ) -> Cred {
+        let key = self.plain_key(name, key_type);
+        let cert = self.cert_window(name, &key, from, to);
+        self.credential_with_cert(name, key_type, format, key, cert)
     }
 
     /// Writes a 0600 passphrase file.
@@ -506,6 +524,45 @@ pub async fn wait_for_daemon(socket: &Path) -> bool {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     false
+}
+
+/// Encrypts `secret` to `cert` with `openssl pkeyutl` under `padding`, as a
+/// platform would.
+pub fn encrypt(dir: &Path, cert: &Path, secret: &[u8], padding: pb::Padding) -> Vec<u8> {
+    std::fs::write(dir.join("secret.bin"), secret).unwrap();
+    let mut args = vec![
+        "pkeyutl",
+        "-encrypt",
+        "-certin",
+        "-inkey",
+        cert.to_str().unwrap(),
+        "-in",
+        "secret.bin",
+        "-out",
+        "ct.bin",
+    ];
+    match padding {
+        pb::Padding::Pkcs1V15 => args.extend(["-pkeyopt", "rsa_padding_mode:pkcs1"]),
+        pb::Padding::OaepSha1 => args.extend([
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha1",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha1",
+        ]),
+        pb::Padding::OaepSha256 => args.extend([
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+        ]),
+        pb::Padding::Unspecified => unreachable!(),
+    }
+    openssl(dir, &args);
+    std::fs::read(dir.join("ct.bin")).unwrap()
 }
 
 /// A selector by credential name.
