@@ -6,7 +6,7 @@
 //! enough that a core never idles while the next job is handed over (each
 //! job releases its slot the moment it ends, on its own thread), few enough
 //! to bound threads and memory.
-//! Threads that run such work drop to nice +10, so when RSA saturates every
+//! Threads that run such work drop to nice +5, so when RSA saturates every
 //! core the scheduler still gives the async workers (health checks, ECDSA,
 //! every other caller) the CPU first.
 

@@ -388,7 +388,7 @@ pub fn pidfd_alive(pidfd: &std::os::fd::OwnedFd) -> bool {
     rc == 0
 }
 
-/// Lowers the calling thread's scheduling priority (nice +10), so that under
+/// Lowers the calling thread's scheduling priority (nice +5), so that under
 /// CPU saturation the scheduler favours the threads that answer requests.
 /// Raising niceness needs no privilege; failure only costs latency.
 pub fn lower_current_thread_priority() {
@@ -396,7 +396,7 @@ pub fn lower_current_thread_priority() {
     // only changes this thread's nice value.
     unsafe {
         let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 5);
     }
 }
 
