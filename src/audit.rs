@@ -188,13 +188,15 @@ impl AuditLog {
         let value = serde_json::to_value(&record).unwrap_or(Value::Null);
         record.hash = hash_of(&value);
         let line = match serde_json::to_string(&record) {
-            Ok(l) => l,
+            Ok(l) => l + "\n",
             Err(e) => {
                 tracing::error!(error = %e, "cannot encode an audit record");
                 return;
             }
         };
-        match writeln!(tail.file, "{line}").and_then(|()| tail.file.flush()) {
+        // One write(2) of the whole line on an O_APPEND file: a crash cannot
+        // leave half a record merged with the next one.
+        match tail.file.write_all(line.as_bytes()) {
             Ok(()) => {
                 tail.seq += 1;
                 tail.prev = record.hash;

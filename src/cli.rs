@@ -10,13 +10,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use crate::client::Client;
-use crate::config::{Config, PassphraseConfig};
+use crate::config::{Config, KeyringName, PassphraseConfig};
 use crate::credential::{Registry, State};
 use crate::daemon::Daemon;
 use crate::jose::Alg;
 use crate::service::pb;
 use crate::source::EnvVault;
-use crate::{audit, dev, enroll, os, server};
+use crate::secret::Passphrase;
+use crate::{audit, dev, enroll, onboard, os, server};
 
 /// fapi-agent: signs FAPI client assertions and decrypts shared secrets for
 /// local apps, from passphrase-encrypted credentials, over gRPC on a Unix socket.
@@ -69,11 +70,93 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Passphrase tools.
+    #[command(subcommand)]
+    Passphrase(PassphraseCommand),
+    /// Onboard a credential a platform issued: proves the passphrase decrypts
+    /// the key, that key and certificate match and the certificate is valid,
+    /// stores the passphrase, and prints the config stanza to add.
+    Import(ImportArgs),
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
     #[command(flatten)]
     Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PassphraseCommand {
+    /// Store a passphrase (read from a no-echo prompt, or from stdin when it
+    /// is not a terminal) in a secret manager; prints the config line.
+    Store {
+        /// The credential it belongs to (default description/attributes).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        target: StoreTargetArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StoreSourceArg {
+    Keyutils,
+    SecretService,
+    File,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KeyringArg {
+    User,
+    Session,
+    Persistent,
+    Process,
+}
+
+#[derive(Debug, Args)]
+struct StoreTargetArgs {
+    /// Where the passphrase is stored.
+    #[arg(long = "source", value_enum)]
+    source: StoreSourceArg,
+    /// keyutils: the key's description (default `fapi-agent:NAME`).
+    #[arg(long)]
+    description: Option<String>,
+    /// keyutils: the keyring.
+    #[arg(long, value_enum, default_value = "user")]
+    keyring: KeyringArg,
+    /// secret-service: a lookup attribute KEY=VALUE, repeatable (default
+    /// `service=fapi-agent credential=NAME`).
+    #[arg(long = "attribute")]
+    attributes: Vec<String>,
+    /// secret-service: the item's label (default `fapi-agent NAME`).
+    #[arg(long)]
+    label: Option<String>,
+    /// file: the file to create (mode 0600; must not exist).
+    #[arg(long)]
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Credential name in the config (letters, digits, - _ .).
+    #[arg(long)]
+    name: String,
+    /// The OAuth client_id the platform issued it for.
+    #[arg(long)]
+    client_id: String,
+    /// The authorization server's issuer identifier.
+    #[arg(long)]
+    issuer: String,
+    /// The encrypted private key file ...
+    #[arg(long, requires = "cert", conflicts_with = "p12")]
+    key: Option<PathBuf>,
+    /// ... and its certificate.
+    #[arg(long, requires = "key", conflicts_with = "p12")]
+    cert: Option<PathBuf>,
+    /// Or a PKCS#12 bundle.
+    #[arg(long)]
+    p12: Option<PathBuf>,
+    #[command(flatten)]
+    target: StoreTargetArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -281,6 +364,10 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Check { config } => check(&config),
         Command::Enroll(args) => enroll(args),
+        Command::Passphrase(PassphraseCommand::Store { name, target }) => {
+            passphrase_store(&name, &target)
+        }
+        Command::Import(args) => import(args),
         Command::Audit(AuditCommand::Verify { file }) => match audit::verify(&file) {
             Ok(Some(last)) => {
                 println!(
@@ -523,6 +610,120 @@ fn check(path: &Path) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn store_target(name: &str, t: &StoreTargetArgs) -> Result<onboard::StoreTarget, String> {
+    Ok(match t.source {
+        StoreSourceArg::Keyutils => onboard::StoreTarget::Keyutils {
+            description: t
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("fapi-agent:{name}")),
+            keyring: match t.keyring {
+                KeyringArg::User => KeyringName::User,
+                KeyringArg::Session => KeyringName::Session,
+                KeyringArg::Persistent => KeyringName::Persistent,
+                KeyringArg::Process => KeyringName::Process,
+            },
+        },
+        StoreSourceArg::SecretService => {
+            let mut attributes = std::collections::BTreeMap::new();
+            for a in &t.attributes {
+                let (k, v) = a
+                    .split_once('=')
+                    .ok_or_else(|| format!("--attribute {a:?}: expected KEY=VALUE"))?;
+                attributes.insert(k.to_owned(), v.to_owned());
+            }
+            if attributes.is_empty() {
+                attributes.insert("service".into(), "fapi-agent".into());
+                attributes.insert("credential".into(), name.to_owned());
+            }
+            onboard::StoreTarget::SecretService {
+                attributes,
+                label: t.label.clone().unwrap_or_else(|| format!("fapi-agent {name}")),
+            }
+        }
+        StoreSourceArg::File => onboard::StoreTarget::File {
+            path: t
+                .path
+                .clone()
+                .ok_or("--source file needs --path FILE")?,
+        },
+    })
+}
+
+/// Reads a passphrase from a no-echo prompt on the terminal, or from stdin
+/// when stdin is not a terminal (one trailing newline removed). Never from
+/// the command line.
+fn read_passphrase(prompt: &str) -> Result<Passphrase, String> {
+    use std::io::IsTerminal;
+    let filled = if std::io::stdin().is_terminal() {
+        Passphrase::fill_with(|buf| os::read_tty_no_echo(prompt, buf))
+    } else {
+        let mut stdin = std::io::stdin().lock();
+        Passphrase::fill_with(|buf| crate::source::read_full(&mut stdin, buf))
+    };
+    filled
+        .map_err(|e| format!("cannot read the passphrase: {e}"))?
+        .map_err(|e| format!("unusable passphrase: {e}"))
+}
+
+fn passphrase_store(name: &str, target: &StoreTargetArgs) -> ExitCode {
+    prepare_process();
+    let result = store_target(name, target).and_then(|t| {
+        let pass = read_passphrase(&format!("Passphrase for {name}: "))?;
+        onboard::store(&t, &pass).map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(cfg) => {
+            println!("passphrase = {}", cfg.to_inline_toml());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fapi-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn import(args: ImportArgs) -> ExitCode {
+    prepare_process();
+    let result = store_target(&args.name, &args.target).and_then(|target| {
+        let req = onboard::ImportRequest {
+            name: args.name.clone(),
+            client_id: args.client_id.clone(),
+            issuer: args.issuer.clone(),
+            key: args.key.clone(),
+            cert: args.cert.clone(),
+            p12: args.p12.clone(),
+            target,
+        };
+        let pass = read_passphrase(&format!(
+            "Passphrase the platform issued with {}: ",
+            args.name
+        ))?;
+        onboard::import(&req, &pass).map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(done) => {
+            eprintln!(
+                "ok: {name} ({alg}, kid {kid}) decrypts with this passphrase, matches its \
+                 certificate, valid until {until} ({days} days); passphrase stored.\n\
+                 Add this to the config, then reload (fapi-agent reload, or SIGHUP):",
+                name = args.name,
+                alg = done.alg.as_str(),
+                kid = done.kid,
+                until = done.not_after,
+                days = done.days_left,
+            );
+            println!("{}", done.stanza);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fapi-agent: import refused: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -62,6 +62,56 @@ pub struct AgentConfig {
     pub request_burst_per_uid: u32,
     /// Deadline of any one request, in seconds.
     pub request_timeout_seconds: u64,
+    /// A held passphrase is wiped after this long unused (sliding), then
+    /// fetched again from its source when next needed. `"forever"` (the
+    /// default) keeps it until Lock or exit.
+    pub passphrase_idle_ttl_seconds: Ttl,
+    /// A held passphrase is wiped this long after it was fetched, used or
+    /// not (gpg-agent's max-cache-ttl). Default `"forever"`.
+    pub passphrase_max_ttl_seconds: Ttl,
+    /// How long one fetch from a passphrase source may take before it
+    /// counts as failed (UNAVAILABLE); `exec` commands are killed then.
+    pub passphrase_fetch_timeout_seconds: u64,
+    /// Prometheus metrics endpoint; off unless set.
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// Where the Prometheus endpoint listens (`[agent] metrics = { … }`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A loopback TCP address such as `127.0.0.1:9464`.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Or a Unix socket path of its own.
+    pub socket: Option<PathBuf>,
+}
+
+/// A lifetime in seconds, or `"forever"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Ttl {
+    /// This many seconds.
+    Seconds(u64),
+    /// `"forever"`: no limit.
+    Named(TtlName),
+}
+
+/// The one named TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TtlName {
+    /// No limit.
+    Forever,
+}
+
+impl Ttl {
+    /// The limit, `None` for forever.
+    pub fn duration(self) -> Option<std::time::Duration> {
+        match self {
+            Ttl::Seconds(s) => Some(std::time::Duration::from_secs(s)),
+            Ttl::Named(TtlName::Forever) => None,
+        }
+    }
 }
 
 /// What a caller may do with a credential.
@@ -124,6 +174,10 @@ impl Default for AgentConfig {
             requests_per_second_per_uid: 2000,
             request_burst_per_uid: 4000,
             request_timeout_seconds: 30,
+            passphrase_idle_ttl_seconds: Ttl::Named(TtlName::Forever),
+            passphrase_max_ttl_seconds: Ttl::Named(TtlName::Forever),
+            passphrase_fetch_timeout_seconds: 10,
+            metrics: None,
         }
     }
 }
@@ -218,7 +272,7 @@ impl Default for AssertionConfig {
 }
 
 /// Where a passphrase comes from (`passphrase = { source = "…", … }`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(tag = "source", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum PassphraseConfig {
     /// A file readable only by the daemon's user; one trailing newline is trimmed.
@@ -239,10 +293,84 @@ pub enum PassphraseConfig {
         #[serde(default)]
         keyring: KeyringName,
     },
+    /// The freedesktop Secret Service (gnome-keyring, KeePassXC) on the
+    /// session bus: the one item whose attributes include all of these.
+    SecretService {
+        /// Lookup attributes, e.g. `{ service = "fapi-agent", credential = "acme" }`.
+        attributes: BTreeMap<String, String>,
+    },
+    /// A systemd credential: `$CREDENTIALS_DIRECTORY/NAME` (`LoadCredential=`,
+    /// `LoadCredentialEncrypted=`, `SetCredentialEncrypted=`).
+    Systemd {
+        /// The credential's name.
+        name: String,
+    },
+    /// A command (argv, no shell) that prints the passphrase on stdout.
+    Exec {
+        /// Program and arguments; the program is an absolute path or found
+        /// on the minimal `PATH` (`/usr/local/bin:/usr/bin:/bin`).
+        command: Vec<String>,
+        /// Variables copied from the daemon's environment (e.g. `VAULT_ADDR`,
+        /// `AWS_PROFILE`); nothing else is passed but `PATH`, `HOME`, `LANG`.
+        #[serde(default)]
+        pass_env: Vec<String>,
+        /// Variables set for the command.
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
+    /// AWS Secrets Manager through the AWS SDK (standard credential chain
+    /// and region).
+    AwsSecretsManager {
+        /// Secret name or ARN.
+        secret_id: String,
+        /// `AWSCURRENT` (default), `AWSPREVIOUS` or a custom stage.
+        version_stage: Option<String>,
+        /// A specific version id instead of a stage.
+        version_id: Option<String>,
+        /// The secret string is a JSON object: use this key's value.
+        json_key: Option<String>,
+        /// Region; default from the standard AWS configuration.
+        region: Option<String>,
+        /// Endpoint override (a VPC endpoint, or a local test server).
+        endpoint_url: Option<String>,
+    },
+}
+
+impl PassphraseConfig {
+    /// The inline TOML table a config names this source with:
+    /// `{ source = "keyutils", description = "fapi-agent:acme", … }`.
+    pub fn to_inline_toml(&self) -> String {
+        match toml::Value::try_from(self) {
+            Ok(toml::Value::Table(t)) => {
+                let fields: Vec<String> = t
+                    .iter()
+                    .filter(|(_, v)| !matches!(v, toml::Value::Array(a) if a.is_empty()))
+                    .filter(|(_, v)| !matches!(v, toml::Value::Table(t) if t.is_empty()))
+                    .map(|(k, v)| format!("{k} = {v}"))
+                    .collect();
+                format!("{{ {} }}", fields.join(", "))
+            }
+            // Every variant serializes to a table (it is internally tagged).
+            _ => format!("{{ source = {:?} }}", self.kind()),
+        }
+    }
+
+    /// The source's kind name, as in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PassphraseConfig::File { .. } => "file",
+            PassphraseConfig::Env { .. } => "env",
+            PassphraseConfig::Keyutils { .. } => "keyutils",
+            PassphraseConfig::SecretService { .. } => "secret-service",
+            PassphraseConfig::Systemd { .. } => "systemd",
+            PassphraseConfig::Exec { .. } => "exec",
+            PassphraseConfig::AwsSecretsManager { .. } => "aws-secrets-manager",
+        }
+    }
 }
 
 /// Kernel keyrings a passphrase can be looked up in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyringName {
     /// The user keyring (`@u`), shared by the user's processes.
@@ -338,6 +466,37 @@ impl Config {
             return Err(ConfigError::Invalid {
                 credential: "[agent]".into(),
                 message: "event_buffer must be at least 4".into(),
+            });
+        }
+        if cfg.agent.passphrase_fetch_timeout_seconds == 0
+            || cfg.agent.passphrase_idle_ttl_seconds == Ttl::Seconds(0)
+            || cfg.agent.passphrase_max_ttl_seconds == Ttl::Seconds(0)
+        {
+            return Err(ConfigError::Invalid {
+                credential: "[agent]".into(),
+                message: "passphrase_fetch_timeout_seconds and the passphrase TTLs must be at \
+                          least 1 (or \"forever\" for the TTLs)"
+                    .into(),
+            });
+        }
+        if let Some(m) = &cfg.agent.metrics
+            && m.listen.is_some() == m.socket.is_some()
+        {
+            return Err(ConfigError::Invalid {
+                credential: "[agent]".into(),
+                message: "metrics needs exactly one of listen (a loopback address) or socket".into(),
+            });
+        }
+        if let Some(m) = &cfg.agent.metrics
+            && let Some(addr) = m.listen
+            && !addr.ip().is_loopback()
+        {
+            return Err(ConfigError::Invalid {
+                credential: "[agent]".into(),
+                message: format!(
+                    "metrics listen address {addr} is not a loopback address: metrics name \
+                     credentials and callers, serve them on 127.0.0.1 or ::1 (or a socket)"
+                ),
             });
         }
         if cfg.agent.key_idle_ttl_seconds == 0 || cfg.agent.key_max_ttl_seconds == 0 {
@@ -461,6 +620,48 @@ impl CredentialConfig {
             return Err(invalid(
                 "assertion.allowed_audiences has an empty entry".into(),
             ));
+        }
+        match &self.passphrase {
+            Some(PassphraseConfig::Exec { command, .. })
+                if command.is_empty() || command[0].is_empty() =>
+            {
+                return Err(invalid(
+                    "passphrase source exec needs a command: [\"/path/to/program\", \"arg\", …]"
+                        .into(),
+                ));
+            }
+            Some(PassphraseConfig::SecretService { attributes }) if attributes.is_empty() => {
+                return Err(invalid(
+                    "passphrase source secret-service needs at least one lookup attribute".into(),
+                ));
+            }
+            Some(PassphraseConfig::Systemd { name })
+                if name.is_empty() || name.contains('/') || name == "." || name == ".." =>
+            {
+                return Err(invalid(format!(
+                    "passphrase source systemd: {name:?} is not a credential name (no '/')"
+                )));
+            }
+            Some(PassphraseConfig::AwsSecretsManager {
+                secret_id,
+                version_stage,
+                version_id,
+                ..
+            }) => {
+                if secret_id.is_empty() {
+                    return Err(invalid(
+                        "passphrase source aws-secrets-manager needs secret_id".into(),
+                    ));
+                }
+                if version_stage.is_some() && version_id.is_some() {
+                    return Err(invalid(
+                        "passphrase source aws-secrets-manager: give version_stage or \
+                         version_id, not both"
+                            .into(),
+                    ));
+                }
+            }
+            _ => {}
         }
         Ok(())
     }

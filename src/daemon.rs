@@ -31,6 +31,11 @@ use crate::os;
 use crate::service::{credential_to_pb, pb};
 use crate::source::EnvVault;
 
+/// First and longest interval between automatic reloads while a
+/// credential could not be loaded because its passphrase source was down.
+const LOAD_RETRY_FIRST: Duration = Duration::from_secs(2);
+const LOAD_RETRY_MAX: Duration = Duration::from_secs(60);
+
 /// A credential change, as sent to watchers.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -318,12 +323,38 @@ impl Daemon {
         let me = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut load_retry = LOAD_RETRY_FIRST;
+            let mut next_load_retry = tokio::time::Instant::now() + load_retry;
             loop {
                 tick.tick().await;
                 for cred in me.registry().all() {
                     if cred.evict_expired_key() {
                         tracing::debug!(credential = %cred.name, "decrypted key dropped (TTL)");
                     }
+                    if cred.evict_expired_passphrase() {
+                        tracing::debug!(credential = %cred.name, "passphrase wiped (TTL)");
+                    }
+                    if cred.retry_due() {
+                        // Background retry: a credential whose source was
+                        // down recovers with no request and no restart.
+                        let cred = Arc::clone(cred);
+                        tokio::spawn(async move {
+                            if cred.verify().await.is_ok() {
+                                tracing::info!(credential = %cred.name, "recovered: key verified");
+                            }
+                        });
+                    }
+                }
+                // Bundles that could not be opened because their source was
+                // down are loaded again, with a growing interval.
+                if me.registry().all().any(|c| c.load_retryable()) {
+                    if tokio::time::Instant::now() >= next_load_retry && !me.is_locked() {
+                        let _ = me.reload("retry of credentials whose source was unavailable").await;
+                        load_retry = (load_retry * 2).min(LOAD_RETRY_MAX);
+                        next_load_retry = tokio::time::Instant::now() + load_retry;
+                    }
+                } else {
+                    load_retry = LOAD_RETRY_FIRST;
                 }
                 me.observe().await;
             }
@@ -359,8 +390,11 @@ impl Daemon {
         let mut next: Vec<Arc<Credential>> = Vec::new();
         for (name, cfg) in &config.credentials {
             let previous = old.get(name);
+            // Reused only if it loaded: a credential that failed to load is
+            // always tried again (its source may be back).
             if let Some(prev) = previous
                 && prev.is_current(cfg)
+                && prev.is_loaded()
             {
                 next.push(Arc::clone(prev));
                 continue;

@@ -219,15 +219,7 @@ fn store_passphrase(
 }
 
 fn stanza(req: &EnrollRequest, key: &Path, cert: &Path, pass: &PassphraseConfig) -> String {
-    let pass = match pass {
-        PassphraseConfig::Keyutils { description, .. } => {
-            format!("{{ source = \"keyutils\", description = {description:?} }}")
-        }
-        PassphraseConfig::File { path } => format!("{{ source = \"file\", path = {path:?} }}"),
-        PassphraseConfig::Env { variable } => {
-            format!("{{ source = \"env\", variable = {variable:?} }}")
-        }
-    };
+    let pass = pass.to_inline_toml();
     format!(
         "\n[credentials.{name}]\nclient_id = {client:?}\nissuer = {issuer:?}\nkey = {key:?}\n\
          certificate = {cert:?}\npassphrase = {pass}\n",
@@ -316,7 +308,11 @@ pub fn install_cert(
             "the stanza needs key, certificate and passphrase".into(),
         ));
     };
-    let src = source::from_config(pass_cfg, &EnvVault::default());
+    let src = source::from_config(
+        pass_cfg,
+        &EnvVault::default(),
+        std::time::Duration::from_secs(crate::config::AgentConfig::default().passphrase_fetch_timeout_seconds),
+    );
     let pass = src.fetch().map_err(|e| cert_err(e.to_string()))?;
     let key = KeyFile::read_key(key_path)
         .and_then(|k| k.decrypt(Some(&pass), &src.describe()))

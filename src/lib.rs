@@ -48,6 +48,7 @@ pub mod enroll;
 pub mod error;
 pub mod jose;
 pub mod limits;
+pub mod onboard;
 pub mod os;
 pub mod policy;
 pub mod rsa_decrypt;

@@ -106,13 +106,14 @@ pub fn harden_process() -> std::io::Result<()> {
     };
     // SAFETY: plain syscalls with valid arguments; `no_core` outlives the call.
     unsafe {
+        // First, so a failure below still leaves new files private.
+        libc::umask(0o077);
         if libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 {
             return Err(std::io::Error::last_os_error());
         }
         if libc::setrlimit(libc::RLIMIT_CORE, &no_core) != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        libc::umask(0o077);
     }
     Ok(())
 }
@@ -210,10 +211,21 @@ pub fn secure_heap_active() -> bool {
 /// Puts OpenSSL's private-key internals (bignums) in its secure heap: a
 /// locked, non-dumped arena that is wiped on free. Must run before any key
 /// is loaded. Returns false where the arena could not be set up.
+///
+/// OpenSSL answers 1 when the arena is set up and locked, 2 when it is set
+/// up but `mlock` failed (RLIMIT_MEMLOCK): still guarded, wiped on free and
+/// excluded from dumps, so both count as active; the second is logged.
 pub fn init_openssl_secure_heap() -> bool {
     // SAFETY: called once at start-up before OpenSSL allocates key material;
     // size is a power of two and minsize divides it, as the API requires.
-    let ok = unsafe { CRYPTO_secure_malloc_init(1 << 20, 32) == 1 };
+    let rc = unsafe { CRYPTO_secure_malloc_init(1 << 20, 32) };
+    if rc == 2 {
+        tracing::warn!(
+            "OpenSSL secure heap is set up but could not be locked in RAM \
+             (raise RLIMIT_MEMLOCK, e.g. LimitMEMLOCK= under systemd)"
+        );
+    }
+    let ok = rc == 1 || rc == 2;
     SECURE_HEAP.store(ok, Ordering::Relaxed);
     ok
 }
@@ -385,7 +397,9 @@ pub fn pidfd_alive(pidfd: &std::os::fd::OwnedFd) -> bool {
             0,
         )
     };
-    rc == 0
+    // EPERM means the process exists but belongs to another uid and we lack
+    // CAP_KILL: it is alive. Only ESRCH (exited) means the pid may be reused.
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Lowers the calling thread's scheduling priority (nice +5), so that under
@@ -404,4 +418,72 @@ pub fn lower_current_thread_priority() {
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
+}
+
+/// Sends SIGKILL to every process in the process group `pgid` (an `exec`
+/// passphrase command and whatever it started). A group that is already
+/// gone is fine.
+pub fn kill_process_group(pgid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    if pgid <= 1 {
+        return; // never 0 (our own group) or init's
+    }
+    // SAFETY: plain syscall; pgid is a positive group id of a child we
+    // started with its own process group.
+    unsafe {
+        libc::killpg(pgid, libc::SIGKILL);
+    }
+}
+
+/// Reads one line from the controlling terminal with echo off, straight
+/// into `buf`; returns its length (the newline excluded). `prompt` is
+/// written to the terminal first. Echo is restored whatever happens.
+pub fn read_tty_no_echo(prompt: &str, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let fd = tty.as_raw_fd();
+    // SAFETY: termios is plain data; tcgetattr fills it for an open fd.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open for the life of `tty`; `saved` is a valid pointer.
+    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut quiet = saved;
+    quiet.c_lflag &= !(libc::ECHO | libc::ECHONL);
+    quiet.c_lflag |= libc::ICANON;
+    tty.write_all(prompt.as_bytes())?;
+    tty.flush()?;
+    // SAFETY: as above; `quiet` is a copy of a valid termios.
+    if unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut n = 0;
+    let mut byte = [0u8; 1];
+    let result = loop {
+        match tty.read(&mut byte) {
+            Ok(0) => break Ok(n),
+            Ok(_) if byte[0] == b'\n' => break Ok(n),
+            Ok(_) => {
+                if n < buf.len() {
+                    buf[n] = byte[0];
+                }
+                // Past the buffer the count still grows, so the caller
+                // sees an over-long input instead of a silent cut.
+                n += 1;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    zeroize::Zeroize::zeroize(&mut byte);
+    // SAFETY: restores the settings read above on the same open fd.
+    unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
+    let _ = tty.write_all(b"\n");
+    result.map(|n| n.min(buf.len()))
 }

@@ -22,13 +22,68 @@ pub use load::{
 use crate::config::{AgentConfig, Config, CredentialConfig};
 use crate::error::Error;
 use crate::secret::Passphrase;
-use crate::source::{self, EnvVault, PassphraseSource};
+use crate::source::{self, EnvVault, PassphraseSource, SourceError};
 use crate::{cpu, now_unix};
 
-/// After a failed decryption, identical attempts within this window get the
-/// recorded error instead of another (costly) decryption: a caller cannot
-/// turn a broken credential into a KDF-burning loop.
-const RETRY_BACKOFF: Duration = Duration::from_secs(5);
+/// After a failed fetch or decryption, attempts within a backoff window get
+/// the recorded error instead of another (costly, or hanging) attempt: a
+/// caller cannot turn a broken credential into a KDF-burning loop or a
+/// flood on a secret manager. The window doubles per consecutive failure
+/// from the first to the last value, with jitter; the daemon retries in the
+/// background when it ends, so a credential recovers without traffic.
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// A recorded failure and when to try again.
+struct Failure {
+    error: Arc<CredentialError>,
+    attempts: u32,
+    retry_at: Instant,
+}
+
+impl Failure {
+    fn after(previous: Option<&Failure>, error: Arc<CredentialError>) -> Self {
+        let attempts = previous.map_or(1, |f| f.attempts.saturating_add(1));
+        let base = BACKOFF_FIRST
+            .saturating_mul(1 << attempts.saturating_sub(1).min(16))
+            .min(BACKOFF_MAX);
+        // Full jitter over the upper half: many daemons (or credentials)
+        // that failed together do not retry together.
+        let mut r = [0u8; 2];
+        let _ = openssl::rand::rand_bytes(&mut r);
+        let frac = f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX);
+        let delay = base.mul_f64(0.5 + frac / 2.0);
+        Self {
+            error,
+            attempts,
+            retry_at: Instant::now() + delay,
+        }
+    }
+}
+
+/// A fetched passphrase and its clock.
+struct Held {
+    pass: Passphrase,
+    fetched: Instant,
+    used: Instant,
+}
+
+/// What operators see of a credential's passphrase source (`Status`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceStatus {
+    /// `file`, `keyutils`, `exec`, … (empty without a source).
+    pub kind: String,
+    /// Where exactly (never the secret).
+    pub description: String,
+    /// Unix seconds of the last successful fetch.
+    pub last_fetch_at: Option<i64>,
+    /// The last fetch or decryption error, and when.
+    pub last_error: Option<(i64, String)>,
+    /// Whether the passphrase is held in memory now.
+    pub held: bool,
+    /// Unix seconds of the next attempt while failing.
+    pub next_retry_at: Option<i64>,
+}
 
 /// Which credential a request means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,9 +101,13 @@ pub struct Credential {
     /// Its settings.
     pub config: CredentialConfig,
     loaded: Result<Loaded, Arc<CredentialError>>,
-    passphrase: Mutex<Option<Passphrase>>,
+    passphrase: Mutex<Option<Held>>,
+    /// Sliding and hard lifetime of a held passphrase (`None`: forever).
+    pass_ttl: (Option<Duration>, Option<Duration>),
+    fetch_timeout: Duration,
+    source_status: Mutex<SourceStatus>,
     cache: KeyCache,
-    last_failure: Mutex<Option<(Instant, Arc<CredentialError>)>>,
+    last_failure: Mutex<Option<Failure>>,
     expiry_warning_days: u32,
     /// SHA-256 over the credential's files as loaded: a reload reuses this
     /// credential (held passphrase, decrypted key) when neither the files
@@ -119,10 +178,11 @@ impl Credential {
     /// a broken credential is kept in an error state so that the daemon
     /// serves the others and reports this one. Blocking.
     pub fn load(name: &str, config: CredentialConfig, agent: &AgentConfig, env: &EnvVault) -> Self {
+        let timeout = Duration::from_secs(agent.passphrase_fetch_timeout_seconds);
         let source = config
             .passphrase
             .as_ref()
-            .map(|p| source::from_config(p, env));
+            .map(|p| source::from_config(p, env, timeout));
         Self::load_with_source(name, config, agent, source)
     }
 
@@ -135,11 +195,29 @@ impl Credential {
     ) -> Self {
         let passphrase = Mutex::new(None);
         let fingerprint = fingerprint(&config);
+        let mut status = SourceStatus {
+            kind: source.as_ref().map(|s| s.kind().to_owned()).unwrap_or_default(),
+            description: source.as_ref().map(|s| s.describe()).unwrap_or_default(),
+            ..Default::default()
+        };
         let loaded = Self::load_parts(&config, source, &passphrase).map_err(Arc::new);
-        if let Err(e) = &loaded {
-            tracing::error!(credential = name, error = %e, "credential cannot be used");
+        match &loaded {
+            Err(e) => {
+                tracing::error!(credential = name, error = %e, "credential cannot be used");
+                status.last_error = Some((now_unix(), e.to_string()));
+            }
+            Ok(_) if lock_ignoring_poison(&passphrase).is_some() => {
+                status.last_fetch_at = Some(now_unix());
+            }
+            Ok(_) => {}
         }
         let cred = Self {
+            pass_ttl: (
+                agent.passphrase_idle_ttl_seconds.duration(),
+                agent.passphrase_max_ttl_seconds.duration(),
+            ),
+            fetch_timeout: Duration::from_secs(agent.passphrase_fetch_timeout_seconds),
+            source_status: Mutex::new(status),
             name: name.to_owned(),
             cache: KeyCache::new(
                 Duration::from_secs(agent.key_idle_ttl_seconds),
@@ -163,7 +241,7 @@ impl Credential {
     fn load_parts(
         config: &CredentialConfig,
         source: Option<Arc<dyn PassphraseSource>>,
-        held: &Mutex<Option<Passphrase>>,
+        held: &Mutex<Option<Held>>,
     ) -> Result<Loaded, CredentialError> {
         if let Some(p12) = &config.pkcs12 {
             let key_file = KeyFile::read_pkcs12(p12)?;
@@ -178,7 +256,12 @@ impl Credential {
             let certs = opened.certs.as_deref().unwrap_or_default();
             let facts = PublicFacts::from_chain(certs)?;
             facts.check_matches(&opened.key)?;
-            *held.lock().unwrap_or_else(|p| p.into_inner()) = Some(pass);
+            let now = Instant::now();
+            *lock_ignoring_poison(held) = Some(Held {
+                pass,
+                fetched: now,
+                used: now,
+            });
             return Ok(Loaded {
                 facts,
                 key_file,
@@ -257,6 +340,16 @@ impl Credential {
         self.loaded.is_ok()
     }
 
+    /// Whether loading failed only because the passphrase source was
+    /// unreachable (a PKCS#12 bundle needs its passphrase to be read), so
+    /// loading again may succeed.
+    pub fn load_retryable(&self) -> bool {
+        matches!(
+            self.loaded.as_ref().err().map(|e| &**e),
+            Some(CredentialError::Source(SourceError::Unavailable { .. }))
+        )
+    }
+
     /// Records (or clears) why a reload kept this version.
     pub fn set_notice(&self, notice: Option<String>) {
         *self.notice.lock().unwrap_or_else(|p| p.into_inner()) = notice;
@@ -286,8 +379,8 @@ impl Credential {
         if self.locked.load(Ordering::SeqCst) {
             return State::Locked;
         }
-        if let Some((_, e)) = &*self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) {
-            return State::Error(e.to_string());
+        if let Some(f) = &*lock_ignoring_poison(&self.last_failure) {
+            return State::Error(f.error.to_string());
         }
         let now = now_unix();
         if facts.expired_at(now) {
@@ -321,9 +414,9 @@ impl Credential {
         self.locked.store(true, Ordering::SeqCst);
         // Taking the passphrase lock also waits out a decryption in progress,
         // which sees the flag and discards its result.
-        *self.passphrase.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *lock_ignoring_poison(&self.passphrase) = None;
         self.cache.clear();
-        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *lock_ignoring_poison(&self.last_failure) = None;
     }
 
     /// Whether the credential is locked.
@@ -382,10 +475,13 @@ impl Credential {
         if let Some(k) = self.cache.get() {
             return Ok(k);
         }
-        if let Some((at, e)) = &*self.last_failure.lock().unwrap_or_else(|p| p.into_inner())
-            && at.elapsed() < RETRY_BACKOFF
+        if let Some(f) = &*lock_ignoring_poison(&self.last_failure)
+            && Instant::now() < f.retry_at
         {
-            return Err(self.error(e));
+            return Err(self.error(&f.error));
+        }
+        if let Err(e) = self.ensure_passphrase().await {
+            return Err(self.fail(e));
         }
         let me = Arc::clone(self);
         match cpu::run(move || me.decrypt_now()).await {
@@ -395,19 +491,133 @@ impl Credential {
             }
             Ok(key) => {
                 tracing::info!(credential = %self.name, "key decrypted");
-                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                if lock_ignoring_poison(&self.last_failure).take().is_some() {
+                    tracing::info!(credential = %self.name, "recovered");
+                }
+                lock_ignoring_poison(&self.source_status).next_retry_at = None;
                 self.cache
                     .put(key, for_request, self.config.shielded)
                     .map_err(|e| self.error(&Arc::new(CredentialError::Crypto(e))))
             }
-            Err(e) => {
-                let e = Arc::new(e);
-                tracing::error!(credential = %self.name, error = %e, "cannot decrypt the key");
-                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some((Instant::now(), Arc::clone(&e)));
-                Err(self.error(&e))
-            }
+            Err(e) => Err(self.fail(e)),
         }
+    }
+
+    /// Records a failure (growing the backoff) and returns it as an error.
+    fn fail(&self, e: CredentialError) -> Error {
+        let e = Arc::new(e);
+        if matches!(*e, CredentialError::Locked) {
+            return self.error(&e);
+        }
+        let mut failure = lock_ignoring_poison(&self.last_failure);
+        let next = Failure::after(failure.as_ref(), Arc::clone(&e));
+        let wait = next.retry_at.saturating_duration_since(Instant::now());
+        tracing::error!(
+            credential = %self.name, error = %e, attempt = next.attempts,
+            retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "cannot decrypt the key"
+        );
+        {
+            let mut st = lock_ignoring_poison(&self.source_status);
+            st.last_error = Some((now_unix(), e.to_string()));
+            st.next_retry_at = Some(now_unix() + i64::try_from(wait.as_secs()).unwrap_or(0) + 1);
+        }
+        *failure = Some(next);
+        self.error(&e)
+    }
+
+    /// Whether a failed credential's backoff has ended, so the daemon should
+    /// try it again in the background.
+    pub fn retry_due(&self) -> bool {
+        self.loaded.is_ok()
+            && !self.is_locked()
+            && lock_ignoring_poison(&self.last_failure)
+                .as_ref()
+                .is_some_and(|f| Instant::now() >= f.retry_at)
+    }
+
+    /// The passphrase source's state, for `Status`.
+    pub fn source_status(&self) -> SourceStatus {
+        let mut st = lock_ignoring_poison(&self.source_status).clone();
+        st.held = lock_ignoring_poison(&self.passphrase).is_some();
+        st
+    }
+
+    /// Makes sure a passphrase is held when the key needs one, fetching it
+    /// from the source on a blocking thread outside the CPU pool (a slow
+    /// secret manager must not hold a crypto slot) under the fetch timeout.
+    async fn ensure_passphrase(&self) -> Result<(), CredentialError> {
+        let loaded = match &self.loaded {
+            Ok(l) => l,
+            Err(_) => return Ok(()),
+        };
+        if !loaded.key_file.needs_passphrase() || self.passphrase_held() {
+            return Ok(());
+        }
+        let Some(src) = loaded.source.clone() else {
+            return Ok(());
+        };
+        let desc = src.describe();
+        let fetch = tokio::task::spawn_blocking(move || src.fetch());
+        let pass = match tokio::time::timeout(self.fetch_timeout, fetch).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(e)) => {
+                return Err(CredentialError::Source(SourceError::Unavailable {
+                    source_desc: desc,
+                    reason: format!("the fetch failed: {e}"),
+                }));
+            }
+            Err(_) => {
+                return Err(CredentialError::Source(SourceError::Unavailable {
+                    source_desc: desc,
+                    reason: format!(
+                        "no answer within {} s (passphrase_fetch_timeout_seconds)",
+                        self.fetch_timeout.as_secs()
+                    ),
+                }));
+            }
+        };
+        if self.is_locked() {
+            return Err(CredentialError::Locked);
+        }
+        let now = Instant::now();
+        *lock_ignoring_poison(&self.passphrase) = Some(Held {
+            pass,
+            fetched: now,
+            used: now,
+        });
+        lock_ignoring_poison(&self.source_status).last_fetch_at = Some(now_unix());
+        tracing::debug!(credential = %self.name, source = %desc, "passphrase fetched");
+        Ok(())
+    }
+
+    /// Whether a passphrase is held and within its TTLs; an expired one is
+    /// wiped here.
+    fn passphrase_held(&self) -> bool {
+        let mut held = lock_ignoring_poison(&self.passphrase);
+        match &*held {
+            Some(h) if self.passphrase_expired(h) => {
+                *held = None;
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    fn passphrase_expired(&self, h: &Held) -> bool {
+        let (idle, max) = self.pass_ttl;
+        idle.is_some_and(|t| h.used.elapsed() >= t) || max.is_some_and(|t| h.fetched.elapsed() >= t)
+    }
+
+    /// Wipes the held passphrase if its TTL ran out (the daemon's sweep).
+    pub fn evict_expired_passphrase(&self) -> bool {
+        let mut held = lock_ignoring_poison(&self.passphrase);
+        if held.as_ref().is_some_and(|h| self.passphrase_expired(h)) {
+            *held = None;
+            return true;
+        }
+        false
     }
 
     /// Fetches the passphrase if not held, decrypts and checks the key.
@@ -420,7 +630,7 @@ impl Credential {
                 path: Default::default(),
                 detail: e.to_string(),
             })?;
-        let mut held = self.passphrase.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = lock_ignoring_poison(&self.passphrase);
         if self.is_locked() {
             return Err(CredentialError::Locked);
         }
@@ -430,13 +640,19 @@ impl Credential {
             .map(|s| s.describe())
             .unwrap_or_default();
         if loaded.key_file.needs_passphrase() && held.is_none() {
-            if let Some(src) = &loaded.source {
-                *held = Some(src.fetch()?);
-            }
+            // Wiped (TTL sweep) between the fetch and here: the next
+            // attempt fetches again.
+            return Err(CredentialError::Source(SourceError::Unavailable {
+                source_desc: desc,
+                reason: "the passphrase expired before it could be used; retrying".into(),
+            }));
+        }
+        if let Some(h) = held.as_mut() {
+            h.used = Instant::now();
         }
         let result = loaded
             .key_file
-            .decrypt(held.as_ref(), &desc)
+            .decrypt(held.as_ref().map(|h| &h.pass), &desc)
             .and_then(|d| loaded.facts.check_matches(&d.key).map(|()| d.key));
         if matches!(result, Err(CredentialError::WrongPassphrase { .. })) {
             // Fetch again next time: the source may have been corrected.
@@ -449,6 +665,12 @@ impl Credential {
     pub fn evict_expired_key(&self) -> bool {
         self.cache.evict_expired()
     }
+}
+
+fn lock_ignoring_poison<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind
+    // (an Option or a status record): still consistent to read.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Every configured credential, by name.

@@ -41,7 +41,16 @@ impl pb::admin_server::Admin for AdminService {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_seconds: self.started.elapsed().as_secs(),
             socket_path: self.socket.display().to_string(),
-            credentials: self.daemon.snapshot(None),
+            credentials: self
+                .daemon
+                .registry()
+                .all()
+                .map(|c| {
+                    let mut pb_cred = super::credential_to_pb(c);
+                    pb_cred.passphrase_source = Some(source_status_to_pb(c.source_status()));
+                    pb_cred
+                })
+                .collect(),
             pid: std::process::id(),
             last_reload_at: reload.at,
             last_reload_trigger: reload.trigger,
@@ -58,7 +67,7 @@ impl pb::admin_server::Admin for AdminService {
         request: Request<pb::LockRequest>,
     ) -> Result<Response<pb::LockResponse>, Status> {
         let caller = self.daemon.admit(&request)?;
-        self.daemon.authorize_admin(&caller, "reload")?;
+        self.daemon.authorize_admin(&caller, "lock")?;
         let locked = self
             .daemon
             .lock(&format!("Admin.Lock by {caller}"), Some(&caller))
@@ -71,7 +80,7 @@ impl pb::admin_server::Admin for AdminService {
         request: Request<pb::UnlockRequest>,
     ) -> Result<Response<pb::UnlockResponse>, Status> {
         let caller = self.daemon.admit(&request)?;
-        self.daemon.authorize_admin(&caller, "lock")?;
+        self.daemon.authorize_admin(&caller, "unlock")?;
         tracing::info!(%caller, "unlock requested");
         let (unlocked, errors) = self.daemon.unlock(Some(&caller)).await;
         Ok(Response::new(pb::UnlockResponse { unlocked, errors }))
@@ -82,7 +91,7 @@ impl pb::admin_server::Admin for AdminService {
         request: Request<pb::ReloadRequest>,
     ) -> Result<Response<pb::ReloadResponse>, Status> {
         let caller = self.daemon.admit(&request)?;
-        self.daemon.authorize_admin(&caller, "unlock")?;
+        self.daemon.authorize_admin(&caller, "reload")?;
         tracing::info!(%caller, "reload requested");
         let report = self.daemon.reload("Admin.Reload").await?;
         Ok(Response::new(pb::ReloadResponse {
@@ -91,5 +100,18 @@ impl pb::admin_server::Admin for AdminService {
             updated: report.updated,
             errors: report.errors,
         }))
+    }
+}
+
+fn source_status_to_pb(s: crate::credential::SourceStatus) -> pb::PassphraseSourceStatus {
+    let (last_error_at, last_error) = s.last_error.unwrap_or_default();
+    pb::PassphraseSourceStatus {
+        kind: s.kind,
+        description: s.description,
+        last_fetch_at: s.last_fetch_at.unwrap_or_default(),
+        last_error,
+        last_error_at,
+        held: s.held,
+        next_retry_at: s.next_retry_at.unwrap_or_default(),
     }
 }

@@ -64,7 +64,7 @@ impl PassphraseSource for FileSource {
 }
 
 /// Reads until `buf` is full or the end of input; returns the count.
-pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {

@@ -30,13 +30,27 @@ impl KeyutilsSource {
     }
 
     fn open_keyring(&self) -> Result<KeyRing, KeyError> {
-        match self.keyring {
-            KeyringName::User => KeyRing::from_special_id(KeyRingIdentifier::User, false),
-            KeyringName::Session => KeyRing::from_special_id(KeyRingIdentifier::Session, false),
-            KeyringName::Process => KeyRing::from_special_id(KeyRingIdentifier::Process, false),
-            KeyringName::Persistent => KeyRing::get_persistent(KeyRingIdentifier::Process),
-        }
+        open(self.keyring)
     }
+}
+
+fn open(ring: KeyringName) -> Result<KeyRing, KeyError> {
+    match ring {
+        KeyringName::User => KeyRing::from_special_id(KeyRingIdentifier::User, false),
+        KeyringName::Session => KeyRing::from_special_id(KeyRingIdentifier::Session, false),
+        KeyringName::Process => KeyRing::from_special_id(KeyRingIdentifier::Process, false),
+        KeyringName::Persistent => KeyRing::get_persistent(KeyRingIdentifier::Process),
+    }
+}
+
+/// Stores `pass` as the `user` key `description` in `ring`, replacing the
+/// payload of an existing key with that description.
+pub fn store(description: &str, ring: KeyringName, pass: &Passphrase) -> Result<(), String> {
+    let keyring = open(ring).map_err(|e| format!("cannot open the keyring: {e:?}"))?;
+    keyring
+        .add_key(description, pass.expose())
+        .map(|_| ())
+        .map_err(|e| format!("cannot add the key: {e:?}"))
 }
 
 impl PassphraseSource for KeyutilsSource {

@@ -6,16 +6,26 @@
 //! never on an async worker. Each source describes itself for logs and
 //! errors without revealing the secret.
 
+#[cfg(feature = "aws-secrets-manager")]
+mod aws;
 mod env;
+mod exec;
 mod file;
-mod keyutils;
+pub mod keyutils;
+pub mod secret_service;
+mod systemd;
 
 use std::fmt;
 use std::sync::Arc;
 
+#[cfg(feature = "aws-secrets-manager")]
+pub use aws::{AwsSecret, AwsSource};
 pub use env::{EnvSource, EnvVault};
-pub use file::FileSource;
+pub use exec::ExecSource;
+pub use file::{FileSource, read_full};
 pub use keyutils::KeyutilsSource;
+pub use secret_service::SecretServiceSource;
+pub use systemd::SystemdSource;
 
 use crate::config::PassphraseConfig;
 use crate::secret::{Passphrase, PassphraseError};
@@ -76,8 +86,13 @@ impl SourceError {
 }
 
 /// Builds the source a credential's config names. Environment variables
-/// must have been taken into `env` before any thread started.
-pub fn from_config(cfg: &PassphraseConfig, env: &EnvVault) -> Arc<dyn PassphraseSource> {
+/// must have been taken into `env` before any thread started; `timeout`
+/// bounds commands run by the `exec` source.
+pub fn from_config(
+    cfg: &PassphraseConfig,
+    env: &EnvVault,
+    timeout: std::time::Duration,
+) -> Arc<dyn PassphraseSource> {
     match cfg {
         PassphraseConfig::File { path } => Arc::new(FileSource::new(path.clone())),
         PassphraseConfig::Env { variable } => Arc::new(env.source(variable)),
@@ -85,6 +100,64 @@ pub fn from_config(cfg: &PassphraseConfig, env: &EnvVault) -> Arc<dyn Passphrase
             description,
             keyring,
         } => Arc::new(KeyutilsSource::new(description.clone(), *keyring)),
+        PassphraseConfig::SecretService { attributes } => {
+            Arc::new(SecretServiceSource::new(attributes.clone()))
+        }
+        PassphraseConfig::Systemd { name } => Arc::new(SystemdSource::new(name.clone())),
+        PassphraseConfig::Exec {
+            command,
+            pass_env,
+            env,
+        } => Arc::new(ExecSource::new(
+            command.clone(),
+            pass_env.clone(),
+            env.clone(),
+            timeout,
+        )),
+        #[cfg(feature = "aws-secrets-manager")]
+        PassphraseConfig::AwsSecretsManager {
+            secret_id,
+            version_stage,
+            version_id,
+            json_key,
+            region,
+            endpoint_url,
+        } => Arc::new(AwsSource::new(AwsSecret {
+            secret_id: secret_id.clone(),
+            version_stage: version_stage.clone(),
+            version_id: version_id.clone(),
+            json_key: json_key.clone(),
+            region: region.clone(),
+            endpoint_url: endpoint_url.clone(),
+        })),
+        #[cfg(not(feature = "aws-secrets-manager"))]
+        PassphraseConfig::AwsSecretsManager { secret_id, .. } => Arc::new(Unsupported {
+            desc: format!("aws-secrets-manager {secret_id:?}"),
+            reason: "this build has no AWS support: build fapi-agent with \
+                     `--features aws-secrets-manager`, or use the exec source with \
+                     `aws secretsmanager get-secret-value`",
+        }),
+    }
+}
+
+/// A source this build cannot serve; every fetch says why.
+#[cfg(not(feature = "aws-secrets-manager"))]
+#[derive(Debug)]
+struct Unsupported {
+    desc: String,
+    reason: &'static str,
+}
+
+#[cfg(not(feature = "aws-secrets-manager"))]
+impl PassphraseSource for Unsupported {
+    fn kind(&self) -> &'static str {
+        "unsupported"
+    }
+    fn describe(&self) -> String {
+        self.desc.clone()
+    }
+    fn fetch(&self) -> Result<Passphrase, SourceError> {
+        Err(SourceError::refused(self, self.reason))
     }
 }
 

@@ -1,0 +1,277 @@
+//! Onboarding: storing a passphrase in a secret manager
+//! (`passphrase store`) and importing a credential a platform issued
+//! (`import`), proving everything before anything is stored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, KeyringName, PassphraseConfig};
+use crate::credential::{CredentialError, KeyFile, PublicFacts, read_certificates};
+use crate::jose::{Alg, PublicJwk};
+use crate::now_unix;
+use crate::secret::Passphrase;
+use crate::source;
+
+/// Where a passphrase is stored.
+#[derive(Debug, Clone)]
+pub enum StoreTarget {
+    /// A `user` key in a kernel keyring.
+    Keyutils {
+        /// The key's description.
+        description: String,
+        /// Which keyring.
+        keyring: KeyringName,
+    },
+    /// An item in the Secret Service's default collection.
+    SecretService {
+        /// Lookup attributes.
+        attributes: BTreeMap<String, String>,
+        /// The item's label, shown in keyring managers.
+        label: String,
+    },
+    /// A file, mode 0600, that must not exist yet.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Why onboarding stopped. Each message says what was wrong and how to
+/// fix it; none contains the passphrase.
+#[derive(Debug, thiserror::Error)]
+pub enum OnboardError {
+    /// The secret manager refused or is unreachable.
+    #[error("cannot store the passphrase in {target}: {reason}")]
+    Store {
+        /// Where it was going.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// The passphrase does not open the key.
+    #[error(
+        "the passphrase does not decrypt {path}: it is not the one issued with this key. Copy it \
+         again from the platform (watch for a missing character or a trailing space) ({detail})"
+    )]
+    WrongPassphrase {
+        /// The key or bundle.
+        path: PathBuf,
+        /// OpenSSL's reason.
+        detail: String,
+    },
+    /// The certificate belongs to another key.
+    #[error(
+        "{cert} certifies another key (kid {cert_kid}), not the key in {key} (kid {key_kid}): \
+         is it the certificate of another credential? Download the certificate issued with this key"
+    )]
+    Mismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// Its key's thumbprint.
+        cert_kid: String,
+        /// The key file.
+        key: PathBuf,
+        /// The key's thumbprint.
+        key_kid: String,
+    },
+    /// The key is not encrypted.
+    #[error(
+        "{0} is not encrypted: import is for the passphrase-protected keys platforms issue; \
+         encrypt it first (openssl pkcs8 -topk8 -v2 aes256)"
+    )]
+    Plaintext(PathBuf),
+    /// Anything else about the credential (corrupt file, expired, policy).
+    #[error("{0}")]
+    Credential(#[from] CredentialError),
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl StoreTarget {
+    fn describe(&self) -> String {
+        match self {
+            StoreTarget::Keyutils {
+                description,
+                keyring,
+            } => format!("keyutils {keyring:?}:{description:?}").to_lowercase(),
+            StoreTarget::SecretService { attributes, .. } => {
+                format!("secret-service {attributes:?}")
+            }
+            StoreTarget::File { path } => format!("file {}", path.display()),
+        }
+    }
+}
+
+/// Stores `pass` and returns the config that reads it back.
+pub fn store(target: &StoreTarget, pass: &Passphrase) -> Result<PassphraseConfig, OnboardError> {
+    let fail = |reason: String| OnboardError::Store {
+        target: target.describe(),
+        reason,
+    };
+    match target {
+        StoreTarget::Keyutils {
+            description,
+            keyring,
+        } => {
+            source::keyutils::store(description, *keyring, pass).map_err(fail)?;
+            Ok(PassphraseConfig::Keyutils {
+                description: description.clone(),
+                keyring: *keyring,
+            })
+        }
+        StoreTarget::SecretService { attributes, label } => {
+            source::secret_service::store(label, attributes, pass).map_err(fail)?;
+            Ok(PassphraseConfig::SecretService {
+                attributes: attributes.clone(),
+            })
+        }
+        StoreTarget::File { path } => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| fail(e.to_string()))?;
+            f.write_all(pass.expose())
+                .map_err(|e| fail(e.to_string()))?;
+            let path = std::path::absolute(path).map_err(|e| fail(e.to_string()))?;
+            Ok(PassphraseConfig::File { path })
+        }
+    }
+}
+
+/// A credential to import.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// Credential name in the config.
+    pub name: String,
+    /// Its client_id.
+    pub client_id: String,
+    /// The authorization server's issuer.
+    pub issuer: String,
+    /// Key and certificate files ...
+    pub key: Option<PathBuf>,
+    /// ...
+    pub cert: Option<PathBuf>,
+    /// ... or a PKCS#12 bundle.
+    pub p12: Option<PathBuf>,
+    /// Where the passphrase goes.
+    pub target: StoreTarget,
+}
+
+/// What `import` proved and wrote.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The key's thumbprint.
+    pub kid: String,
+    /// Its algorithm.
+    pub alg: Alg,
+    /// Certificate notAfter.
+    pub not_after: String,
+    /// Whole days until then.
+    pub days_left: i64,
+    /// The config stanza to add.
+    pub stanza: String,
+}
+
+/// Proves that `pass` decrypts the key, that key and certificate match and
+/// the certificate is valid now, then stores `pass` and returns the stanza.
+/// Nothing is stored when a check fails.
+pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, OnboardError> {
+    let wrong = |path: &Path, e: CredentialError| match e {
+        CredentialError::WrongPassphrase { detail, .. } => OnboardError::WrongPassphrase {
+            path: path.to_owned(),
+            detail,
+        },
+        other => OnboardError::Credential(other),
+    };
+    let (facts, files) = match (&req.key, &req.cert, &req.p12) {
+        (None, None, Some(p12)) => {
+            let bundle = KeyFile::read_pkcs12(p12)?;
+            let opened = bundle
+                .decrypt(Some(pass), "the passphrase entered")
+                .map_err(|e| wrong(p12, e))?;
+            let certs = opened.certs.as_deref().unwrap_or_default();
+            let facts = PublicFacts::from_chain(certs)?;
+            if let Err(CredentialError::KeyCertMismatch { cert_kid }) =
+                facts.check_matches(&opened.key)
+            {
+                return Err(mismatch(p12, cert_kid, p12, &opened.key)?);
+            }
+            (facts, format!("pkcs12 = {:?}\n", absolute(p12)?))
+        }
+        (Some(key), Some(cert), None) => {
+            let facts = PublicFacts::from_chain(&read_certificates(cert)?)?;
+            let key_file = KeyFile::read_key(key)?;
+            if !key_file.needs_passphrase() {
+                return Err(OnboardError::Plaintext(key.clone()));
+            }
+            let opened = key_file
+                .decrypt(Some(pass), "the passphrase entered")
+                .map_err(|e| wrong(key, e))?;
+            if let Err(CredentialError::KeyCertMismatch { cert_kid }) =
+                facts.check_matches(&opened.key)
+            {
+                return Err(mismatch(cert, cert_kid, key, &opened.key)?);
+            }
+            (
+                facts,
+                format!(
+                    "key = {:?}\ncertificate = {:?}\n",
+                    absolute(key)?,
+                    absolute(cert)?
+                ),
+            )
+        }
+        _ => {
+            return Err(OnboardError::Usage(
+                "give --key and --cert, or --p12".into(),
+            ));
+        }
+    };
+    let stanza_head = format!(
+        "[credentials.{name}]\nclient_id = {client:?}\nissuer = {issuer:?}\n{files}",
+        name = req.name,
+        client = req.client_id,
+        issuer = req.issuer,
+    );
+    // Validate the stanza with a placeholder source before storing anything.
+    Config::parse(
+        &format!("{stanza_head}passphrase = {{ source = \"env\", variable = \"X\" }}\n"),
+        Path::new("/"),
+    )
+    .map_err(|e| OnboardError::Usage(e.to_string()))?;
+    let pass_cfg = store(&req.target, pass)?;
+    Ok(Imported {
+        kid: facts.jwk.thumbprint().to_owned(),
+        alg: facts.alg,
+        not_after: facts.not_after_text.clone(),
+        days_left: facts.days_left(now_unix()),
+        stanza: format!("{stanza_head}passphrase = {}\n", pass_cfg.to_inline_toml()),
+    })
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, OnboardError> {
+    std::path::absolute(p).map_err(|e| OnboardError::Usage(format!("{}: {e}", p.display())))
+}
+
+fn mismatch(
+    cert: &Path,
+    cert_kid: String,
+    key: &Path,
+    pkey: &openssl::pkey::PKey<openssl::pkey::Private>,
+) -> Result<OnboardError, OnboardError> {
+    let key_kid = Alg::for_key(pkey)
+        .ok()
+        .and_then(|alg| PublicJwk::new(pkey, alg, &[]).ok())
+        .map_or_else(|| "unknown".into(), |j| j.thumbprint().to_owned());
+    Ok(OnboardError::Mismatch {
+        cert: cert.to_owned(),
+        cert_kid,
+        key: key.to_owned(),
+        key_kid,
+    })
+}
