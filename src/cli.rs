@@ -445,6 +445,14 @@ fn take_env(config: &Config) -> EnvVault {
 
 fn run(args: RunArgs) -> ExitCode {
     prepare_process();
+    // Before any thread starts: systemd's LISTEN_* variables are read once.
+    let inherited = match crate::systemd::inherited_listener() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("fapi-agent: cannot use the socket systemd passed: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let (config, vault) = match &args.config {
         Some(path) => match Config::load(path) {
             Ok(c) => {
@@ -520,7 +528,10 @@ fn run(args: RunArgs) -> ExitCode {
         },
     };
     let result = runtime.block_on(async {
-        let socket = server::BoundSocket::bind(&socket_path, group)?;
+        let socket = match inherited {
+            Some(listener) => server::BoundSocket::inherited(listener)?,
+            None => server::BoundSocket::bind(&socket_path, group)?,
+        };
         if args.dev {
             print_dev_banner(&daemon.registry(), socket.path());
         }

@@ -376,6 +376,15 @@ impl Daemon {
             ));
         };
         tracing::info!(trigger, "reloading");
+        crate::systemd::reloading();
+        // READY=1 again whatever the outcome: the running state serves.
+        struct ReadyAgain;
+        impl Drop for ReadyAgain {
+            fn drop(&mut self) {
+                crate::systemd::ready("serving (reloaded)");
+            }
+        }
+        let _ready = ReadyAgain;
         let loaded = {
             let path = path.clone();
             tokio::task::spawn_blocking(move || Config::load(&path)).await

@@ -48,6 +48,7 @@ pub mod enroll;
 pub mod error;
 pub mod jose;
 pub mod limits;
+pub mod metrics;
 pub mod onboard;
 pub mod os;
 pub mod policy;
@@ -56,6 +57,7 @@ pub mod secret;
 pub mod server;
 pub mod service;
 pub mod source;
+pub mod systemd;
 pub mod watch;
 
 /// Seconds since the Unix epoch, now.

@@ -93,6 +93,8 @@ pub struct BoundSocket {
 struct SocketGuard {
     path: PathBuf,
     inode: u64,
+    /// False for a socket systemd bound and keeps (socket activation).
+    owned: bool,
 }
 
 impl BoundSocket {
@@ -135,6 +137,29 @@ impl BoundSocket {
             guard: SocketGuard {
                 path: path.to_owned(),
                 inode,
+                owned: true,
+            },
+        })
+    }
+
+    /// A listening socket systemd passed (socket activation). systemd owns
+    /// the file, its mode and its directory; it is left in place at exit.
+    pub fn inherited(listener: std::os::unix::net::UnixListener) -> Result<Self, SocketError> {
+        let path = listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(Path::to_owned))
+            .unwrap_or_else(|| PathBuf::from("(systemd socket)"));
+        let listener = UnixListener::from_std(listener).map_err(|source| SocketError::Bind {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self {
+            listener,
+            guard: SocketGuard {
+                path,
+                inode: 0,
+                owned: false,
             },
         })
     }
@@ -191,7 +216,8 @@ fn prepare_dir(dir: &Path, group: Option<u32>) -> Result<(), SocketError> {
 
 impl Drop for SocketGuard {
     fn drop(&mut self) {
-        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
+        if self.owned
+            && std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
             let _ = std::fs::remove_file(&self.path);
         }
     }
@@ -258,6 +284,27 @@ pub async fn serve(
             "some secret pages could not be locked in RAM: raise RLIMIT_MEMLOCK (LimitMEMLOCK=)"
         );
     }
+    if let Some(m) = &daemon.agent_config().metrics {
+        crate::metrics::spawn_endpoint(Arc::clone(&daemon), m.clone())
+            .await
+            .map_err(|source| SocketError::Bind {
+                path: m
+                    .socket
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(format!("{:?}", m.listen))),
+                source,
+            })?;
+    }
+    crate::systemd::ready(&format!(
+        "serving {} credential(s) on {}",
+        daemon.registry().all().count(),
+        socket.guard.path.display()
+    ));
+    crate::systemd::spawn_watchdog();
+    let shutdown = async {
+        shutdown.await;
+        crate::systemd::stopping();
+    };
 
     let limits = daemon.agent_config();
     let BoundSocket { listener, guard } = socket;
@@ -278,6 +325,7 @@ pub async fn serve(
         Err(e) => Some(Err(e)),
     });
     let result = Server::builder()
+        .layer(crate::metrics::MetricsLayer)
         .concurrency_limit_per_connection(limits.max_streams_per_connection as usize)
         .max_concurrent_streams(limits.max_streams_per_connection)
         .timeout(std::time::Duration::from_secs(

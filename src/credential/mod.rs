@@ -558,8 +558,11 @@ impl Credential {
             return Ok(());
         };
         let desc = src.describe();
+        let kind = src.kind();
         let fetch = tokio::task::spawn_blocking(move || src.fetch());
-        let pass = match tokio::time::timeout(self.fetch_timeout, fetch).await {
+        let fetched = tokio::time::timeout(self.fetch_timeout, fetch).await;
+        crate::metrics::metrics().fetch(&self.name, kind, matches!(fetched, Ok(Ok(Ok(_)))));
+        let pass = match fetched {
             Ok(Ok(r)) => r?,
             Ok(Err(e)) => {
                 return Err(CredentialError::Source(SourceError::Unavailable {

@@ -1,0 +1,332 @@
+//! Passphrase sources against the real thing: systemd credentials (plain
+//! and made with `systemd-creds encrypt`), exec commands (success, failure,
+//! timeout), a source down at start-up that comes back, passphrase TTLs,
+//! and `Status` reporting each source.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Fixtures, KeyFormat, KeyType, sign};
+use fapi_agent::service::pb;
+
+const ISSUER: &str = "https://as.example";
+
+/// The credential named `name` as `Status` reports it.
+async fn status_of(d: &Daemon, name: &str) -> pb::Credential {
+    let mut c = d.client().await;
+    c.admin
+        .status(pb::StatusRequest {})
+        .await
+        .expect("status")
+        .into_inner()
+        .credentials
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("{name} not in Status"))
+}
+
+/// A config stanza for `cred` with the passphrase from `pass_toml`.
+fn stanza(cred: &common::Cred, client_id: &str, pass_toml: &str) -> String {
+    format!(
+        "[credentials.{}]\nclient_id = {client_id:?}\nissuer = {ISSUER:?}\nkey = {:?}\ncertificate = {:?}\npassphrase = {pass_toml}\n",
+        cred.name, cred.key, cred.cert
+    )
+}
+
+fn write_script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o700)).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn systemd_credentials_directory_plain_and_encrypted() {
+    let fx = Fixtures::new();
+    let plain = fx.credential("plain", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let enc = fx.credential("enc", KeyType::P256, KeyFormat::Pkcs8Scrypt);
+    let creds_dir = fx.path().join("credentials");
+    std::fs::create_dir(&creds_dir).unwrap();
+    std::fs::copy(&plain.pass_file, creds_dir.join("plain-pass")).unwrap();
+
+    // A credential encrypted with the host key by systemd-creds, decrypted
+    // again by systemd-creds into the directory, as systemd does for
+    // LoadCredentialEncrypted= before the service starts.
+    let setup = Command::new("systemd-creds").arg("setup").output().unwrap();
+    assert!(setup.status.success(), "systemd-creds setup: {setup:?}");
+    let encrypted = fx.path().join("enc-pass.cred");
+    let out = Command::new("systemd-creds")
+        .args(["encrypt", "--with-key=host", "--name=enc-pass"])
+        .arg(&enc.pass_file)
+        .arg(&encrypted)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "systemd-creds encrypt: {out:?}");
+    let blob = std::fs::read(&encrypted).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&blob).contains(&enc.passphrase),
+        "the encrypted credential must not contain the passphrase"
+    );
+    let out = Command::new("systemd-creds")
+        .args(["decrypt", "--name=enc-pass"])
+        .arg(&encrypted)
+        .arg(creds_dir.join("enc-pass"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "systemd-creds decrypt: {out:?}");
+
+    let config = format!(
+        "{}{}{}",
+        stanza(&plain, "plain", r#"{ source = "systemd", name = "plain-pass" }"#),
+        stanza(&enc, "enc", r#"{ source = "systemd", name = "enc-pass" }"#),
+        // Named but not loaded by the unit: a precise error, others serve.
+        stanza(
+            &fx.credential("missing", KeyType::P256, KeyFormat::Pkcs8Pbkdf2),
+            "missing",
+            r#"{ source = "systemd", name = "not-loaded" }"#
+        ),
+    );
+    let d = Daemon::start_with(
+        &config,
+        &[("CREDENTIALS_DIRECTORY", creds_dir.to_str().unwrap())],
+    )
+    .await;
+    let mut c = d.client().await;
+    for name in ["plain", "enc"] {
+        let r = sign(&mut c, name).await.expect(name);
+        assert!(r.assertion.split('.').count() == 3);
+    }
+    let err = sign(&mut c, "missing").await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("systemd credential \"not-loaded\"")
+            && err.message().contains("LoadCredential"),
+        "{}",
+        err.message()
+    );
+    let st = status_of(&d, "enc").await;
+    let src = st.passphrase_source.expect("source status");
+    assert_eq!(src.kind, "systemd");
+    assert!(src.last_fetch_at > 0 && src.held, "{src:?}");
+}
+
+#[tokio::test]
+async fn exec_source_success_failure_and_timeout() {
+    let fx = Fixtures::new();
+    let ok = fx.credential("ok", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let failing = fx.credential("failing", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let slow = fx.credential("slow", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    // The command sees only a minimal environment: PATH, HOME, LANG and
+    // what pass_env / env give it.
+    let ok_script = write_script(
+        fx.path(),
+        "ok.sh",
+        &format!(
+            "[ -z \"$SECRET_LEAK\" ] || exit 9\n[ \"$MODE\" = prod ] || exit 8\n[ \"$VAULT_ADDR\" = http://vault ] || exit 7\ncat {:?}",
+            ok.pass_file
+        ),
+    );
+    let failing_script = write_script(
+        fx.path(),
+        "fail.sh",
+        "echo 'PARTIAL-SECRET-ON-STDOUT'\necho 'vault: permission denied for path secret/acme' >&2\nexit 3",
+    );
+    let slow_script = write_script(fx.path(), "slow.sh", "sleep 30\necho late");
+    let config = format!(
+        "[agent]\npassphrase_fetch_timeout_seconds = 2\n{}{}{}",
+        stanza(
+            &ok,
+            "ok",
+            &format!(
+                "{{ source = \"exec\", command = [{:?}], pass_env = [\"VAULT_ADDR\"], env = {{ MODE = \"prod\" }} }}",
+                ok_script
+            )
+        ),
+        stanza(
+            &failing,
+            "failing",
+            &format!("{{ source = \"exec\", command = [{failing_script:?}] }}")
+        ),
+        stanza(
+            &slow,
+            "slow",
+            &format!("{{ source = \"exec\", command = [{slow_script:?}, \"ignored-arg\"] }}")
+        ),
+    );
+    let d = Daemon::start_with(
+        &config,
+        &[("SECRET_LEAK", "x"), ("VAULT_ADDR", "http://vault")],
+    )
+    .await;
+    let mut c = d.client().await;
+    sign(&mut c, "ok").await.expect("exec source with a good command");
+
+    let err = sign(&mut c, "failing").await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("exited with status 3")
+            && err.message().contains("vault: permission denied"),
+        "stderr quoted: {}",
+        err.message()
+    );
+    assert!(
+        !err.message().contains("PARTIAL-SECRET"),
+        "stdout must never be quoted: {}",
+        err.message()
+    );
+
+    let started = Instant::now();
+    let err = sign(&mut c, "slow").await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("no answer within 2 s"),
+        "{}",
+        err.message()
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The timed-out command was killed, with everything it started.
+    let ps = Command::new("pgrep").args(["-f", "slow.sh"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&ps.stdout).trim().is_empty() || {
+            std::thread::sleep(Duration::from_secs(3));
+            let again = Command::new("pgrep").args(["-f", "slow.sh"]).output().unwrap();
+            String::from_utf8_lossy(&again.stdout).trim().is_empty()
+        },
+        "the slow command still runs"
+    );
+    // A slow source never blocked the good credential meanwhile.
+    sign(&mut c, "ok").await.expect("ok still serves");
+    assert!(!d.stderr().contains("PARTIAL-SECRET"), "stdout in the log");
+}
+
+#[tokio::test]
+async fn source_down_at_start_recovers_without_restart_and_others_keep_serving() {
+    let fx = Fixtures::new();
+    let flaky = fx.credential("flaky", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let steady = fx.credential("steady", KeyType::Rsa2048, KeyFormat::Pkcs8Pbkdf2);
+    let up = fx.path().join("source-is-up");
+    let script = write_script(
+        fx.path(),
+        "flaky.sh",
+        &format!(
+            "[ -e {up:?} ] || {{ echo 'secret manager: connection refused' >&2; exit 1; }}\ncat {:?}",
+            flaky.pass_file
+        ),
+    );
+    let config = format!(
+        "{}{}",
+        stanza(
+            &flaky,
+            "flaky",
+            &format!("{{ source = \"exec\", command = [{script:?}] }}")
+        ),
+        steady.toml("steady", ISSUER, ""),
+    );
+    let d = Daemon::start(&config).await;
+    let mut c = d.client().await;
+
+    let err = sign(&mut c, "flaky").await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("exec")
+            && err.message().contains("connection refused")
+            && err.message().contains("flaky"),
+        "{}",
+        err.message()
+    );
+    let st = status_of(&d, "flaky").await;
+    assert_eq!(st.state(), pb::CredentialState::Error);
+    let src = st.passphrase_source.expect("source status");
+    assert_eq!(src.kind, "exec");
+    assert!(src.last_error.contains("connection refused"), "{src:?}");
+    assert!(src.next_retry_at > 0 && src.last_fetch_at == 0 && !src.held, "{src:?}");
+
+    // The source comes back; nobody calls; the daemon retries by itself.
+    std::fs::write(&up, "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut steady_ok = 0;
+    loop {
+        sign(&mut c, "steady").await.expect("steady never stops serving");
+        steady_ok += 1;
+        let st = status_of(&d, "flaky").await;
+        if st.state() == pb::CredentialState::Available {
+            let src = st.passphrase_source.unwrap();
+            assert!(src.last_fetch_at > 0 && src.next_retry_at == 0, "{src:?}");
+            // The old error stays on record for the operator.
+            assert!(src.last_error.contains("connection refused"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "flaky never recovered");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(steady_ok > 0);
+    sign(&mut c, "flaky").await.expect("recovered without restart");
+    assert!(d.stderr().contains("recovered"), "{}", d.stderr());
+}
+
+#[tokio::test]
+async fn passphrase_ttl_refetches_from_the_source() {
+    let fx = Fixtures::new();
+    let cred = fx.credential("ttl", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let count = fx.path().join("fetches");
+    let script = write_script(
+        fx.path(),
+        "count.sh",
+        &format!("echo x >> {count:?}\ncat {:?}", cred.pass_file),
+    );
+    let config = format!(
+        "[agent]\npassphrase_max_ttl_seconds = 1\nkey_idle_ttl_seconds = 1\nkey_max_ttl_seconds = 1\n{}",
+        stanza(
+            &cred,
+            "ttl",
+            &format!("{{ source = \"exec\", command = [{script:?}] }}")
+        )
+    );
+    let d = Daemon::start(&config).await;
+    let mut c = d.client().await;
+    sign(&mut c, "ttl").await.expect("first");
+    let fetches = || std::fs::read_to_string(&count).unwrap_or_default().lines().count();
+    let first = fetches();
+    assert!(first >= 1);
+    // After the TTLs the passphrase is wiped and fetched again on use.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let held = status_of(&d, "ttl").await.passphrase_source.unwrap().held;
+        if !held {
+            break;
+        }
+        assert!(Instant::now() < deadline, "passphrase never wiped");
+    }
+    sign(&mut c, "ttl").await.expect("after TTL");
+    assert!(fetches() > first, "fetched again after the TTL");
+}
+
+#[tokio::test]
+async fn config_rejects_bad_source_settings() {
+    let fx = Fixtures::new();
+    let cred = fx.credential("bad", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    for (pass, expect) in [
+        (r#"{ source = "exec", command = [] }"#, "needs a command"),
+        (r#"{ source = "systemd", name = "../x" }"#, "not a credential name"),
+        (r#"{ source = "secret-service", attributes = {} }"#, "at least one lookup attribute"),
+        (
+            r#"{ source = "aws-secrets-manager", secret_id = "a", version_stage = "AWSCURRENT", version_id = "v1" }"#,
+            "not both",
+        ),
+        (r#"{ source = "exec", command = ["/bin/echo"], shell = true }"#, "unknown field"),
+    ] {
+        let cfg = fx.path().join("bad.toml");
+        std::fs::write(&cfg, stanza(&cred, "bad", pass)).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
+            .args(["check", "--config", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expect), "{pass}: {err}");
+    }
+}
