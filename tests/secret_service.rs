@@ -1,0 +1,153 @@
+//! The `secret-service` source against a real gnome-keyring in a private
+//! D-Bus session (`dbus-run-session`): stored with `fapi-agent passphrase
+//! store`, read by the daemon; a locked collection and a missing session
+//! bus are clear UNAVAILABLE errors, not hangs.
+
+mod common;
+
+use std::path::Path;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Fixtures, KeyFormat, KeyType, sign};
+use fapi_agent::client::Client;
+
+const ISSUER: &str = "https://as.example";
+
+/// Starts, inside a fresh D-Bus session with gnome-keyring unlocked, a
+/// store of `cred`'s passphrase, then (optionally) a lock of the login
+/// collection, then the daemon on `socket`.
+fn start_in_session(fx: &Fixtures, cred: &common::Cred, lock: bool, socket: &Path) -> Child {
+    let home = fx.path().join(if lock { "home-locked" } else { "home" });
+    std::fs::create_dir_all(home.join("run")).unwrap();
+    let config = home.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[credentials.{n}]\nclient_id = \"{n}\"\nissuer = {ISSUER:?}\nkey = {:?}\ncertificate = {:?}\npassphrase = {{ source = \"secret-service\", attributes = {{ service = \"fapi-agent\", credential = \"{n}\" }} }}\n",
+            cred.key,
+            cred.cert,
+            n = cred.name
+        ),
+    )
+    .unwrap();
+    let lock_cmd = if lock {
+        "dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+         org.freedesktop.Secret.Service.Lock array:objpath:/org/freedesktop/secrets/collection/login >/dev/null"
+    } else {
+        ""
+    };
+    let script = format!(
+        r#"set -e
+printf '%s' keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+"$FAPI_AGENT" passphrase store --name {name} --source secret-service < "$PASS_FILE" > "$HOME/stanza.txt"
+{lock_cmd}
+exec "$FAPI_AGENT" run --config "$CONFIG" --socket "$SOCKET" --log debug"#,
+        name = cred.name
+    );
+    Command::new("dbus-run-session")
+        .args(["--", "bash", "-c", &script])
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env("FAPI_AGENT", env!("CARGO_BIN_EXE_fapi-agent"))
+        .env("PASS_FILE", &cred.pass_file)
+        .env("CONFIG", &config)
+        .env("SOCKET", socket)
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(home.join("stderr.log")).unwrap())
+        .process_group(0)
+        .spawn()
+        .expect("dbus-run-session (Debian package dbus) must be installed")
+}
+
+async fn connect(socket: &Path, child: &mut Child, log: &Path) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "session exited ({status}): {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if socket.exists()
+            && let Ok(c) = Client::connect(socket).await
+        {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "daemon not ready: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Stops the session: the whole process group (bus, keyring, daemon).
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn gnome_keyring_store_then_sign_and_locked_collection_is_clear() {
+    let fx = Fixtures::new();
+    let cred = fx.credential("gk", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+
+    // Unlocked: stored by `passphrase store`, read by the daemon.
+    let socket = fx.path().join("s1/agent.sock");
+    let mut child = start_in_session(&fx, &cred, false, &socket);
+    let log = fx.path().join("home/stderr.log");
+    let mut c = connect(&socket, &mut child, &log).await;
+    let r = sign(&mut c, "gk").await.expect("sign with a Secret Service passphrase");
+    assert_eq!(r.assertion.split('.').count(), 3);
+    let stanza = std::fs::read_to_string(fx.path().join("home/stanza.txt")).unwrap();
+    assert!(
+        stanza.contains("source = \"secret-service\"") && stanza.contains("credential = \"gk\""),
+        "{stanza}"
+    );
+    stop(child);
+
+    // Locked collection: an immediate, precise error (the daemon never
+    // prompts), and the log says how to unlock.
+    let socket = fx.path().join("s2/agent.sock");
+    let mut child = start_in_session(&fx, &cred, true, &socket);
+    let log = fx.path().join("home-locked/stderr.log");
+    let mut c = connect(&socket, &mut child, &log).await;
+    let started = Instant::now();
+    let err = sign(&mut c, "gk").await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("secret-service") && err.message().contains("locked"),
+        "{}",
+        err.message()
+    );
+    stop(child);
+}
+
+#[tokio::test]
+async fn no_session_bus_is_a_clear_error() {
+    let fx = Fixtures::new();
+    let cred = fx.credential("nobus", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let config = format!(
+        "[credentials.nobus]\nclient_id = \"nobus\"\nissuer = {ISSUER:?}\nkey = {:?}\ncertificate = {:?}\npassphrase = {{ source = \"secret-service\", attributes = {{ credential = \"nobus\" }} }}\n",
+        cred.key, cred.cert
+    );
+    let d = common::Daemon::start_with(
+        &config,
+        &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")],
+    )
+    .await;
+    let mut c = d.client().await;
+    let started = Instant::now();
+    let err = sign(&mut c, "nobus").await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(12));
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("secret-service"), "{}", err.message());
+}
