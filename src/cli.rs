@@ -14,9 +14,9 @@ use crate::config::{Config, KeyringName, PassphraseConfig};
 use crate::credential::{Registry, State};
 use crate::daemon::Daemon;
 use crate::jose::Alg;
+use crate::secret::Passphrase;
 use crate::service::pb;
 use crate::source::EnvVault;
-use crate::secret::Passphrase;
 use crate::{audit, dev, enroll, onboard, os, server};
 
 /// fapi-agent: signs FAPI client assertions and decrypts shared secrets for
@@ -652,14 +652,14 @@ fn store_target(name: &str, t: &StoreTargetArgs) -> Result<onboard::StoreTarget,
             }
             onboard::StoreTarget::SecretService {
                 attributes,
-                label: t.label.clone().unwrap_or_else(|| format!("fapi-agent {name}")),
+                label: t
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| format!("fapi-agent {name}")),
             }
         }
         StoreSourceArg::File => onboard::StoreTarget::File {
-            path: t
-                .path
-                .clone()
-                .ok_or("--source file needs --path FILE")?,
+            path: t.path.clone().ok_or("--source file needs --path FILE")?,
         },
     })
 }

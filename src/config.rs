@@ -484,7 +484,8 @@ impl Config {
         {
             return Err(ConfigError::Invalid {
                 credential: "[agent]".into(),
-                message: "metrics needs exactly one of listen (a loopback address) or socket".into(),
+                message: "metrics needs exactly one of listen (a loopback address) or socket"
+                    .into(),
             });
         }
         if let Some(m) = &cfg.agent.metrics

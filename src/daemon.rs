@@ -349,7 +349,9 @@ impl Daemon {
                 // down are loaded again, with a growing interval.
                 if me.registry().all().any(|c| c.load_retryable()) {
                     if tokio::time::Instant::now() >= next_load_retry && !me.is_locked() {
-                        let _ = me.reload("retry of credentials whose source was unavailable").await;
+                        let _ = me
+                            .reload("retry of credentials whose source was unavailable")
+                            .await;
                         load_retry = (load_retry * 2).min(LOAD_RETRY_MAX);
                         next_load_retry = tokio::time::Instant::now() + load_retry;
                     }

@@ -311,7 +311,9 @@ pub fn install_cert(
     let src = source::from_config(
         pass_cfg,
         &EnvVault::default(),
-        std::time::Duration::from_secs(crate::config::AgentConfig::default().passphrase_fetch_timeout_seconds),
+        std::time::Duration::from_secs(
+            crate::config::AgentConfig::default().passphrase_fetch_timeout_seconds,
+        ),
     );
     let pass = src.fetch().map_err(|e| cert_err(e.to_string()))?;
     let key = KeyFile::read_key(key_path)

@@ -282,9 +282,17 @@ type HttpResponse = http::Response<Full<Bytes>>;
 
 fn respond(daemon: &Daemon, req: &http::Request<hyper::body::Incoming>) -> HttpResponse {
     let (status, content_type, body) = if req.method() != http::Method::GET {
-        (http::StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n".to_owned())
+        (
+            http::StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET only\n".to_owned(),
+        )
     } else if req.uri().path() != "/metrics" {
-        (http::StatusCode::NOT_FOUND, "text/plain", "see /metrics\n".to_owned())
+        (
+            http::StatusCode::NOT_FOUND,
+            "text/plain",
+            "see /metrics\n".to_owned(),
+        )
     } else {
         (
             http::StatusCode::OK,
@@ -309,8 +317,8 @@ where
             let res = respond(&daemon, &req);
             async move { Ok::<_, Infallible>(res) }
         });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(io), service);
+        let conn =
+            hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
         if let Err(e) = tokio::time::timeout(std::time::Duration::from_secs(30), conn).await {
             tracing::debug!(error = %e, "metrics connection timed out");
         }

@@ -216,8 +216,8 @@ fn prepare_dir(dir: &Path, group: Option<u32>) -> Result<(), SocketError> {
 
 impl Drop for SocketGuard {
     fn drop(&mut self) {
-        if self.owned
-            && std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
+        if self.owned && std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.inode)
+        {
             let _ = std::fs::remove_file(&self.path);
         }
     }

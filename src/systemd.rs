@@ -71,7 +71,10 @@ pub fn spawn_watchdog() {
         return;
     };
     let every = (interval / 2).max(Duration::from_millis(10));
-    tracing::info!(interval_ms = every.as_millis() as u64, "systemd watchdog enabled");
+    tracing::info!(
+        interval_ms = every.as_millis() as u64,
+        "systemd watchdog enabled"
+    );
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {

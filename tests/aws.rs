@@ -29,7 +29,14 @@ fn start_moto() -> (Moto, String) {
         .unwrap()
         .port();
     let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -95,8 +102,14 @@ async fn aws_secrets_manager_stages_json_keys_and_errors() {
             &old,
             &src(", secret_id = \"acme/pass\", version_stage = \"AWSPREVIOUS\""),
         ),
-        stanza(&json, &src(", secret_id = \"acme/json\", json_key = \"passphrase\"")),
-        stanza(&missing_key, &src(", secret_id = \"acme/json\", json_key = \"nope\"")),
+        stanza(
+            &json,
+            &src(", secret_id = \"acme/json\", json_key = \"passphrase\""),
+        ),
+        stanza(
+            &missing_key,
+            &src(", secret_id = \"acme/json\", json_key = \"nope\""),
+        ),
         stanza(&unknown, &src(", secret_id = \"no/such/secret\"")),
     ]
     .join("\n");

@@ -56,14 +56,22 @@ async fn import_key_and_cert_then_p12_and_the_stanzas_serve() {
     let pass_a = fx.path().join("imported.secret");
     let out = import(
         "imported",
-        &["--key", a.key.to_str().unwrap(), "--cert", a.cert.to_str().unwrap()],
+        &[
+            "--key",
+            a.key.to_str().unwrap(),
+            "--cert",
+            a.cert.to_str().unwrap(),
+        ],
         &pass_a,
         &a.passphrase,
     );
     assert!(out.status.success(), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ok: imported (ES256") && stderr.contains("matches its certificate"));
-    assert!(!stderr.contains(&a.passphrase) && !String::from_utf8_lossy(&out.stdout).contains(&a.passphrase));
+    assert!(
+        !stderr.contains(&a.passphrase)
+            && !String::from_utf8_lossy(&out.stdout).contains(&a.passphrase)
+    );
     let stanza_a = String::from_utf8(out.stdout).unwrap();
     assert_eq!(std::fs::read_to_string(&pass_a).unwrap(), a.passphrase);
 
@@ -80,8 +88,12 @@ async fn import_key_and_cert_then_p12_and_the_stanzas_serve() {
 
     let d = Daemon::start(&format!("{stanza_a}\n{stanza_b}")).await;
     let mut c = d.client().await;
-    sign(&mut c, "imported").await.expect("imported key+cert serves");
-    sign(&mut c, "bundle").await.expect("imported bundle serves");
+    sign(&mut c, "imported")
+        .await
+        .expect("imported key+cert serves");
+    sign(&mut c, "bundle")
+        .await
+        .expect("imported bundle serves");
 }
 
 #[test]
@@ -113,7 +125,12 @@ fn import_mistakes_are_caught_and_nothing_is_stored() {
         ),
         (
             "unencrypted key",
-            vec!["--key", plain.key.to_str().unwrap(), "--cert", plain.cert.to_str().unwrap()],
+            vec![
+                "--key",
+                plain.key.to_str().unwrap(),
+                "--cert",
+                plain.cert.to_str().unwrap(),
+            ],
             "anything",
             "is not encrypted",
         ),
@@ -130,7 +147,10 @@ fn import_mistakes_are_caught_and_nothing_is_stored() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{what}: accepted");
         assert!(err.contains(expect), "{what}: {err}");
-        assert!(!err.contains(&a.passphrase), "{what}: passphrase in message");
+        assert!(
+            !err.contains(&a.passphrase),
+            "{what}: passphrase in message"
+        );
         assert!(!stored.exists(), "{what}: a passphrase was stored");
     }
     // The typo case names what to do.
@@ -149,18 +169,34 @@ async fn passphrase_store_keyutils_then_daemon_reads_it() {
     let cred = fx.credential("kstore", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
     let desc = format!("fapi-agent-test:kstore:{}", std::process::id());
     let out = cli_with_stdin(
-        &["passphrase", "store", "--name", "kstore", "--source", "keyutils", "--description", &desc],
+        &[
+            "passphrase",
+            "store",
+            "--name",
+            "kstore",
+            "--source",
+            "keyutils",
+            "--description",
+            &desc,
+        ],
         &format!("{}\n", cred.passphrase),
     );
     assert!(out.status.success(), "{out:?}");
     let line = String::from_utf8(out.stdout).unwrap();
-    assert!(line.starts_with("passphrase = { ") && line.contains("keyutils"), "{line}");
+    assert!(
+        line.starts_with("passphrase = { ") && line.contains("keyutils"),
+        "{line}"
+    );
     let config = format!(
         "[credentials.kstore]\nclient_id = \"kstore\"\nissuer = {ISSUER:?}\nkey = {:?}\ncertificate = {:?}\n{line}",
         cred.key, cred.cert
     );
     let d = Daemon::start(&config).await;
     let mut c = d.client().await;
-    sign(&mut c, "kstore").await.expect("keyutils-stored passphrase");
-    let _ = Command::new("keyctl").args(["purge", "-s", "user", &desc]).status();
+    sign(&mut c, "kstore")
+        .await
+        .expect("keyutils-stored passphrase");
+    let _ = Command::new("keyctl")
+        .args(["purge", "-s", "user", &desc])
+        .status();
 }

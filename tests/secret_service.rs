@@ -5,8 +5,8 @@
 
 mod common;
 
-use std::path::Path;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -104,7 +104,9 @@ async fn gnome_keyring_store_then_sign_and_locked_collection_is_clear() {
     let mut child = start_in_session(&fx, &cred, false, &socket);
     let log = fx.path().join("home/stderr.log");
     let mut c = connect(&socket, &mut child, &log).await;
-    let r = sign(&mut c, "gk").await.expect("sign with a Secret Service passphrase");
+    let r = sign(&mut c, "gk")
+        .await
+        .expect("sign with a Secret Service passphrase");
     assert_eq!(r.assertion.split('.').count(), 3);
     let stanza = std::fs::read_to_string(fx.path().join("home/stanza.txt")).unwrap();
     assert!(
@@ -121,7 +123,11 @@ async fn gnome_keyring_store_then_sign_and_locked_collection_is_clear() {
     let mut c = connect(&socket, &mut child, &log).await;
     let started = Instant::now();
     let err = sign(&mut c, "gk").await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
     assert!(
         err.message().contains("secret-service") && err.message().contains("locked"),
@@ -149,5 +155,9 @@ async fn no_session_bus_is_a_clear_error() {
     let err = sign(&mut c, "nobus").await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(12));
     assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
-    assert!(err.message().contains("secret-service"), "{}", err.message());
+    assert!(
+        err.message().contains("secret-service"),
+        "{}",
+        err.message()
+    );
 }

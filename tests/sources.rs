@@ -81,7 +81,11 @@ async fn systemd_credentials_directory_plain_and_encrypted() {
 
     let config = format!(
         "{}{}{}",
-        stanza(&plain, "plain", r#"{ source = "systemd", name = "plain-pass" }"#),
+        stanza(
+            &plain,
+            "plain",
+            r#"{ source = "systemd", name = "plain-pass" }"#
+        ),
         stanza(&enc, "enc", r#"{ source = "systemd", name = "enc-pass" }"#),
         // Named but not loaded by the unit: a precise error, others serve.
         stanza(
@@ -163,7 +167,9 @@ async fn exec_source_success_failure_and_timeout() {
     )
     .await;
     let mut c = d.client().await;
-    sign(&mut c, "ok").await.expect("exec source with a good command");
+    sign(&mut c, "ok")
+        .await
+        .expect("exec source with a good command");
 
     let err = sign(&mut c, "failing").await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
@@ -189,11 +195,17 @@ async fn exec_source_success_failure_and_timeout() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
     // The timed-out command was killed, with everything it started.
-    let ps = Command::new("pgrep").args(["-f", "slow.sh"]).output().unwrap();
+    let ps = Command::new("pgrep")
+        .args(["-f", "slow.sh"])
+        .output()
+        .unwrap();
     assert!(
         String::from_utf8_lossy(&ps.stdout).trim().is_empty() || {
             std::thread::sleep(Duration::from_secs(3));
-            let again = Command::new("pgrep").args(["-f", "slow.sh"]).output().unwrap();
+            let again = Command::new("pgrep")
+                .args(["-f", "slow.sh"])
+                .output()
+                .unwrap();
             String::from_utf8_lossy(&again.stdout).trim().is_empty()
         },
         "the slow command still runs"
@@ -243,14 +255,19 @@ async fn source_down_at_start_recovers_without_restart_and_others_keep_serving()
     let src = st.passphrase_source.expect("source status");
     assert_eq!(src.kind, "exec");
     assert!(src.last_error.contains("connection refused"), "{src:?}");
-    assert!(src.next_retry_at > 0 && src.last_fetch_at == 0 && !src.held, "{src:?}");
+    assert!(
+        src.next_retry_at > 0 && src.last_fetch_at == 0 && !src.held,
+        "{src:?}"
+    );
 
     // The source comes back; nobody calls; the daemon retries by itself.
     std::fs::write(&up, "").unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut steady_ok = 0;
     loop {
-        sign(&mut c, "steady").await.expect("steady never stops serving");
+        sign(&mut c, "steady")
+            .await
+            .expect("steady never stops serving");
         steady_ok += 1;
         let st = status_of(&d, "flaky").await;
         if st.state() == pb::CredentialState::Available {
@@ -264,7 +281,9 @@ async fn source_down_at_start_recovers_without_restart_and_others_keep_serving()
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(steady_ok > 0);
-    sign(&mut c, "flaky").await.expect("recovered without restart");
+    sign(&mut c, "flaky")
+        .await
+        .expect("recovered without restart");
     assert!(d.stderr().contains("recovered"), "{}", d.stderr());
 }
 
@@ -289,7 +308,12 @@ async fn passphrase_ttl_refetches_from_the_source() {
     let d = Daemon::start(&config).await;
     let mut c = d.client().await;
     sign(&mut c, "ttl").await.expect("first");
-    let fetches = || std::fs::read_to_string(&count).unwrap_or_default().lines().count();
+    let fetches = || {
+        std::fs::read_to_string(&count)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
     let first = fetches();
     assert!(first >= 1);
     // After the TTLs the passphrase is wiped and fetched again on use.
@@ -312,13 +336,22 @@ async fn config_rejects_bad_source_settings() {
     let cred = fx.credential("bad", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
     for (pass, expect) in [
         (r#"{ source = "exec", command = [] }"#, "needs a command"),
-        (r#"{ source = "systemd", name = "../x" }"#, "not a credential name"),
-        (r#"{ source = "secret-service", attributes = {} }"#, "at least one lookup attribute"),
+        (
+            r#"{ source = "systemd", name = "../x" }"#,
+            "not a credential name",
+        ),
+        (
+            r#"{ source = "secret-service", attributes = {} }"#,
+            "at least one lookup attribute",
+        ),
         (
             r#"{ source = "aws-secrets-manager", secret_id = "a", version_stage = "AWSCURRENT", version_id = "v1" }"#,
             "not both",
         ),
-        (r#"{ source = "exec", command = ["/bin/echo"], shell = true }"#, "unknown field"),
+        (
+            r#"{ source = "exec", command = ["/bin/echo"], shell = true }"#,
+            "unknown field",
+        ),
     ] {
         let cfg = fx.path().join("bad.toml");
         std::fs::write(&cfg, stanza(&cred, "bad", pass)).unwrap();
@@ -327,6 +360,9 @@ async fn config_rejects_bad_source_settings() {
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && err.contains(expect), "{pass}: {err}");
+        assert!(
+            !out.status.success() && err.contains(expect),
+            "{pass}: {err}"
+        );
     }
 }

@@ -196,7 +196,10 @@ impl Credential {
         let passphrase = Mutex::new(None);
         let fingerprint = fingerprint(&config);
         let mut status = SourceStatus {
-            kind: source.as_ref().map(|s| s.kind().to_owned()).unwrap_or_default(),
+            kind: source
+                .as_ref()
+                .map(|s| s.kind().to_owned())
+                .unwrap_or_default(),
             description: source.as_ref().map(|s| s.describe()).unwrap_or_default(),
             ..Default::default()
         };
