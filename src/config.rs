@@ -279,6 +279,11 @@ pub enum PassphraseConfig {
     File {
         /// The file.
         path: PathBuf,
+        /// Also accept a file the daemon's group may read (mode 0440,
+        /// group = the daemon's gid): Kubernetes Secret volumes with
+        /// `fsGroup`. Others must still have no access.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        allow_group_read: bool,
     },
     /// An environment variable, read once at start and wiped from the process.
     Env {
@@ -528,7 +533,7 @@ impl CredentialConfig {
                 *p = base.join(&*p);
             }
         }
-        if let Some(PassphraseConfig::File { path }) = &mut self.passphrase
+        if let Some(PassphraseConfig::File { path, .. }) = &mut self.passphrase
             && path.is_relative()
         {
             *path = base.join(&*path);

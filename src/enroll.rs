@@ -213,7 +213,10 @@ fn store_passphrase(
         PassphraseStore::File => {
             let path = req.dir.join(format!("{}.pass", req.name));
             create(&path, pass.expose(), 0o600)?;
-            Ok(PassphraseConfig::File { path })
+            Ok(PassphraseConfig::File {
+                path,
+                allow_group_read: false,
+            })
         }
     }
 }

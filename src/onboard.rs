@@ -138,7 +138,10 @@ pub fn store(target: &StoreTarget, pass: &Passphrase) -> Result<PassphraseConfig
             f.write_all(pass.expose())
                 .map_err(|e| fail(e.to_string()))?;
             let path = std::path::absolute(path).map_err(|e| fail(e.to_string()))?;
-            Ok(PassphraseConfig::File { path })
+            Ok(PassphraseConfig::File {
+                path,
+                allow_group_read: false,
+            })
         }
     }
 }

@@ -487,3 +487,9 @@ pub fn read_tty_no_echo(prompt: &str, buf: &mut [u8]) -> std::io::Result<usize> 
     let _ = tty.write_all(b"\n");
     result.map(|n| n.min(buf.len()))
 }
+
+/// The effective gid of this process.
+pub fn effective_gid() -> u32 {
+    // SAFETY: getegid has no preconditions and cannot fail.
+    unsafe { libc::getegid() }
+}

@@ -15,12 +15,23 @@ use crate::secret::Passphrase;
 #[derive(Debug)]
 pub struct FileSource {
     path: PathBuf,
+    allow_group_read: bool,
 }
 
 impl FileSource {
     /// A source reading `path` at every fetch.
     pub fn new(path: PathBuf) -> Self {
-        Self { path }
+        Self {
+            path,
+            allow_group_read: false,
+        }
+    }
+
+    /// Also accepts group read access when the group is the daemon's own
+    /// (Kubernetes Secret volumes with `fsGroup`).
+    pub fn allow_group_read(mut self, allow: bool) -> Self {
+        self.allow_group_read = allow;
+        self
     }
 }
 
@@ -48,7 +59,9 @@ impl PassphraseSource for FileSource {
                 ),
             ));
         }
-        if meta.mode() & 0o077 != 0 {
+        let group_read_ok =
+            self.allow_group_read && meta.gid() == os::effective_gid() && meta.mode() & 0o037 == 0;
+        if meta.mode() & 0o077 != 0 && !group_read_ok {
             return Err(SourceError::refused(
                 self,
                 format_args!(

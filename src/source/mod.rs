@@ -94,7 +94,10 @@ pub fn from_config(
     timeout: std::time::Duration,
 ) -> Arc<dyn PassphraseSource> {
     match cfg {
-        PassphraseConfig::File { path } => Arc::new(FileSource::new(path.clone())),
+        PassphraseConfig::File {
+            path,
+            allow_group_read,
+        } => Arc::new(FileSource::new(path.clone()).allow_group_read(*allow_group_read)),
         PassphraseConfig::Env { variable } => Arc::new(env.source(variable)),
         PassphraseConfig::Keyutils {
             description,
