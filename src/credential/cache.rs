@@ -16,7 +16,7 @@ use crate::secret::SecretBytes;
 enum Held {
     /// As an OpenSSL key (bignums in the secure heap).
     Plain(PKey<Private>),
-    /// Sealed: its PKCS#8 DER encrypted with AES-256-GCM under a random key
+    /// Sealed: its type-specific DER (PKCS#1, SEC1, or raw Ed25519) encrypted with AES-256-GCM under a random key
     /// in a locked page, unsealed for each operation (ssh-agent's shielding).
     /// Between operations no plaintext key bytes exist in the process.
     Sealed {

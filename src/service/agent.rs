@@ -246,58 +246,72 @@ impl pb::agent_server::Agent for AgentService {
             });
             return Err(e.into());
         }
-        let format = pb::KeyFormat::try_from(req.format).unwrap_or(pb::KeyFormat::Unspecified);
-        let export_pass = SecretBytes::new(req.export_passphrase);
-        let encrypt = match format {
-            pb::KeyFormat::Unspecified | pb::KeyFormat::Pkcs8Pem => false,
-            pb::KeyFormat::EncryptedPkcs8Pem => {
-                let n = export_pass.expose().len();
-                if !(8..=MAX_PASSPHRASE_LEN).contains(&n) || export_pass.expose().contains(&0) {
-                    return Err(Error::InvalidArgument(format!(
-                        "export_passphrase must be 8 to {MAX_PASSPHRASE_LEN} bytes with no NUL"
-                    ))
-                    .into());
+        let exported: Result<pb::GetKeyMaterialResponse, Error> = async {
+            let format = pb::KeyFormat::try_from(req.format).unwrap_or(pb::KeyFormat::Unspecified);
+            let export_pass = SecretBytes::new(req.export_passphrase);
+            let encrypt = match format {
+                pb::KeyFormat::Unspecified | pb::KeyFormat::Pkcs8Pem => false,
+                pb::KeyFormat::EncryptedPkcs8Pem => {
+                    let n = export_pass.expose().len();
+                    if !(8..=MAX_PASSPHRASE_LEN).contains(&n) || export_pass.expose().contains(&0) {
+                        return Err(Error::InvalidArgument(format!(
+                            "export_passphrase must be 8 to {MAX_PASSPHRASE_LEN} bytes with no NUL"
+                        )));
+                    }
+                    true
                 }
-                true
-            }
-        };
-        let facts = cred.facts()?;
-        let unlocked = cred.unlocked().await?;
-        let pem = cpu::run(move || {
-            let key = unlocked.open()?;
-            if encrypt {
-                key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), export_pass.expose())
-            } else {
-                key.private_key_to_pem_pkcs8()
-            }
-            .map(SecretBytes::new)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("key export failed: {e}")))?;
-        tracing::warn!(
-            %caller, credential = %cred.name, kid = %facts.jwk.thumbprint(), encrypted = encrypt,
-            "PRIVATE KEY EXPORTED"
-        );
-        self.daemon.audit(AuditEvent {
-            op: "export".into(),
-            outcome: "ok".into(),
-            caller: Some((&caller).into()),
-            credential: Some(cred.name.clone()),
-            kid: Some(facts.jwk.thumbprint().to_owned()),
-            detail: Some(
+            };
+            let facts = cred.facts()?;
+            let unlocked = cred.unlocked().await?;
+            let pem = cpu::run(move || {
+                let key = unlocked.open()?;
                 if encrypt {
-                    "encrypted PKCS#8"
+                    key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), export_pass.expose())
                 } else {
-                    "PKCS#8"
+                    key.private_key_to_pem_pkcs8()
                 }
-                .into(),
-            ),
-            ..Default::default()
-        });
-        Ok(Response::new(pb::GetKeyMaterialResponse {
-            private_key_pem: pem.into_unprotected_vec(),
-            certificate_chain_pem: facts.chain_pem.clone(),
-            kid: facts.jwk.thumbprint().to_owned(),
-        }))
+                .map(SecretBytes::new)
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("key export failed: {e}")))?;
+            tracing::warn!(
+                %caller, credential = %cred.name, kid = %facts.jwk.thumbprint(), encrypted = encrypt,
+                "PRIVATE KEY EXPORTED"
+            );
+            self.daemon.audit(AuditEvent {
+                op: "export".into(),
+                outcome: "ok".into(),
+                caller: Some((&caller).into()),
+                credential: Some(cred.name.clone()),
+                kid: Some(facts.jwk.thumbprint().to_owned()),
+                detail: Some(
+                    if encrypt {
+                        "encrypted PKCS#8"
+                    } else {
+                        "PKCS#8"
+                    }
+                    .into(),
+                ),
+                ..Default::default()
+            });
+            Ok(pb::GetKeyMaterialResponse {
+                private_key_pem: pem.into_unprotected_vec(),
+                certificate_chain_pem: facts.chain_pem.clone(),
+                kid: facts.jwk.thumbprint().to_owned(),
+            })
+        }
+        .await;
+        // An authorized export that then failed is on record too.
+        if let Err(e) = &exported {
+            self.daemon.audit(AuditEvent {
+                op: "export".into(),
+                outcome: "error".into(),
+                caller: Some((&caller).into()),
+                credential: Some(cred.name.clone()),
+                detail: Some(e.to_string()),
+                ..Default::default()
+            });
+        }
+        Ok(Response::new(exported?))
     }
 }
