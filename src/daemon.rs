@@ -328,18 +328,20 @@ impl Daemon {
             loop {
                 tick.tick().await;
                 for cred in me.registry().all() {
-                    if cred.evict_expired_key() {
-                        tracing::debug!(credential = %cred.name, "decrypted key dropped (TTL)");
-                    }
+                    // Passphrase first: a key whose passphrase is gone is
+                    // kept until its hard TTL (see evict_expired_key).
                     if cred.evict_expired_passphrase() {
                         tracing::debug!(credential = %cred.name, "passphrase wiped (TTL)");
+                    }
+                    if cred.evict_expired_key() {
+                        tracing::debug!(credential = %cred.name, "decrypted key dropped (TTL)");
                     }
                     if cred.retry_due() {
                         // Background retry: a credential whose source was
                         // down recovers with no request and no restart.
                         let cred = Arc::clone(cred);
                         tokio::spawn(async move {
-                            if cred.verify().await.is_ok() {
+                            if cred.verify().await.is_ok() && !cred.failing() {
                                 tracing::info!(credential = %cred.name, "recovered: key verified");
                             }
                         });

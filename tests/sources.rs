@@ -366,3 +366,73 @@ async fn config_rejects_bad_source_settings() {
         );
     }
 }
+
+#[tokio::test]
+async fn source_down_later_keeps_the_decrypted_key_until_its_hard_ttl() {
+    let fx = Fixtures::new();
+    let cred = fx.credential("stale", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let down = fx.path().join("source-is-down");
+    let script = write_script(
+        fx.path(),
+        "maybe.sh",
+        &format!(
+            "[ ! -e {down:?} ] || {{ echo 'vault: 503 service unavailable' >&2; exit 2; }}\ncat {:?}",
+            cred.pass_file
+        ),
+    );
+    // The passphrase is wiped after 1 s, the key would be idle after 1 s,
+    // its hard TTL is 6 s.
+    let config = format!(
+        "[agent]\npassphrase_max_ttl_seconds = 1\nkey_idle_ttl_seconds = 1\nkey_max_ttl_seconds = 6\n{}",
+        stanza(
+            &cred,
+            "stale",
+            &format!("{{ source = \"exec\", command = [{script:?}] }}")
+        )
+    );
+    let d = Daemon::start(&config).await;
+    let mut c = d.client().await;
+    sign(&mut c, "stale").await.expect("first use decrypts");
+    let decrypted = Instant::now();
+    std::fs::write(&down, "").unwrap();
+    // Past the idle TTL, with the passphrase wiped and the source down, the
+    // key keeps serving, and Status says why.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    sign(&mut c, "stale")
+        .await
+        .expect("served from the decrypted key");
+    let st = status_of(&d, "stale").await;
+    assert_eq!(st.state(), pb::CredentialState::Available, "{st:?}");
+    assert!(
+        st.error.contains("503") && st.error.contains("hard TTL"),
+        "{}",
+        st.error
+    );
+    assert!(!st.passphrase_source.unwrap().held);
+    // After the hard TTL: UNAVAILABLE naming the source and its error.
+    let until = decrypted + Duration::from_secs(7);
+    tokio::time::sleep(until.saturating_duration_since(Instant::now())).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let err = loop {
+        match sign(&mut c, "stale").await {
+            Err(e) => break e,
+            Ok(_) => {
+                assert!(Instant::now() < deadline, "still served after the hard TTL");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("exec") && err.message().contains("503"),
+        "{}",
+        err.message()
+    );
+    // The source comes back: recovered without restart.
+    std::fs::remove_file(&down).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while sign(&mut c, "stale").await.is_err() {
+        assert!(Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

@@ -210,13 +210,33 @@ impl KeyCache {
         }
     }
 
-    /// Drops the key if its TTL ran out; true if one was dropped.
-    pub fn evict_expired(&self) -> bool {
+    /// The key even if idle too long, as long as its hard TTL has not
+    /// passed: served while the passphrase source is down.
+    pub fn get_within_max(&self) -> Option<Arc<UnlockedKey>> {
         let now = Instant::now();
+        let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
+        let held = slot.as_ref()?;
+        if held.expired(now, Duration::MAX, self.max) {
+            return None;
+        }
+        held.touch(now);
+        Some(Arc::clone(held))
+    }
+
+    /// Drops the key if its TTL ran out; true if one was dropped. With
+    /// `keep_until_max` only the hard TTL counts (the passphrase is no
+    /// longer held, so dropping an idle key would need the source again).
+    pub fn evict_expired(&self, keep_until_max: bool) -> bool {
+        let now = Instant::now();
+        let idle = if keep_until_max {
+            Duration::MAX
+        } else {
+            self.idle
+        };
         let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
         if slot
             .as_ref()
-            .is_some_and(|k| k.expired(now, self.idle, self.max))
+            .is_some_and(|k| k.expired(now, idle, self.max))
         {
             *slot = None;
             return true;
@@ -261,7 +281,8 @@ mod tests {
         // ...until the hard maximum.
         std::thread::sleep(Duration::from_millis(250));
         assert!(cache.get().is_none());
-        assert!(cache.evict_expired());
+        assert!(cache.get_within_max().is_none());
+        assert!(cache.evict_expired(true));
         assert!(!cache.is_held());
     }
 
@@ -271,6 +292,13 @@ mod tests {
         cache.put(key(), true, false).unwrap();
         std::thread::sleep(Duration::from_millis(80));
         assert!(cache.get().is_none());
+        // Kept for the hard TTL when asked (the passphrase is gone) ...
+        assert!(!cache.evict_expired(true));
+        assert!(cache.get_within_max().is_some());
+        // ... dropped at the idle TTL otherwise.
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(cache.evict_expired(false));
+        assert!(!cache.is_held());
     }
 
     #[test]

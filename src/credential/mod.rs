@@ -382,8 +382,19 @@ impl Credential {
         if self.locked.load(Ordering::SeqCst) {
             return State::Locked;
         }
+        let mut source_warning = None;
         if let Some(f) = &*lock_ignoring_poison(&self.last_failure) {
-            return State::Error(f.error.to_string());
+            let source_down = matches!(
+                *f.error,
+                CredentialError::Source(SourceError::Unavailable { .. })
+            );
+            if !(source_down && self.cache.is_held()) {
+                return State::Error(f.error.to_string());
+            }
+            source_warning = Some(format!(
+                "{}; serving the decrypted key until its hard TTL (key_max_ttl_seconds)",
+                f.error
+            ));
         }
         let now = now_unix();
         if facts.expired_at(now) {
@@ -404,10 +415,10 @@ impl Credential {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let warning = match (notice, expiry) {
-            (Some(n), Some(e)) => Some(format!("{n}; {e}")),
-            (n, e) => n.or(e),
-        };
+        let warning = [source_warning, notice, expiry]
+            .into_iter()
+            .flatten()
+            .reduce(|a, b| format!("{a}; {b}"));
         State::Available { warning }
     }
 
@@ -478,13 +489,23 @@ impl Credential {
         if let Some(k) = self.cache.get() {
             return Ok(k);
         }
-        if let Some(f) = &*lock_ignoring_poison(&self.last_failure)
-            && Instant::now() < f.retry_at
-        {
-            return Err(self.error(&f.error));
+        if let Some(f) = &*lock_ignoring_poison(&self.last_failure) {
+            let in_window = Instant::now() < f.retry_at;
+            // Requests never wait on a failing source while a key can serve:
+            // the background retry does the fetching.
+            if (in_window || for_request)
+                && let Some(k) = self.stale_key_for(&f.error)
+            {
+                return Ok(k);
+            }
+            if in_window {
+                return Err(self.error(&f.error));
+            }
         }
         if let Err(e) = self.ensure_passphrase().await {
-            return Err(self.fail(e));
+            let stale = self.stale_key_for(&e);
+            let err = self.fail(e);
+            return stale.ok_or(err);
         }
         let me = Arc::clone(self);
         match cpu::run(move || me.decrypt_now()).await {
@@ -504,6 +525,20 @@ impl Credential {
             }
             Err(e) => Err(self.fail(e)),
         }
+    }
+
+    /// While the passphrase source is unavailable, the decrypted key that
+    /// is still within its hard TTL keeps serving.
+    fn stale_key_for(&self, e: &CredentialError) -> Option<Arc<UnlockedKey>> {
+        if !matches!(e, CredentialError::Source(SourceError::Unavailable { .. })) {
+            return None;
+        }
+        let k = self.cache.get_within_max()?;
+        tracing::warn!(
+            credential = %self.name, error = %e,
+            "passphrase source unavailable: serving the decrypted key until its hard TTL"
+        );
+        Some(k)
     }
 
     /// Records a failure (growing the backoff) and returns it as an error.
@@ -527,6 +562,11 @@ impl Credential {
         }
         *failure = Some(next);
         self.error(&e)
+    }
+
+    /// Whether the last fetch or decryption failed (and has not recovered).
+    pub fn failing(&self) -> bool {
+        lock_ignoring_poison(&self.last_failure).is_some()
     }
 
     /// Whether a failed credential's backoff has ended, so the daemon should
@@ -667,9 +707,16 @@ impl Credential {
         result
     }
 
-    /// Drops the decrypted key if its TTL ran out.
+    /// Drops the decrypted key if its TTL ran out. While the passphrase is
+    /// not held, an idle key is kept until its hard TTL: a fresh one would
+    /// need the source, and if the source is down this one keeps serving.
     pub fn evict_expired_key(&self) -> bool {
-        self.cache.evict_expired()
+        let needs_source = self
+            .loaded
+            .as_ref()
+            .is_ok_and(|l| l.key_file.needs_passphrase() && l.source.is_some());
+        let keep = needs_source && lock_ignoring_poison(&self.passphrase).is_none();
+        self.cache.evict_expired(keep)
     }
 }
 
