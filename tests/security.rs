@@ -176,15 +176,31 @@ async fn after_lock_no_passphrase_or_key_bytes_remain_in_memory() {
     // OpenSSL holds a bignum as little-endian 64-bit limbs: on x86-64 and
     // aarch64 that is the big-endian encoding reversed.
     let limbs: Vec<u8> = scalar.iter().rev().copied().collect();
-    let daemon = Daemon::start(&es.toml("acme", ISSUER, "")).await;
+    // A second credential whose passphrase came from the environment: the
+    // source's own copy must go at Lock too.
+    let from_env = fx.credential("envmem", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let env_stanza = format!(
+        "[credentials.envmem]\nclient_id = \"envmem\"\nissuer = {ISSUER:?}\nkey = {:?}\ncertificate = {:?}\npassphrase = {{ source = \"env\", variable = \"MEMTEST_PASS\" }}\n",
+        from_env.key, from_env.cert
+    );
+    let daemon = Daemon::start_with(
+        &format!("{}{env_stanza}", es.toml("acme", ISSUER, "")),
+        &[("MEMTEST_PASS", from_env.passphrase.as_str())],
+    )
+    .await;
     let mut client = daemon.client().await;
     for _ in 0..20 {
         sign(&mut client, "memtest").await.unwrap();
     }
+    sign(&mut client, "envmem").await.unwrap();
     let before = memory_of(daemon.pid());
     assert!(
         contains(&before, es.passphrase.as_bytes()),
         "positive control: the held passphrase is found"
+    );
+    assert!(
+        contains(&before, from_env.passphrase.as_bytes()),
+        "positive control: the env passphrase is found"
     );
     assert!(
         contains(&before, &scalar) || contains(&before, &limbs),
@@ -199,6 +215,10 @@ async fn after_lock_no_passphrase_or_key_bytes_remain_in_memory() {
         "the passphrase survived Lock"
     );
     assert!(
+        !contains(&after, from_env.passphrase.as_bytes()),
+        "the env source's copy survived Lock"
+    );
+    assert!(
         !contains(&after, &scalar),
         "private key bytes (big-endian) survived Lock"
     );
@@ -206,6 +226,21 @@ async fn after_lock_no_passphrase_or_key_bytes_remain_in_memory() {
         !contains(&after, &limbs),
         "private key bignum survived Lock"
     );
+    // Unlock cannot bring an env passphrase back, and says so.
+    let out = client
+        .admin
+        .unlock(pb::UnlockRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.starts_with("envmem:") && e.contains("restart the daemon")),
+        "{:?}",
+        out.errors
+    );
+    assert!(out.unlocked.contains(&"memtest".to_owned()));
 }
 
 fn stderr(o: &std::process::Output) -> String {

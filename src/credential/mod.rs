@@ -429,6 +429,9 @@ impl Credential {
         // Taking the passphrase lock also waits out a decryption in progress,
         // which sees the flag and discards its result.
         *lock_ignoring_poison(&self.passphrase) = None;
+        if let Some(src) = self.source() {
+            src.wipe();
+        }
         self.cache.clear();
         *lock_ignoring_poison(&self.last_failure) = None;
     }

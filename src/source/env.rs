@@ -6,7 +6,7 @@
 //! overwrites it in the process's environment block and unsets it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{PassphraseSource, SourceError};
 use crate::os;
@@ -15,7 +15,7 @@ use crate::secret::{Passphrase, PassphraseError};
 /// Passphrases taken from the environment at start-up, by variable name.
 #[derive(Debug, Default)]
 pub struct EnvVault {
-    taken: HashMap<String, Arc<Result<Passphrase, EnvProblem>>>,
+    taken: HashMap<String, Arc<Mutex<Result<Passphrase, EnvProblem>>>>,
 }
 
 #[derive(Debug)]
@@ -23,6 +23,8 @@ enum EnvProblem {
     Unset,
     Invalid(PassphraseError),
     BadName,
+    /// Lock wiped the only copy; the environment cannot be read again.
+    Wiped,
 }
 
 impl EnvVault {
@@ -46,7 +48,7 @@ impl EnvVault {
                  (inherited by children, visible to the same user until wiped); \
                  prefer keyutils or systemd credentials"
             );
-            taken.insert(name.to_owned(), Arc::new(value));
+            taken.insert(name.to_owned(), Arc::new(Mutex::new(value)));
         }
         Self { taken }
     }
@@ -64,7 +66,7 @@ impl EnvVault {
 #[derive(Debug)]
 pub struct EnvSource {
     variable: String,
-    value: Option<Arc<Result<Passphrase, EnvProblem>>>,
+    value: Option<Arc<Mutex<Result<Passphrase, EnvProblem>>>>,
 }
 
 impl PassphraseSource for EnvSource {
@@ -77,17 +79,37 @@ impl PassphraseSource for EnvSource {
     }
 
     fn fetch(&self) -> Result<Passphrase, SourceError> {
-        match self.value.as_deref() {
-            Some(Ok(p)) => Ok(p.duplicate()),
-            Some(Err(EnvProblem::Invalid(e))) => Err(SourceError::invalid_value(self, *e)),
-            Some(Err(EnvProblem::BadName)) => Err(SourceError::refused(
+        let Some(value) = &self.value else {
+            return Err(SourceError::unavailable(
+                self,
+                "the variable was not set when the daemon started (it is read only then)",
+            ));
+        };
+        match &*value.lock().unwrap_or_else(|p| p.into_inner()) {
+            Ok(p) => Ok(p.duplicate()),
+            Err(EnvProblem::Invalid(e)) => Err(SourceError::invalid_value(self, *e)),
+            Err(EnvProblem::BadName) => Err(SourceError::refused(
                 self,
                 "the variable name contains a NUL byte",
             )),
-            Some(Err(EnvProblem::Unset)) | None => Err(SourceError::unavailable(
+            Err(EnvProblem::Unset) => Err(SourceError::unavailable(
                 self,
                 "the variable was not set when the daemon started (it is read only then)",
             )),
+            Err(EnvProblem::Wiped) => Err(SourceError::unavailable(
+                self,
+                "Lock wiped the passphrase taken from the environment at start, and the \
+                 environment cannot be read again: restart the daemon with the variable set",
+            )),
+        }
+    }
+
+    fn wipe(&self) {
+        if let Some(value) = &self.value {
+            let mut v = value.lock().unwrap_or_else(|p| p.into_inner());
+            if v.is_ok() {
+                *v = Err(EnvProblem::Wiped);
+            }
         }
     }
 }

@@ -39,6 +39,9 @@ pub trait PassphraseSource: Send + Sync + fmt::Debug {
     fn describe(&self) -> String;
     /// Fetches the passphrase. Blocking: call from a blocking thread.
     fn fetch(&self) -> Result<Passphrase, SourceError>;
+    /// Wipes any copy the source itself holds (Lock). Sources that read
+    /// from outside the process at every fetch hold none.
+    fn wipe(&self) {}
 }
 
 /// Why a source could not deliver a passphrase. Messages name the source
@@ -168,13 +171,15 @@ impl PassphraseSource for Unsupported {
 /// credential of `run --dev`. Not selectable from a config file.
 #[derive(Debug)]
 pub struct MemorySource {
-    pass: Passphrase,
+    pass: std::sync::Mutex<Option<Passphrase>>,
 }
 
 impl MemorySource {
-    /// Holds `pass` for the life of the source.
+    /// Holds `pass` until [`PassphraseSource::wipe`].
     pub fn new(pass: Passphrase) -> Self {
-        Self { pass }
+        Self {
+            pass: std::sync::Mutex::new(Some(pass)),
+        }
     }
 }
 
@@ -186,6 +191,16 @@ impl PassphraseSource for MemorySource {
         "memory (dev mode)".into()
     }
     fn fetch(&self) -> Result<Passphrase, SourceError> {
-        Ok(self.pass.duplicate())
+        match &*self.pass.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(p) => Ok(p.duplicate()),
+            None => Err(SourceError::unavailable(
+                self,
+                "Lock wiped the dev-mode passphrase: restart `fapi-agent run --dev`",
+            )),
+        }
+    }
+
+    fn wipe(&self) {
+        *self.pass.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
