@@ -30,7 +30,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "FAPI_AGENT_LOG", default_value = "info")]
     log: String,
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, value_enum, env = "FAPI_AGENT_LOG_FORMAT", default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 }
 
@@ -406,7 +406,11 @@ fn init_logging(filter: &str, format: LogFormat) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
+    // Under systemd stderr goes to the journal (JOURNAL_STREAM is set),
+    // which stamps every line itself: no second timestamp.
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
     match format {
+        LogFormat::Text if journal => builder.without_time().init(),
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
@@ -1086,6 +1090,28 @@ async fn client_command_async(command: ClientCommand) -> Result<(), String> {
                             format!(": {}", c.error)
                         }
                     );
+                    if let Some(p) = c.passphrase_source.as_ref().filter(|p| !p.kind.is_empty()) {
+                        println!(
+                            "  {:<16} passphrase: {} ({}), last fetch {}{}{}",
+                            "",
+                            p.description,
+                            if p.held { "held" } else { "not held" },
+                            ago(p.last_fetch_at),
+                            if p.last_error.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", last error {}: {}", ago(p.last_error_at), p.last_error)
+                            },
+                            if p.next_retry_at > 0 {
+                                format!(
+                                    ", next retry in {} s",
+                                    (p.next_retry_at - crate::now_unix()).max(0)
+                                )
+                            } else {
+                                String::new()
+                            }
+                        );
+                    }
                 }
             }
         }
@@ -1110,5 +1136,19 @@ fn credential_json(c: &pb::Credential) -> Value {
         "x5t#S256": c.x5t_s256, "key_decrypted": c.key_decrypted,
         "export_allowed": c.export_allowed,
         "jwk": serde_json::from_str::<Value>(&c.public_jwk_json).unwrap_or(Value::Null),
+        "passphrase_source": c.passphrase_source.as_ref().map(|p| json!({
+            "kind": p.kind, "description": p.description, "held": p.held,
+            "last_fetch_at": p.last_fetch_at, "last_error": p.last_error,
+            "last_error_at": p.last_error_at, "next_retry_at": p.next_retry_at,
+        })),
     })
+}
+
+/// "3 s ago", "never": for Status.
+fn ago(unix: i64) -> String {
+    if unix <= 0 {
+        return "never".into();
+    }
+    let secs = crate::now_unix().saturating_sub(unix).max(0);
+    format!("{secs} s ago")
 }

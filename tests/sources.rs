@@ -259,6 +259,15 @@ async fn source_down_at_start_recovers_without_restart_and_others_keep_serving()
         src.next_retry_at > 0 && src.last_fetch_at == 0 && !src.held,
         "{src:?}"
     );
+    let out = d.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("passphrase: exec")
+            && text.contains("last fetch never")
+            && text.contains("connection refused")
+            && text.contains("next retry in"),
+        "{text}"
+    );
 
     // The source comes back; nobody calls; the daemon retries by itself.
     std::fs::write(&up, "").unwrap();
@@ -435,4 +444,44 @@ async fn source_down_later_keeps_the_decrypted_key_until_its_hard_ttl() {
         assert!(Instant::now() < deadline, "never recovered");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// `request_timeout_seconds` bounds every request, even one stuck behind
+/// a slow passphrase source; the daemon keeps serving.
+#[tokio::test]
+async fn request_deadline_cuts_a_request_stuck_on_a_slow_source() {
+    let fx = Fixtures::new();
+    let slow = fx.credential("slowsrc", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let fast = fx.credential("fast", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let script = write_script(
+        fx.path(),
+        "slow.sh",
+        &format!("sleep 4\ncat {:?}", slow.pass_file),
+    );
+    let config = format!(
+        "[agent]\nrequest_timeout_seconds = 1\npassphrase_fetch_timeout_seconds = 8\n{}{}",
+        stanza(
+            &slow,
+            "slowsrc",
+            &format!("{{ source = \"exec\", command = [{script:?}] }}")
+        ),
+        fast.toml("fast", ISSUER, ""),
+    );
+    let d = Daemon::start(&config).await;
+    let mut c = d.client().await;
+    let started = Instant::now();
+    let err = sign(&mut c, "slowsrc").await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "took {took:?}"
+    );
+    assert!(
+        matches!(
+            err.code(),
+            tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+        ),
+        "{err:?}"
+    );
+    sign(&mut c, "fast").await.expect("others keep serving");
 }

@@ -259,3 +259,38 @@ async fn prometheus_endpoint_on_loopback_and_on_a_socket() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
 }
+
+#[tokio::test]
+async fn logs_as_json_lines_and_journal_friendly_text() {
+    let fx = Fixtures::new();
+    let cred = fx.credential("logs", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let config = cred.toml("logs", ISSUER, "");
+    let d = Daemon::start_with(&config, &[("FAPI_AGENT_LOG_FORMAT", "json")]).await;
+    let mut c = d.client().await;
+    sign(&mut c, "logs").await.unwrap();
+    drop(c);
+    let log = d.stderr();
+    let mut serving = false;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v["timestamp"].is_string() && v["level"].is_string(),
+            "{line}"
+        );
+        serving |= v["fields"]["message"] == "serving";
+    }
+    assert!(serving, "{log}");
+    assert!(!log.contains(&cred.passphrase));
+
+    // Under systemd (JOURNAL_STREAM set) text lines carry no timestamp:
+    // the journal stamps them.
+    let d = Daemon::start_with(&config, &[("JOURNAL_STREAM", "8:12345")]).await;
+    let line = d
+        .stderr()
+        .lines()
+        .find(|l| l.contains("serving"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(line.trim_start().starts_with("INFO"), "{line}");
+}
