@@ -833,9 +833,23 @@ fn status_msg(s: tonic::Status) -> String {
 
 async fn connect(socket: &SocketArg) -> Result<Client, String> {
     let path = socket.path();
-    Client::connect(&path)
-        .await
-        .map_err(|e| format!("cannot connect to the daemon at {}: {e} (is it running? set --socket or FAPI_AGENT_SOCKET)", path.display()))
+    Client::connect(&path).await.map_err(|e| {
+        // The transport error's own text is generic; the cause is below it.
+        let mut cause = String::new();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            cause = s.to_string();
+            source = s.source();
+        }
+        if cause.contains("refusing to talk to it") {
+            return cause;
+        }
+        format!(
+            "cannot connect to the daemon at {}: {e}: {cause} (is it running? set --socket or \
+             FAPI_AGENT_SOCKET)",
+            path.display()
+        )
+    })
 }
 
 /// Resolves an empty selection to the only credential, as a convenience.

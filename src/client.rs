@@ -1,5 +1,11 @@
 //! Connecting to a running daemon over its Unix socket (used by the CLI's
 //! client commands and by tests).
+//!
+//! Clients trust the daemon too: after connecting, the server's uid is
+//! read from the kernel (`SO_PEERCRED` on the connected socket, so a
+//! replaced socket file cannot fool it) and must be the caller's own uid,
+//! root, or the uid in `FAPI_AGENT_SOCKET_OWNER`; otherwise the connection
+//! is dropped before a single byte is sent.
 
 use std::path::{Path, PathBuf};
 
@@ -27,9 +33,41 @@ pub async fn channel_with(
     endpoint
         .connect_with_connector(tower::service_fn(move |_| {
             let path = path.clone();
-            async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(path).await?)) }
+            async move {
+                let stream = UnixStream::connect(&path).await?;
+                check_server(&stream, &path)?;
+                Ok::<_, std::io::Error>(TokioIo::new(stream))
+            }
         }))
         .await
+}
+
+/// The uids a daemon may run as, for this client.
+pub fn trusted_server_uids() -> Vec<u32> {
+    let mut uids = vec![crate::os::effective_uid(), 0];
+    if let Some(uid) = std::env::var("FAPI_AGENT_SOCKET_OWNER")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
+        uids.push(uid);
+    }
+    uids
+}
+
+fn check_server(stream: &UnixStream, path: &Path) -> std::io::Result<()> {
+    let server = stream.peer_cred()?.uid();
+    if trusted_server_uids().contains(&server) {
+        return Ok(());
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        format!(
+            "{} is served by uid {server}, not by this user, root or FAPI_AGENT_SOCKET_OWNER: \
+             refusing to talk to it (set FAPI_AGENT_SOCKET_OWNER={server} if that uid runs \
+             fapi-agent)",
+            path.display()
+        ),
+    ))
 }
 
 /// A connected client for both services.

@@ -885,3 +885,58 @@ async fn wait_for_daemon_as_nobody(socket: &std::path::Path) -> bool {
     }
     false
 }
+
+/// Clients trust the daemon only if the kernel says it runs as the
+/// caller's uid, root, or FAPI_AGENT_SOCKET_OWNER: a socket another user
+/// serves (squatting, a swapped path) is refused before any request.
+#[test]
+fn clients_refuse_a_socket_served_by_another_uid() {
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let sock = dir.path().join("impostor.sock");
+    let impostor = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c"])
+        .arg(
+            "import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(8)\nwhile True:\n  c,_=s.accept(); time.sleep(0.5); c.close()",
+        )
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("setpriv (util-linux)");
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _impostor = KillOnDrop(impostor);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "impostor did not bind"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = |owner: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fapi-agent"));
+        cmd.args(["status", "--socket", sock.to_str().unwrap()]);
+        cmd.env_remove("FAPI_AGENT_SOCKET_OWNER");
+        if let Some(o) = owner {
+            cmd.env("FAPI_AGENT_SOCKET_OWNER", o);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(None);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("served by uid 65534"), "{err}");
+    // Trusting that uid explicitly gets past the check (and then fails on
+    // the impostor, which speaks no gRPC).
+    let out = run(Some("65534"));
+    assert!(!out.status.success());
+    assert!(!stderr(&out).contains("served by uid"), "{}", stderr(&out));
+}

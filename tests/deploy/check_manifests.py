@@ -120,6 +120,9 @@ def main():
             env = {e["name"]: e["value"] for e in app.get("env", [])}
             if env.get("FAPI_AGENT_SOCKET") != sock:
                 fail("the app's FAPI_AGENT_SOCKET must be the agent's socket")
+            agent_uid = agent["securityContext"]["runAsUser"]
+            if env.get("FAPI_AGENT_SOCKET_OWNER") != str(agent_uid):
+                fail("the app must trust the agent's uid (FAPI_AGENT_SOCKET_OWNER)")
             app_uid = app["securityContext"]["runAsUser"]
             allowed = {u for cred in cfg["credentials"].values() for r in cred.get("allow", []) for u in r.get("uids", [])}
             if app_uid not in allowed:
