@@ -1,0 +1,306 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Padding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PADDING_UNSPECIFIED: _ClassVar[Padding]
+    PADDING_PKCS1_V15: _ClassVar[Padding]
+    PADDING_OAEP_SHA1: _ClassVar[Padding]
+    PADDING_OAEP_SHA256: _ClassVar[Padding]
+
+class CredentialState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CREDENTIAL_STATE_UNSPECIFIED: _ClassVar[CredentialState]
+    CREDENTIAL_STATE_AVAILABLE: _ClassVar[CredentialState]
+    CREDENTIAL_STATE_LOCKED: _ClassVar[CredentialState]
+    CREDENTIAL_STATE_ERROR: _ClassVar[CredentialState]
+
+class KeyFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    KEY_FORMAT_UNSPECIFIED: _ClassVar[KeyFormat]
+    KEY_FORMAT_PKCS8_PEM: _ClassVar[KeyFormat]
+    KEY_FORMAT_ENCRYPTED_PKCS8_PEM: _ClassVar[KeyFormat]
+
+class CredentialEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CREDENTIAL_EVENT_KIND_UNSPECIFIED: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_SNAPSHOT: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_ADDED: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_REMOVED: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_ACTIVE: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_EXPIRING_SOON: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_EXPIRED: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_ERROR: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_RECOVERED: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_UPDATED: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_LAGGED: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_LOCKED: _ClassVar[CredentialEventKind]
+    CREDENTIAL_EVENT_KIND_UNLOCKED: _ClassVar[CredentialEventKind]
+PADDING_UNSPECIFIED: Padding
+PADDING_PKCS1_V15: Padding
+PADDING_OAEP_SHA1: Padding
+PADDING_OAEP_SHA256: Padding
+CREDENTIAL_STATE_UNSPECIFIED: CredentialState
+CREDENTIAL_STATE_AVAILABLE: CredentialState
+CREDENTIAL_STATE_LOCKED: CredentialState
+CREDENTIAL_STATE_ERROR: CredentialState
+KEY_FORMAT_UNSPECIFIED: KeyFormat
+KEY_FORMAT_PKCS8_PEM: KeyFormat
+KEY_FORMAT_ENCRYPTED_PKCS8_PEM: KeyFormat
+CREDENTIAL_EVENT_KIND_UNSPECIFIED: CredentialEventKind
+CREDENTIAL_EVENT_KIND_SNAPSHOT: CredentialEventKind
+CREDENTIAL_EVENT_KIND_ADDED: CredentialEventKind
+CREDENTIAL_EVENT_KIND_REMOVED: CredentialEventKind
+CREDENTIAL_EVENT_KIND_ACTIVE: CredentialEventKind
+CREDENTIAL_EVENT_KIND_EXPIRING_SOON: CredentialEventKind
+CREDENTIAL_EVENT_KIND_EXPIRED: CredentialEventKind
+CREDENTIAL_EVENT_KIND_ERROR: CredentialEventKind
+CREDENTIAL_EVENT_KIND_RECOVERED: CredentialEventKind
+CREDENTIAL_EVENT_KIND_UPDATED: CredentialEventKind
+CREDENTIAL_EVENT_KIND_LAGGED: CredentialEventKind
+CREDENTIAL_EVENT_KIND_LOCKED: CredentialEventKind
+CREDENTIAL_EVENT_KIND_UNLOCKED: CredentialEventKind
+
+class CredentialSelector(_message.Message):
+    __slots__ = ("name", "client_id", "kid")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    client_id: str
+    kid: str
+    def __init__(self, name: _Optional[str] = ..., client_id: _Optional[str] = ..., kid: _Optional[str] = ...) -> None: ...
+
+class SignClientAssertionRequest(_message.Message):
+    __slots__ = ("credential", "audience", "lifetime_seconds", "extra_claims_json")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    LIFETIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_CLAIMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    audience: str
+    lifetime_seconds: int
+    extra_claims_json: str
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., audience: _Optional[str] = ..., lifetime_seconds: _Optional[int] = ..., extra_claims_json: _Optional[str] = ...) -> None: ...
+
+class SignClientAssertionResponse(_message.Message):
+    __slots__ = ("assertion", "assertion_type", "kid", "jti", "expires_at", "alg", "credential")
+    ASSERTION_FIELD_NUMBER: _ClassVar[int]
+    ASSERTION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    JTI_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ALG_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    assertion: str
+    assertion_type: str
+    kid: str
+    jti: str
+    expires_at: int
+    alg: str
+    credential: str
+    def __init__(self, assertion: _Optional[str] = ..., assertion_type: _Optional[str] = ..., kid: _Optional[str] = ..., jti: _Optional[str] = ..., expires_at: _Optional[int] = ..., alg: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
+
+class DecryptSecretRequest(_message.Message):
+    __slots__ = ("credential", "ciphertext_raw", "ciphertext_base64", "padding")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    CIPHERTEXT_RAW_FIELD_NUMBER: _ClassVar[int]
+    CIPHERTEXT_BASE64_FIELD_NUMBER: _ClassVar[int]
+    PADDING_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    ciphertext_raw: bytes
+    ciphertext_base64: str
+    padding: Padding
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., ciphertext_raw: _Optional[bytes] = ..., ciphertext_base64: _Optional[str] = ..., padding: _Optional[_Union[Padding, str]] = ...) -> None: ...
+
+class DecryptSecretResponse(_message.Message):
+    __slots__ = ("plaintext",)
+    PLAINTEXT_FIELD_NUMBER: _ClassVar[int]
+    plaintext: bytes
+    def __init__(self, plaintext: _Optional[bytes] = ...) -> None: ...
+
+class GetCredentialRequest(_message.Message):
+    __slots__ = ("credential",)
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ...) -> None: ...
+
+class ListCredentialsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListCredentialsResponse(_message.Message):
+    __slots__ = ("credentials",)
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    credentials: _containers.RepeatedCompositeFieldContainer[Credential]
+    def __init__(self, credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ...) -> None: ...
+
+class Credential(_message.Message):
+    __slots__ = ("name", "client_id", "kid", "alg", "certificate_chain_pem", "public_jwk_json", "x5t_s256", "not_before", "not_after", "days_left", "state", "error", "issuer", "export_allowed", "decrypt_paddings", "key_decrypted", "passphrase_source")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    ALG_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_CHAIN_PEM_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_JWK_JSON_FIELD_NUMBER: _ClassVar[int]
+    X5T_S256_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    DAYS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    DECRYPT_PADDINGS_FIELD_NUMBER: _ClassVar[int]
+    KEY_DECRYPTED_FIELD_NUMBER: _ClassVar[int]
+    PASSPHRASE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    client_id: str
+    kid: str
+    alg: str
+    certificate_chain_pem: str
+    public_jwk_json: str
+    x5t_s256: str
+    not_before: int
+    not_after: int
+    days_left: int
+    state: CredentialState
+    error: str
+    issuer: str
+    export_allowed: bool
+    decrypt_paddings: _containers.RepeatedScalarFieldContainer[Padding]
+    key_decrypted: bool
+    passphrase_source: PassphraseSourceStatus
+    def __init__(self, name: _Optional[str] = ..., client_id: _Optional[str] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ..., certificate_chain_pem: _Optional[str] = ..., public_jwk_json: _Optional[str] = ..., x5t_s256: _Optional[str] = ..., not_before: _Optional[int] = ..., not_after: _Optional[int] = ..., days_left: _Optional[int] = ..., state: _Optional[_Union[CredentialState, str]] = ..., error: _Optional[str] = ..., issuer: _Optional[str] = ..., export_allowed: _Optional[bool] = ..., decrypt_paddings: _Optional[_Iterable[_Union[Padding, str]]] = ..., key_decrypted: _Optional[bool] = ..., passphrase_source: _Optional[_Union[PassphraseSourceStatus, _Mapping]] = ...) -> None: ...
+
+class PassphraseSourceStatus(_message.Message):
+    __slots__ = ("kind", "description", "last_fetch_at", "last_error", "last_error_at", "held", "next_retry_at")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    LAST_FETCH_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_AT_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    NEXT_RETRY_AT_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    description: str
+    last_fetch_at: int
+    last_error: str
+    last_error_at: int
+    held: bool
+    next_retry_at: int
+    def __init__(self, kind: _Optional[str] = ..., description: _Optional[str] = ..., last_fetch_at: _Optional[int] = ..., last_error: _Optional[str] = ..., last_error_at: _Optional[int] = ..., held: _Optional[bool] = ..., next_retry_at: _Optional[int] = ...) -> None: ...
+
+class GetKeyMaterialRequest(_message.Message):
+    __slots__ = ("credential", "format", "export_passphrase")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_PASSPHRASE_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    format: KeyFormat
+    export_passphrase: bytes
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., format: _Optional[_Union[KeyFormat, str]] = ..., export_passphrase: _Optional[bytes] = ...) -> None: ...
+
+class GetKeyMaterialResponse(_message.Message):
+    __slots__ = ("private_key_pem", "certificate_chain_pem", "kid")
+    PRIVATE_KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_CHAIN_PEM_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    private_key_pem: bytes
+    certificate_chain_pem: str
+    kid: str
+    def __init__(self, private_key_pem: _Optional[bytes] = ..., certificate_chain_pem: _Optional[str] = ..., kid: _Optional[str] = ...) -> None: ...
+
+class WatchCredentialsRequest(_message.Message):
+    __slots__ = ("client_id",)
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    client_id: str
+    def __init__(self, client_id: _Optional[str] = ...) -> None: ...
+
+class CredentialEvent(_message.Message):
+    __slots__ = ("kind", "credential", "snapshot", "observed_at")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    kind: CredentialEventKind
+    credential: Credential
+    snapshot: _containers.RepeatedCompositeFieldContainer[Credential]
+    observed_at: int
+    def __init__(self, kind: _Optional[_Union[CredentialEventKind, str]] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ..., snapshot: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ..., observed_at: _Optional[int] = ...) -> None: ...
+
+class ReloadRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReloadResponse(_message.Message):
+    __slots__ = ("added", "removed", "updated", "errors")
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    added: _containers.RepeatedScalarFieldContainer[str]
+    removed: _containers.RepeatedScalarFieldContainer[str]
+    updated: _containers.RepeatedScalarFieldContainer[str]
+    errors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, added: _Optional[_Iterable[str]] = ..., removed: _Optional[_Iterable[str]] = ..., updated: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LockRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class LockResponse(_message.Message):
+    __slots__ = ("locked",)
+    LOCKED_FIELD_NUMBER: _ClassVar[int]
+    locked: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, locked: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UnlockRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UnlockResponse(_message.Message):
+    __slots__ = ("unlocked", "errors")
+    UNLOCKED_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    unlocked: _containers.RepeatedScalarFieldContainer[str]
+    errors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, unlocked: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class StatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StatusResponse(_message.Message):
+    __slots__ = ("version", "uptime_seconds", "socket_path", "credentials", "pid", "last_reload_at", "last_reload_trigger", "last_reload_error", "locked", "secret_pages_locked", "secret_pages_unlockable", "secure_heap")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SOCKET_PATH_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    LAST_RELOAD_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_RELOAD_TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    LAST_RELOAD_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LOCKED_FIELD_NUMBER: _ClassVar[int]
+    SECRET_PAGES_LOCKED_FIELD_NUMBER: _ClassVar[int]
+    SECRET_PAGES_UNLOCKABLE_FIELD_NUMBER: _ClassVar[int]
+    SECURE_HEAP_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    uptime_seconds: int
+    socket_path: str
+    credentials: _containers.RepeatedCompositeFieldContainer[Credential]
+    pid: int
+    last_reload_at: int
+    last_reload_trigger: str
+    last_reload_error: str
+    locked: bool
+    secret_pages_locked: int
+    secret_pages_unlockable: int
+    secure_heap: bool
+    def __init__(self, version: _Optional[str] = ..., uptime_seconds: _Optional[int] = ..., socket_path: _Optional[str] = ..., credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ..., pid: _Optional[int] = ..., last_reload_at: _Optional[int] = ..., last_reload_trigger: _Optional[str] = ..., last_reload_error: _Optional[str] = ..., locked: _Optional[bool] = ..., secret_pages_locked: _Optional[int] = ..., secret_pages_unlockable: _Optional[int] = ..., secure_heap: _Optional[bool] = ...) -> None: ...
