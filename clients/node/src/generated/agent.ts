@@ -1,0 +1,67 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { AdminClient as _fapi_agent_v1_AdminClient, AdminDefinition as _fapi_agent_v1_AdminDefinition } from './fapi_agent/v1/Admin';
+import type { AgentClient as _fapi_agent_v1_AgentClient, AgentDefinition as _fapi_agent_v1_AgentDefinition } from './fapi_agent/v1/Agent';
+import type { Credential as _fapi_agent_v1_Credential, Credential__Output as _fapi_agent_v1_Credential__Output } from './fapi_agent/v1/Credential';
+import type { CredentialEvent as _fapi_agent_v1_CredentialEvent, CredentialEvent__Output as _fapi_agent_v1_CredentialEvent__Output } from './fapi_agent/v1/CredentialEvent';
+import type { CredentialSelector as _fapi_agent_v1_CredentialSelector, CredentialSelector__Output as _fapi_agent_v1_CredentialSelector__Output } from './fapi_agent/v1/CredentialSelector';
+import type { DecryptSecretRequest as _fapi_agent_v1_DecryptSecretRequest, DecryptSecretRequest__Output as _fapi_agent_v1_DecryptSecretRequest__Output } from './fapi_agent/v1/DecryptSecretRequest';
+import type { DecryptSecretResponse as _fapi_agent_v1_DecryptSecretResponse, DecryptSecretResponse__Output as _fapi_agent_v1_DecryptSecretResponse__Output } from './fapi_agent/v1/DecryptSecretResponse';
+import type { GetCredentialRequest as _fapi_agent_v1_GetCredentialRequest, GetCredentialRequest__Output as _fapi_agent_v1_GetCredentialRequest__Output } from './fapi_agent/v1/GetCredentialRequest';
+import type { GetKeyMaterialRequest as _fapi_agent_v1_GetKeyMaterialRequest, GetKeyMaterialRequest__Output as _fapi_agent_v1_GetKeyMaterialRequest__Output } from './fapi_agent/v1/GetKeyMaterialRequest';
+import type { GetKeyMaterialResponse as _fapi_agent_v1_GetKeyMaterialResponse, GetKeyMaterialResponse__Output as _fapi_agent_v1_GetKeyMaterialResponse__Output } from './fapi_agent/v1/GetKeyMaterialResponse';
+import type { ListCredentialsRequest as _fapi_agent_v1_ListCredentialsRequest, ListCredentialsRequest__Output as _fapi_agent_v1_ListCredentialsRequest__Output } from './fapi_agent/v1/ListCredentialsRequest';
+import type { ListCredentialsResponse as _fapi_agent_v1_ListCredentialsResponse, ListCredentialsResponse__Output as _fapi_agent_v1_ListCredentialsResponse__Output } from './fapi_agent/v1/ListCredentialsResponse';
+import type { LockRequest as _fapi_agent_v1_LockRequest, LockRequest__Output as _fapi_agent_v1_LockRequest__Output } from './fapi_agent/v1/LockRequest';
+import type { LockResponse as _fapi_agent_v1_LockResponse, LockResponse__Output as _fapi_agent_v1_LockResponse__Output } from './fapi_agent/v1/LockResponse';
+import type { PassphraseSourceStatus as _fapi_agent_v1_PassphraseSourceStatus, PassphraseSourceStatus__Output as _fapi_agent_v1_PassphraseSourceStatus__Output } from './fapi_agent/v1/PassphraseSourceStatus';
+import type { ReloadRequest as _fapi_agent_v1_ReloadRequest, ReloadRequest__Output as _fapi_agent_v1_ReloadRequest__Output } from './fapi_agent/v1/ReloadRequest';
+import type { ReloadResponse as _fapi_agent_v1_ReloadResponse, ReloadResponse__Output as _fapi_agent_v1_ReloadResponse__Output } from './fapi_agent/v1/ReloadResponse';
+import type { SignClientAssertionRequest as _fapi_agent_v1_SignClientAssertionRequest, SignClientAssertionRequest__Output as _fapi_agent_v1_SignClientAssertionRequest__Output } from './fapi_agent/v1/SignClientAssertionRequest';
+import type { SignClientAssertionResponse as _fapi_agent_v1_SignClientAssertionResponse, SignClientAssertionResponse__Output as _fapi_agent_v1_SignClientAssertionResponse__Output } from './fapi_agent/v1/SignClientAssertionResponse';
+import type { StatusRequest as _fapi_agent_v1_StatusRequest, StatusRequest__Output as _fapi_agent_v1_StatusRequest__Output } from './fapi_agent/v1/StatusRequest';
+import type { StatusResponse as _fapi_agent_v1_StatusResponse, StatusResponse__Output as _fapi_agent_v1_StatusResponse__Output } from './fapi_agent/v1/StatusResponse';
+import type { UnlockRequest as _fapi_agent_v1_UnlockRequest, UnlockRequest__Output as _fapi_agent_v1_UnlockRequest__Output } from './fapi_agent/v1/UnlockRequest';
+import type { UnlockResponse as _fapi_agent_v1_UnlockResponse, UnlockResponse__Output as _fapi_agent_v1_UnlockResponse__Output } from './fapi_agent/v1/UnlockResponse';
+import type { WatchCredentialsRequest as _fapi_agent_v1_WatchCredentialsRequest, WatchCredentialsRequest__Output as _fapi_agent_v1_WatchCredentialsRequest__Output } from './fapi_agent/v1/WatchCredentialsRequest';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  fapi_agent: {
+    v1: {
+      Admin: SubtypeConstructor<typeof grpc.Client, _fapi_agent_v1_AdminClient> & { service: _fapi_agent_v1_AdminDefinition }
+      Agent: SubtypeConstructor<typeof grpc.Client, _fapi_agent_v1_AgentClient> & { service: _fapi_agent_v1_AgentDefinition }
+      Credential: MessageTypeDefinition<_fapi_agent_v1_Credential, _fapi_agent_v1_Credential__Output>
+      CredentialEvent: MessageTypeDefinition<_fapi_agent_v1_CredentialEvent, _fapi_agent_v1_CredentialEvent__Output>
+      CredentialEventKind: EnumTypeDefinition
+      CredentialSelector: MessageTypeDefinition<_fapi_agent_v1_CredentialSelector, _fapi_agent_v1_CredentialSelector__Output>
+      CredentialState: EnumTypeDefinition
+      DecryptSecretRequest: MessageTypeDefinition<_fapi_agent_v1_DecryptSecretRequest, _fapi_agent_v1_DecryptSecretRequest__Output>
+      DecryptSecretResponse: MessageTypeDefinition<_fapi_agent_v1_DecryptSecretResponse, _fapi_agent_v1_DecryptSecretResponse__Output>
+      GetCredentialRequest: MessageTypeDefinition<_fapi_agent_v1_GetCredentialRequest, _fapi_agent_v1_GetCredentialRequest__Output>
+      GetKeyMaterialRequest: MessageTypeDefinition<_fapi_agent_v1_GetKeyMaterialRequest, _fapi_agent_v1_GetKeyMaterialRequest__Output>
+      GetKeyMaterialResponse: MessageTypeDefinition<_fapi_agent_v1_GetKeyMaterialResponse, _fapi_agent_v1_GetKeyMaterialResponse__Output>
+      KeyFormat: EnumTypeDefinition
+      ListCredentialsRequest: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsRequest, _fapi_agent_v1_ListCredentialsRequest__Output>
+      ListCredentialsResponse: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsResponse__Output>
+      LockRequest: MessageTypeDefinition<_fapi_agent_v1_LockRequest, _fapi_agent_v1_LockRequest__Output>
+      LockResponse: MessageTypeDefinition<_fapi_agent_v1_LockResponse, _fapi_agent_v1_LockResponse__Output>
+      Padding: EnumTypeDefinition
+      PassphraseSourceStatus: MessageTypeDefinition<_fapi_agent_v1_PassphraseSourceStatus, _fapi_agent_v1_PassphraseSourceStatus__Output>
+      ReloadRequest: MessageTypeDefinition<_fapi_agent_v1_ReloadRequest, _fapi_agent_v1_ReloadRequest__Output>
+      ReloadResponse: MessageTypeDefinition<_fapi_agent_v1_ReloadResponse, _fapi_agent_v1_ReloadResponse__Output>
+      SignClientAssertionRequest: MessageTypeDefinition<_fapi_agent_v1_SignClientAssertionRequest, _fapi_agent_v1_SignClientAssertionRequest__Output>
+      SignClientAssertionResponse: MessageTypeDefinition<_fapi_agent_v1_SignClientAssertionResponse, _fapi_agent_v1_SignClientAssertionResponse__Output>
+      StatusRequest: MessageTypeDefinition<_fapi_agent_v1_StatusRequest, _fapi_agent_v1_StatusRequest__Output>
+      StatusResponse: MessageTypeDefinition<_fapi_agent_v1_StatusResponse, _fapi_agent_v1_StatusResponse__Output>
+      UnlockRequest: MessageTypeDefinition<_fapi_agent_v1_UnlockRequest, _fapi_agent_v1_UnlockRequest__Output>
+      UnlockResponse: MessageTypeDefinition<_fapi_agent_v1_UnlockResponse, _fapi_agent_v1_UnlockResponse__Output>
+      WatchCredentialsRequest: MessageTypeDefinition<_fapi_agent_v1_WatchCredentialsRequest, _fapi_agent_v1_WatchCredentialsRequest__Output>
+    }
+  }
+}
+

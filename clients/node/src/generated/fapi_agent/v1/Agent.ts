@@ -1,0 +1,93 @@
+// Original file: proto/fapi_agent/v1/agent.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { Credential as _fapi_agent_v1_Credential, Credential__Output as _fapi_agent_v1_Credential__Output } from '../../fapi_agent/v1/Credential';
+import type { CredentialEvent as _fapi_agent_v1_CredentialEvent, CredentialEvent__Output as _fapi_agent_v1_CredentialEvent__Output } from '../../fapi_agent/v1/CredentialEvent';
+import type { DecryptSecretRequest as _fapi_agent_v1_DecryptSecretRequest, DecryptSecretRequest__Output as _fapi_agent_v1_DecryptSecretRequest__Output } from '../../fapi_agent/v1/DecryptSecretRequest';
+import type { DecryptSecretResponse as _fapi_agent_v1_DecryptSecretResponse, DecryptSecretResponse__Output as _fapi_agent_v1_DecryptSecretResponse__Output } from '../../fapi_agent/v1/DecryptSecretResponse';
+import type { GetCredentialRequest as _fapi_agent_v1_GetCredentialRequest, GetCredentialRequest__Output as _fapi_agent_v1_GetCredentialRequest__Output } from '../../fapi_agent/v1/GetCredentialRequest';
+import type { GetKeyMaterialRequest as _fapi_agent_v1_GetKeyMaterialRequest, GetKeyMaterialRequest__Output as _fapi_agent_v1_GetKeyMaterialRequest__Output } from '../../fapi_agent/v1/GetKeyMaterialRequest';
+import type { GetKeyMaterialResponse as _fapi_agent_v1_GetKeyMaterialResponse, GetKeyMaterialResponse__Output as _fapi_agent_v1_GetKeyMaterialResponse__Output } from '../../fapi_agent/v1/GetKeyMaterialResponse';
+import type { ListCredentialsRequest as _fapi_agent_v1_ListCredentialsRequest, ListCredentialsRequest__Output as _fapi_agent_v1_ListCredentialsRequest__Output } from '../../fapi_agent/v1/ListCredentialsRequest';
+import type { ListCredentialsResponse as _fapi_agent_v1_ListCredentialsResponse, ListCredentialsResponse__Output as _fapi_agent_v1_ListCredentialsResponse__Output } from '../../fapi_agent/v1/ListCredentialsResponse';
+import type { SignClientAssertionRequest as _fapi_agent_v1_SignClientAssertionRequest, SignClientAssertionRequest__Output as _fapi_agent_v1_SignClientAssertionRequest__Output } from '../../fapi_agent/v1/SignClientAssertionRequest';
+import type { SignClientAssertionResponse as _fapi_agent_v1_SignClientAssertionResponse, SignClientAssertionResponse__Output as _fapi_agent_v1_SignClientAssertionResponse__Output } from '../../fapi_agent/v1/SignClientAssertionResponse';
+import type { WatchCredentialsRequest as _fapi_agent_v1_WatchCredentialsRequest, WatchCredentialsRequest__Output as _fapi_agent_v1_WatchCredentialsRequest__Output } from '../../fapi_agent/v1/WatchCredentialsRequest';
+
+export interface AgentClient extends grpc.Client {
+  DecryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
+  DecryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
+  DecryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
+  DecryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
+  decryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
+  decryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
+  decryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
+  decryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
+  
+  GetCredential(argument: _fapi_agent_v1_GetCredentialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_Credential__Output>): grpc.ClientUnaryCall;
+  GetCredential(argument: _fapi_agent_v1_GetCredentialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_Credential__Output>): grpc.ClientUnaryCall;
+  GetCredential(argument: _fapi_agent_v1_GetCredentialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_Credential__Output>): grpc.ClientUnaryCall;
+  GetCredential(argument: _fapi_agent_v1_GetCredentialRequest, callback: grpc.requestCallback<_fapi_agent_v1_Credential__Output>): grpc.ClientUnaryCall;
+  getCredential(argument: _fapi_agent_v1_GetCredentialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_Credential__Output>): grpc.ClientUnaryCall;
+  getCredential(argument: _fapi_agent_v1_GetCredentialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_Credential__Output>): grpc.ClientUnaryCall;
+  getCredential(argument: _fapi_agent_v1_GetCredentialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_Credential__Output>): grpc.ClientUnaryCall;
+  getCredential(argument: _fapi_agent_v1_GetCredentialRequest, callback: grpc.requestCallback<_fapi_agent_v1_Credential__Output>): grpc.ClientUnaryCall;
+  
+  GetKeyMaterial(argument: _fapi_agent_v1_GetKeyMaterialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_GetKeyMaterialResponse__Output>): grpc.ClientUnaryCall;
+  GetKeyMaterial(argument: _fapi_agent_v1_GetKeyMaterialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_GetKeyMaterialResponse__Output>): grpc.ClientUnaryCall;
+  GetKeyMaterial(argument: _fapi_agent_v1_GetKeyMaterialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_GetKeyMaterialResponse__Output>): grpc.ClientUnaryCall;
+  GetKeyMaterial(argument: _fapi_agent_v1_GetKeyMaterialRequest, callback: grpc.requestCallback<_fapi_agent_v1_GetKeyMaterialResponse__Output>): grpc.ClientUnaryCall;
+  getKeyMaterial(argument: _fapi_agent_v1_GetKeyMaterialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_GetKeyMaterialResponse__Output>): grpc.ClientUnaryCall;
+  getKeyMaterial(argument: _fapi_agent_v1_GetKeyMaterialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_GetKeyMaterialResponse__Output>): grpc.ClientUnaryCall;
+  getKeyMaterial(argument: _fapi_agent_v1_GetKeyMaterialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_GetKeyMaterialResponse__Output>): grpc.ClientUnaryCall;
+  getKeyMaterial(argument: _fapi_agent_v1_GetKeyMaterialRequest, callback: grpc.requestCallback<_fapi_agent_v1_GetKeyMaterialResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  ListCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  ListCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  ListCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  listCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  listCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  listCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  listCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  
+  SignClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
+  SignClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
+  SignClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
+  SignClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
+  signClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
+  signClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
+  signClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
+  signClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
+  
+  WatchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
+  WatchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
+  watchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
+  watchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
+  
+}
+
+export interface AgentHandlers extends grpc.UntypedServiceImplementation {
+  DecryptSecret: grpc.handleUnaryCall<_fapi_agent_v1_DecryptSecretRequest__Output, _fapi_agent_v1_DecryptSecretResponse>;
+  
+  GetCredential: grpc.handleUnaryCall<_fapi_agent_v1_GetCredentialRequest__Output, _fapi_agent_v1_Credential>;
+  
+  GetKeyMaterial: grpc.handleUnaryCall<_fapi_agent_v1_GetKeyMaterialRequest__Output, _fapi_agent_v1_GetKeyMaterialResponse>;
+  
+  ListCredentials: grpc.handleUnaryCall<_fapi_agent_v1_ListCredentialsRequest__Output, _fapi_agent_v1_ListCredentialsResponse>;
+  
+  SignClientAssertion: grpc.handleUnaryCall<_fapi_agent_v1_SignClientAssertionRequest__Output, _fapi_agent_v1_SignClientAssertionResponse>;
+  
+  WatchCredentials: grpc.handleServerStreamingCall<_fapi_agent_v1_WatchCredentialsRequest__Output, _fapi_agent_v1_CredentialEvent>;
+  
+}
+
+export interface AgentDefinition extends grpc.ServiceDefinition {
+  DecryptSecret: MethodDefinition<_fapi_agent_v1_DecryptSecretRequest, _fapi_agent_v1_DecryptSecretResponse, _fapi_agent_v1_DecryptSecretRequest__Output, _fapi_agent_v1_DecryptSecretResponse__Output>
+  GetCredential: MethodDefinition<_fapi_agent_v1_GetCredentialRequest, _fapi_agent_v1_Credential, _fapi_agent_v1_GetCredentialRequest__Output, _fapi_agent_v1_Credential__Output>
+  GetKeyMaterial: MethodDefinition<_fapi_agent_v1_GetKeyMaterialRequest, _fapi_agent_v1_GetKeyMaterialResponse, _fapi_agent_v1_GetKeyMaterialRequest__Output, _fapi_agent_v1_GetKeyMaterialResponse__Output>
+  ListCredentials: MethodDefinition<_fapi_agent_v1_ListCredentialsRequest, _fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsRequest__Output, _fapi_agent_v1_ListCredentialsResponse__Output>
+  SignClientAssertion: MethodDefinition<_fapi_agent_v1_SignClientAssertionRequest, _fapi_agent_v1_SignClientAssertionResponse, _fapi_agent_v1_SignClientAssertionRequest__Output, _fapi_agent_v1_SignClientAssertionResponse__Output>
+  WatchCredentials: MethodDefinition<_fapi_agent_v1_WatchCredentialsRequest, _fapi_agent_v1_CredentialEvent, _fapi_agent_v1_WatchCredentialsRequest__Output, _fapi_agent_v1_CredentialEvent__Output>
+}
