@@ -25,10 +25,7 @@
 // behind a TLS-terminating proxy would. Under the FAPI 2.0 profile it compares
 // the assertion's aud with the issuer string itself. An issuer with a path
 // (https://as.example/t) is served below that path: http://127.0.0.1:PORT/t/token.
-import { X509Certificate } from 'node:crypto';
-import http from 'node:http';
-import { calculateJwkThumbprint } from 'jose';
-import Provider from 'oidc-provider';
+import { startProvider } from './provider.mjs';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 // Header tying a provider event to the request that caused it.
@@ -54,64 +51,6 @@ async function readInput() {
     fail('"clients" and "requests" must be arrays');
   }
   return input;
-}
-
-// The client's public keys: `jwks` as given plus one JWK per certificate,
-// built by Node (independent of the daemon's JWK code). Its kid is the
-// RFC 7638 thumbprint, computed by jose, because oidc-provider only
-// considers keys whose kid equals the assertion header's kid.
-async function keysOf(client) {
-  const keys = [...(client.jwks?.keys ?? [])];
-  for (const pem of client.certificates_pem ?? []) {
-    const jwk = new X509Certificate(pem).publicKey.export({ format: 'jwk' });
-    jwk.kid = await calculateJwkThumbprint(jwk, 'sha256');
-    keys.push(jwk);
-  }
-  if (keys.length === 0) fail(`client ${client.client_id} has no certificates_pem nor jwks`);
-  return keys;
-}
-
-async function startProvider(input) {
-  const clients = await Promise.all(input.clients.map(async (c) => ({
-    client_id: c.client_id,
-    token_endpoint_auth_method: 'private_key_jwt',
-    grant_types: ['client_credentials'],
-    response_types: [],
-    redirect_uris: [],
-    jwks: { keys: await keysOf(c) },
-  })));
-
-  const provider = new Provider(input.issuer, {
-    clients,
-    features: {
-      clientCredentials: { enabled: true },
-      fapi: { enabled: true, profile: '2.0' },
-      // Nothing here is interactive; left on, it prints a warning.
-      devInteractions: { enabled: false },
-    },
-    enabledJWA: { clientAuthSigningAlgValues: ['PS256', 'ES256', 'EdDSA'] },
-    // Set explicitly: the default function prints a "you SHOULD change it" notice.
-    ttl: { ClientCredentials: 600 },
-  });
-  provider.proxy = true;
-
-  // Routes are not prefixed with the issuer's path: strip it the way a
-  // mounting framework would, so that the provider's own URLs keep it.
-  const { pathname } = new URL(input.issuer);
-  const mountPath = pathname.replace(/\/$/, '');
-  const app = provider.callback();
-  const server = http.createServer((req, res) => {
-    if (mountPath && req.url.startsWith(`${mountPath}/`)) {
-      req.originalUrl = req.url;
-      req.url = req.url.slice(mountPath.length);
-    }
-    app(req, res);
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  return { provider, server, tokenPath: `${mountPath}${provider.pathFor('token', { mountPath: '' })}` };
 }
 
 async function main() {
