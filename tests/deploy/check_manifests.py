@@ -66,7 +66,7 @@ def main():
     for path, doc in all_docs:
         if doc.get("kind") == "ConfigMap":
             text = doc["data"]["agent.toml"]
-            configs[doc["metadata"]["name"]] = tomllib.loads(text)
+            configs[(path.parent, doc["metadata"]["name"])] = tomllib.loads(text)
             ok(f"{path.name}: agent.toml parses as TOML")
     workloads = [(p, d) for p, d in all_docs if pod_spec(d)]
     kinds = {d["kind"] for _, d in workloads}
@@ -100,7 +100,8 @@ def main():
             if c["name"] != "fapi-agent" and mounted & secret_vols:
                 fail(f"{path.name}: {c['name']} mounts the credential secrets")
         cfg_name = vols["config"]["configMap"]["name"]
-        cfg = configs.get(cfg_name) or fail(f"{path.name}: ConfigMap {cfg_name} not found")
+        cfg = configs.get((path.parent, cfg_name)) or fail(
+            f"{path.name}: ConfigMap {cfg_name} not found beside it")
         agent_cfg = cfg["agent"]
         sock = agent_cfg["socket"]
         if str(pod_sc.get("fsGroup")) != agent_cfg.get("socket_group"):
