@@ -64,6 +64,44 @@ fn kubernetes_manifests_parse_and_are_hardened() {
     );
 }
 
+/// The agent.toml in each ConfigMap is a config the daemon accepts: `check`
+/// fails only on the credential files (absent here, exit 1), never on the
+/// config itself (exit 2).
+#[test]
+fn kubernetes_configmaps_hold_configs_the_daemon_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys,yaml,pathlib\nfor i,p in enumerate(sorted(pathlib.Path(sys.argv[1]).rglob('configmap.yaml'))):\n  d=yaml.safe_load(p.read_text())\n  pathlib.Path(sys.argv[2],f'{i}.toml').write_text(d['data']['agent.toml'])",
+        ])
+        .arg(root().join("deploy/kubernetes"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let out = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
+            .args(["check", "--config", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", path.display());
+        assert!(
+            err.contains("acme.crt"),
+            "fails on the missing certificate: {err}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
+}
+
 /// (name, expected output, shell) for every `<!-- recipe: … -->` block.
 fn recipes() -> Vec<(String, String, String)> {
     let doc = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
