@@ -1,7 +1,7 @@
 //! The `keyutils` source: a `user` key in a Linux kernel keyring.
 //!
 //! Store with `keyctl add user "fapi-agent:acme" "$PASS" @u` (or
-//! `fapi-agent passphrase store` in a later version). Under systemd the
+//! `fapi-agent passphrase store --source keyutils`). Under systemd the
 //! default `KeyringMode=private` gives a service its own session keyring;
 //! the user keyring (`@u`) stays reachable, which is why it is the default.
 
