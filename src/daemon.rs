@@ -489,6 +489,10 @@ impl Daemon {
             let _ = self.events.send(e);
         }
         *lock(&self.admin_gid) = config.agent.admin_group.as_deref().and_then(os::group_id);
+        self.rate.reconfigure(
+            config.agent.requests_per_second_per_uid,
+            config.agent.request_burst_per_uid,
+        );
         *lock(&self.agent) = config.agent.clone();
         *lock(&self.last_reload) = ReloadStatus {
             at: now_unix(),

@@ -7,28 +7,42 @@ use std::time::Instant;
 
 /// Token buckets by uid.
 pub struct RateLimiter {
+    state: Mutex<State>,
+}
+
+struct State {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<u32, (f64, Instant)>>,
+    buckets: HashMap<u32, (f64, Instant)>,
 }
 
 impl RateLimiter {
     /// `per_second` tokens refill each second, up to `burst`.
     pub fn new(per_second: u32, burst: u32) -> Self {
         Self {
-            per_second: f64::from(per_second),
-            burst: f64::from(burst.max(per_second)),
-            buckets: Mutex::new(HashMap::new()),
+            state: Mutex::new(State {
+                per_second: f64::from(per_second),
+                burst: f64::from(burst.max(per_second)),
+                buckets: HashMap::new(),
+            }),
         }
+    }
+
+    /// New rate and burst (reload); buckets keep their tokens, capped.
+    pub fn reconfigure(&self, per_second: u32, burst: u32) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.per_second = f64::from(per_second);
+        st.burst = f64::from(burst.max(per_second));
     }
 
     /// Takes one token for `uid`; false if its bucket is empty.
     pub fn allow(&self, uid: u32) -> bool {
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, last) = buckets.entry(uid).or_insert((self.burst, now));
-        let refill = now.saturating_duration_since(*last).as_secs_f64() * self.per_second;
-        *tokens = (*tokens + refill).min(self.burst);
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (per_second, burst) = (st.per_second, st.burst);
+        let (tokens, last) = st.buckets.entry(uid).or_insert((burst, now));
+        let refill = now.saturating_duration_since(*last).as_secs_f64() * per_second;
+        *tokens = (*tokens + refill).min(burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -51,5 +65,14 @@ mod tests {
         assert!(rl.allow(8), "other uids have their own bucket");
         std::thread::sleep(std::time::Duration::from_millis(220));
         assert!((1..=3).contains(&(0..10).filter(|_| rl.allow(7)).count()));
+    }
+
+    #[test]
+    fn reconfigure_applies_at_once() {
+        let rl = RateLimiter::new(1000, 1000);
+        assert_eq!((0..50).filter(|_| rl.allow(1)).count(), 50);
+        rl.reconfigure(1, 5);
+        // The bucket is capped to the new burst on its next refill.
+        assert_eq!((0..50).filter(|_| rl.allow(1)).count(), 5);
     }
 }

@@ -74,6 +74,7 @@ pub struct Metrics {
     fetch_errors: Family<SourceLabels, Counter>,
     days_left: Family<CredentialLabels, Gauge>,
     state: Family<StateLabels, Gauge>,
+    render_lock: std::sync::Mutex<()>,
 }
 
 fn new_histogram() -> Histogram {
@@ -129,6 +130,7 @@ impl Metrics {
             fetch_errors,
             days_left,
             state,
+            render_lock: std::sync::Mutex::new(()),
         }
     }
 
@@ -164,6 +166,8 @@ impl Metrics {
 
     /// The OpenMetrics text, with credential gauges taken from `daemon` now.
     pub fn render(&self, daemon: &Daemon) -> String {
+        // One scrape at a time: each rebuilds the credential gauges.
+        let _one = self.render_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.days_left.clear();
         self.state.clear();
         let now = crate::now_unix();
