@@ -493,3 +493,27 @@ pub fn effective_gid() -> u32 {
     // SAFETY: getegid has no preconditions and cannot fail.
     unsafe { libc::getegid() }
 }
+
+/// Whether child `pid` has exited, without reaping it (`waitid` with
+/// `WNOWAIT`): its pid, and so its process group id, cannot be reused
+/// until the caller reaps it, so killing the group stays safe until then.
+pub fn child_exited_unreaped(pid: u32) -> std::io::Result<bool> {
+    let id = libc::id_t::from(pid);
+    // SAFETY: siginfo_t is plain data, zeroed as waitid(2) asks for WNOHANG
+    // (si_pid stays 0 when no child changed state).
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to `info`; P_PID with a pid of our own child.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            id,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: after a successful waitid the pid field is initialised.
+    Ok(unsafe { info.si_pid() } != 0)
+}

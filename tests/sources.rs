@@ -485,3 +485,35 @@ async fn request_deadline_cuts_a_request_stuck_on_a_slow_source() {
     );
     sign(&mut c, "fast").await.expect("others keep serving");
 }
+
+/// A command that leaves a background process holding its stdout: the
+/// fetch still completes at once, and the leftover process is killed with
+/// the command's process group.
+#[tokio::test]
+async fn exec_leftover_children_are_killed_and_do_not_block() {
+    let fx = Fixtures::new();
+    let cred = fx.credential("bg", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    // A distinctive duration names the leftover for pgrep. It keeps the
+    // command's stdout open: only killing the group lets the read finish.
+    let marker = format!("sleep 61.{}", std::process::id());
+    let script = write_script(
+        fx.path(),
+        "bg.sh",
+        &format!("cat {:?}\n{marker} &\nexit 0", cred.pass_file),
+    );
+    let config = stanza(
+        &cred,
+        "bg",
+        &format!("{{ source = \"exec\", command = [{script:?}] }}"),
+    );
+    let d = Daemon::start(&config).await;
+    let mut c = d.client().await;
+    let started = Instant::now();
+    sign(&mut c, "bg").await.expect("the passphrase arrives");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let left = Command::new("pgrep").args(["-f", &marker]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "a background child of the command survived"
+    );
+}

@@ -130,11 +130,13 @@ impl PassphraseSource for ExecSource {
         });
 
         let deadline = Instant::now() + self.timeout;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() >= deadline => break None,
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+        // Polled without reaping, so the group id stays ours until the
+        // group is killed below.
+        let exited = loop {
+            match os::child_exited_unreaped(pgid) {
+                Ok(true) => break true,
+                Ok(false) if Instant::now() >= deadline => break false,
+                Ok(false) => std::thread::sleep(Duration::from_millis(5)),
                 Err(e) => {
                     os::kill_process_group(pgid);
                     let _ = child.wait();
@@ -145,8 +147,10 @@ impl PassphraseSource for ExecSource {
         // Whatever happened, nothing the command started may outlive the
         // fetch or keep the pipes open.
         os::kill_process_group(pgid);
-        let Some(status) = status else {
-            let _ = child.wait();
+        let status = child
+            .wait()
+            .map_err(|e| SourceError::unavailable(self, format_args!("wait: {e}")))?;
+        if !exited {
             let stderr = err_reader.join().unwrap_or_default();
             return Err(SourceError::unavailable(
                 self,
@@ -156,7 +160,7 @@ impl PassphraseSource for ExecSource {
                     quote(&stderr)
                 ),
             ));
-        };
+        }
         let stderr = err_reader.join().unwrap_or_default();
         let out = out_reader
             .join()
