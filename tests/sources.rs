@@ -511,7 +511,10 @@ async fn exec_leftover_children_are_killed_and_do_not_block() {
     let started = Instant::now();
     sign(&mut c, "bg").await.expect("the passphrase arrives");
     assert!(started.elapsed() < Duration::from_secs(5));
-    let left = Command::new("pgrep").args(["-f", &marker]).output().unwrap();
+    let left = Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .unwrap();
     assert!(
         String::from_utf8_lossy(&left.stdout).trim().is_empty(),
         "a background child of the command survived"
