@@ -164,6 +164,20 @@ impl Daemon {
     }
 }
 
+/// CPU time (user + system) a process has used so far, threads that
+/// ended included, in microseconds.
+fn cpu_us(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command: utime and stime are the 12th
+    // and 13th (fields 14 and 15 of proc(5)).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks * 1e6 / hz
+}
+
 #[derive(Clone, Copy)]
 enum Op {
     Health,
@@ -332,7 +346,15 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let run = Run {
         full,
-        secs: if full { 4.0 } else { 0.3 },
+        // FAPI_BENCH_SECS: seconds per scenario of a full run.
+        secs: if full {
+            std::env::var("FAPI_BENCH_SECS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(4.0)
+        } else {
+            0.3
+        },
     };
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let dir = tempfile::Builder::new()
@@ -389,7 +411,9 @@ fn main() {
 
     let mut rows: Vec<(String, String)> = Vec::new();
     let mut verdicts: Vec<(String, bool, String)> = Vec::new();
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // One thread drives every connection, as lean as a load generator can
+    // be: on a 2-core machine each thread it adds takes CPU from the daemon.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
@@ -415,14 +439,50 @@ fn main() {
     let (daemon, _) = Daemon::start(d, "main", &config);
     daemon.wait_log("key verified", 6);
 
+    let perf_filter = std::env::var("FAPI_BENCH_PERF").ok();
     let mut measure = |label: &str, op: Op, conns: usize| -> Stats {
+        let name = format!("{label}, {conns} conn");
+        // FAPI_BENCH_PERF=TEXT[|TEXT…]: record the daemon with `perf`
+        // during the scenarios whose name contains a TEXT (for the profiles
+        // in the docs; perf's own cost distorts those scenarios' figures).
+        let perf = perf_filter
+            .as_deref()
+            .filter(|f| f.split('|').any(|p| name.contains(p)))
+            .map(|_| {
+                let out = std::env::temp_dir().join(format!(
+                    "fapi-agent-{}.perf.data",
+                    name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+                ));
+                let child = Command::new("perf")
+                    .args(["record", "-q", "-F", "4999", "-g", "-o"])
+                    .arg(&out)
+                    .args(["-p", &daemon.child.id().to_string()])
+                    .spawn()
+                    .expect("perf");
+                std::thread::sleep(Duration::from_millis(300));
+                eprintln!("perf: recording {name:?} into {}", out.display());
+                child
+            });
+        let (d0, c0) = (cpu_us(daemon.child.id()), cpu_us(std::process::id()));
         let (lat, secs) = rt.block_on(load(&daemon.socket, op, conns, run.dur(), Arc::clone(&ct)));
+        let (d1, c1) = (cpu_us(daemon.child.id()), cpu_us(std::process::id()));
+        if let Some(perf) = perf {
+            // SAFETY: kill has no memory preconditions; perf stops on SIGINT.
+            unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+            let _ = perf.wait_with_output();
+        }
         let s = stats(lat, secs);
+        let n = s.ops * secs;
         rows.push((
-            format!("{label}, {conns} conn"),
+            name,
             format!(
-                "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0}",
-                s.ops, s.p50, s.p99, s.p999
+                "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0} | {:>6.1} | {:>6.1}",
+                s.ops,
+                s.p50,
+                s.p99,
+                s.p999,
+                (d1 - d0) / n,
+                (c1 - c0) / n
             ),
         ));
         s
@@ -466,7 +526,7 @@ fn main() {
     rows.push((
         "health check while PS256 saturates, 1 conn".into(),
         format!(
-            "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0}",
+            "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0} | | ",
             under_load.ops, under_load.p50, under_load.p99, under_load.p999
         ),
     ));
@@ -530,7 +590,7 @@ fn main() {
     rows.push((
         "ssh-agent ECDSA P-256 sign, 1 conn".into(),
         format!(
-            "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0}",
+            "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0} | | ",
             ssh.ops, ssh.p50, ssh.p99, ssh.p999
         ),
     ));
@@ -615,13 +675,13 @@ fn main() {
     );
 
     let mut table = String::from(
-        "| scenario | ops/s | p50 µs | p99 µs | p99.9 µs |\n|---|---:|---:|---:|---:|\n",
+        "| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | daemon CPU µs/op | load generator CPU µs/op |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for (k, v) in &rows {
         if v.contains('|') {
             table.push_str(&format!("| {k} | {v} |\n"));
         } else {
-            table.push_str(&format!("| {k} | {v} | | | |\n"));
+            table.push_str(&format!("| {k} | {v} | | | | | |\n"));
         }
     }
     let mut targets = String::from("| target | met | measured |\n|---|---|---|\n");
@@ -671,7 +731,7 @@ fn main() {
     std::fs::write(
         &doc,
         format!(
-            "# Benchmarks\n\nReproduce: `cargo bench --bench daemon` (writes this file; the analysis below the marker is kept).\n\n## Machine\n\n{machine}\n## Results\n\nLatency is per request, measured by the client; ops/s is the total over all connections.\n\n{table}\n## Targets\n\n{targets}\n<!-- analysis -->{analysis}"
+            "# Benchmarks\n\nReproduce: `cargo bench --bench daemon` (writes this file; the analysis below the marker is kept). `FAPI_BENCH_SECS=N` sets the length of each scenario; `FAPI_BENCH_PERF=TEXT` records the daemon with `perf` during the scenarios whose name contains TEXT.\n\n## Machine\n\n{machine}\n## Results\n\nLatency is per request, measured by the client; ops/s is the total over all connections. CPU per operation is the user + system time the daemon and the load generator (this benchmark's client side) each used during the scenario, divided by the requests served: the two together are what one request costs the machine.\n\n{table}\n## Targets\n\n{targets}\n<!-- analysis -->{analysis}"
         ),
     )
     .unwrap();
