@@ -139,7 +139,15 @@ async fn exec_source_success_failure_and_timeout() {
         "fail.sh",
         "echo 'PARTIAL-SECRET-ON-STDOUT'\necho 'vault: permission denied for path secret/acme' >&2\nexit 3",
     );
-    let slow_script = write_script(fx.path(), "slow.sh", "sleep 30\necho late");
+    // The slow command records its pid and its child's, so the test can
+    // check those exact processes are gone (the daemon's background retry
+    // starts fresh copies of the script).
+    let pids = fx.path().join("slow.pids");
+    let slow_script = write_script(
+        fx.path(),
+        "slow.sh",
+        &format!("echo $$ >> {pids:?}\nsleep 30 &\necho $! >> {pids:?}\nwait\necho late"),
+    );
     let config = format!(
         "[agent]\npassphrase_fetch_timeout_seconds = 2\n{}{}{}",
         stanza(
@@ -195,21 +203,27 @@ async fn exec_source_success_failure_and_timeout() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
     // The timed-out command was killed, with everything it started.
-    let ps = Command::new("pgrep")
-        .args(["-f", "slow.sh"])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&ps.stdout).trim().is_empty() || {
-            std::thread::sleep(Duration::from_secs(3));
-            let again = Command::new("pgrep")
-                .args(["-f", "slow.sh"])
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&again.stdout).trim().is_empty()
-        },
-        "the slow command still runs"
-    );
+    let first_run: Vec<String> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .take(2)
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(first_run.len(), 2, "the script and its child");
+    let alive = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while first_run.iter().any(|p| alive(p)) {
+        assert!(
+            Instant::now() < deadline,
+            "the timed-out command or its child still runs: {first_run:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // A slow source never blocked the good credential meanwhile.
     sign(&mut c, "ok").await.expect("ok still serves");
     assert!(!d.stderr().contains("PARTIAL-SECRET"), "stdout in the log");
