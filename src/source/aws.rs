@@ -87,14 +87,14 @@ impl AwsSource {
         let value: Zeroizing<String> = match &s.json_key {
             None => text,
             Some(key) => {
-                let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
+                let json = serde_json::from_str(&text).map(WipedJson).map_err(|_| {
                     // The parser's message may quote the secret: not shown.
                     SourceError::refused(
                         self,
                         "json_key is set but the secret string is not a JSON object",
                     )
                 })?;
-                match json.get(key) {
+                match json.0.get(key) {
                     Some(serde_json::Value::String(v)) => Zeroizing::new(v.clone()),
                     Some(_) => {
                         return Err(SourceError::refused(
@@ -112,6 +112,25 @@ impl AwsSource {
             }
         };
         Passphrase::from_slice(value.as_bytes()).map_err(|e| SourceError::invalid_value(self, e))
+    }
+}
+
+/// A parsed secret string whose string values (the other fields of the
+/// secret among them) are wiped when it is dropped.
+struct WipedJson(serde_json::Value);
+
+impl Drop for WipedJson {
+    fn drop(&mut self) {
+        fn wipe(v: &mut serde_json::Value) {
+            use zeroize::Zeroize;
+            match v {
+                serde_json::Value::String(s) => s.zeroize(),
+                serde_json::Value::Array(a) => a.iter_mut().for_each(wipe),
+                serde_json::Value::Object(m) => m.values_mut().for_each(wipe),
+                _ => {}
+            }
+        }
+        wipe(&mut self.0);
     }
 }
 

@@ -14,7 +14,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::file::read_full;
+use super::file::{drain_wiped, read_full};
 use super::{PassphraseSource, SourceError};
 use crate::os;
 use crate::secret::Passphrase;
@@ -25,7 +25,6 @@ const MINIMAL_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 const STDERR_QUOTE: usize = 512;
 
 /// Runs a command for every fetch.
-#[derive(Debug)]
 pub struct ExecSource {
     command: Vec<String>,
     pass_env: Vec<String>,
@@ -73,6 +72,19 @@ impl ExecSource {
         }
         cmd.envs(&self.env);
         Ok(cmd)
+    }
+}
+
+// By hand: `env` values may be tokens the command needs, so only their
+// names are shown.
+impl std::fmt::Debug for ExecSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecSource")
+            .field("command", &self.command)
+            .field("pass_env", &self.pass_env)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -125,7 +137,9 @@ impl PassphraseSource for ExecSource {
         });
         let out_reader = std::thread::spawn(move || {
             let filled = Passphrase::fill_with(|buf| read_full(&mut stdout, buf));
-            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+            // Output past the buffer (an over-long passphrase) is drained
+            // through a wiped buffer, not io::copy's stack buffer.
+            drain_wiped(&mut stdout);
             filled
         });
 
@@ -180,5 +194,23 @@ impl PassphraseSource for ExecSource {
         }
         out.map_err(|e| SourceError::unavailable(self, format_args!("reading stdout: {e}")))?
             .map_err(|e| SourceError::invalid_value(self, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_env_names_not_values() {
+        let src = ExecSource::new(
+            vec!["vault".into()],
+            vec![],
+            BTreeMap::from([("VAULT_TOKEN".to_owned(), "hvs.SECRET-TOKEN".to_owned())]),
+            Duration::from_secs(1),
+        );
+        let shown = format!("{src:?}");
+        assert!(shown.contains("VAULT_TOKEN"), "{shown}");
+        assert!(!shown.contains("SECRET-TOKEN"), "{shown}");
     }
 }

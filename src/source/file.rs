@@ -76,6 +76,17 @@ impl PassphraseSource for FileSource {
     }
 }
 
+/// Reads `r` to its end through a buffer that is wiped afterwards, so
+/// secret bytes past what the caller kept leave no copy behind.
+pub fn drain_wiped(r: &mut impl Read) {
+    let mut buf = zeroize::Zeroizing::new([0u8; 4096]);
+    while let Ok(n) = read_full(r, &mut buf[..]) {
+        if n < buf.len() {
+            break;
+        }
+    }
+}
+
 /// Reads until `buf` is full or the end of input; returns the count.
 pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
