@@ -114,8 +114,12 @@ def verify(token: str, cert: str, alg: str, *flags: str) -> tuple[int, dict[str,
     return r.returncode, report
 
 
-def claims(**over: Any) -> dict[str, Any]:
-    now = int(time.time())
+def claims(at: int | None = None, **over: Any) -> dict[str, Any]:
+    """Valid claims issued at `at` (default: now), with `over` replacing or (None) removing members.
+
+    Cases that set exp relative to their own clock reading pass that reading as `at`: a second
+    boundary between the two readings would otherwise shift iat and change the lifetime."""
+    now = int(time.time()) if at is None else at
     c = {
         "iss": CID,
         "sub": CID,
@@ -311,8 +315,14 @@ def test_rejects(res: Results, tmp: str, creds: dict[str, Cred]) -> None:
             ["not one JSON string", "PyJWT rejected", "jwcrypto: aud is"],
         ),
         ("token endpoint aud", compact(es, header(es), claims(aud=AUD + "/token")), es, [], ["expected the issuer"]),
-        ("float iat", compact(es, header(es), claims(iat=now + 0.5)), es, [], ["iat is", "(float), not an integer"]),
-        ("string exp", compact(es, header(es), claims(exp=str(now + 60))), es, [], ["(str), not an integer"]),
+        (
+            "float iat",
+            compact(es, header(es), claims(at=now, iat=now + 0.5)),
+            es,
+            [],
+            ["iat is", "(float), not an integer"],
+        ),
+        ("string exp", compact(es, header(es), claims(at=now, exp=str(now + 60))), es, [], ["(str), not an integer"]),
         ("bool nbf", compact(es, header(es), claims(nbf=True)), es, [], ["(bool), not an integer"]),
         ("padded base64", padded, es, [], ["header segment has '=' padding", "signature segment has '=' padding"]),
         ("non-canonical base64", non_canonical, es, [], ["signature segment is not the canonical encoding"]),
@@ -367,13 +377,13 @@ def test_rejects(res: Results, tmp: str, creds: dict[str, Cred]) -> None:
         ("missing jti", compact(es, header(es), claims(jti=None)), es, [], ["claims ['jti'] missing"]),
         (
             "lifetime over the cap",
-            compact(es, header(es), claims(exp=now + 301)),
+            compact(es, header(es), claims(at=now, exp=now + 301)),
             es,
             [],
             ["301 s exceeds the cap 300 s"],
         ),
         ("lifetime over --max-lifetime", good, es, ["--max-lifetime", "30"], ["60 s exceeds the cap 30 s"]),
-        ("exp == iat", compact(es, header(es), claims(exp=now)), es, [], ["is not after iat"]),
+        ("exp == iat", compact(es, header(es), claims(at=now, exp=now)), es, [], ["is not after iat"]),
         ("lifetime other than --ttl", good, es, ["--ttl", "30"], ["expected --ttl 30 s"]),
         (
             "iat 30 s old",
@@ -382,7 +392,7 @@ def test_rejects(res: Results, tmp: str, creds: dict[str, Cred]) -> None:
             [],
             ["s from now"],
         ),
-        ("iat != nbf", compact(es, header(es), claims(nbf=now - 5)), es, [], ["!= nbf"]),
+        ("iat != nbf", compact(es, header(es), claims(at=now, nbf=now - 5)), es, [], ["!= nbf"]),
         ("sub != client_id", compact(es, header(es), claims(sub="other")), es, [], ["sub is 'other'"]),
         ("duplicate claim", compact(es, header(es), duplicate), es, [], ["claims has duplicate members ['aud']"]),
         (
