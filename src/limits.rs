@@ -37,7 +37,11 @@ impl RateLimiter {
 
     /// Takes one token for `uid`; false if its bucket is empty.
     pub fn allow(&self, uid: u32) -> bool {
-        let now = Instant::now();
+        self.allow_at(uid, Instant::now())
+    }
+
+    /// [`Self::allow`] at a given instant (tests step time without sleeping).
+    fn allow_at(&self, uid: u32, now: Instant) -> bool {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let (per_second, burst) = (st.per_second, st.burst);
         let (tokens, last) = st.buckets.entry(uid).or_insert((burst, now));
@@ -60,11 +64,13 @@ mod tests {
     #[test]
     fn burst_then_refill_per_uid() {
         let rl = RateLimiter::new(10, 20);
-        let granted = (0..50).filter(|_| rl.allow(7)).count();
+        let t0 = Instant::now();
+        let granted = (0..50).filter(|_| rl.allow_at(7, t0)).count();
         assert_eq!(granted, 20, "the burst, no more");
-        assert!(rl.allow(8), "other uids have their own bucket");
-        std::thread::sleep(std::time::Duration::from_millis(220));
-        assert!((1..=3).contains(&(0..10).filter(|_| rl.allow(7)).count()));
+        assert!(rl.allow_at(8, t0), "other uids have their own bucket");
+        // 10/s: 250 ms later two more tokens, no more.
+        let later = t0 + std::time::Duration::from_millis(250);
+        assert_eq!((0..10).filter(|_| rl.allow_at(7, later)).count(), 2);
     }
 
     #[test]

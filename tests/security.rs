@@ -493,7 +493,8 @@ async fn stalled_clients_and_limits() {
     .await;
     let mut lc = limited.client().await;
     let mut outcomes = Vec::new();
-    for _ in 0..30 {
+    // 60 requests: only a run slower than 10 s could pass unrefused.
+    for _ in 0..60 {
         outcomes.push(sign(&mut lc, "acme").await.map(|_| ()));
     }
     let refused: Vec<&tonic::Status> = outcomes.iter().filter_map(|r| r.as_ref().err()).collect();

@@ -487,7 +487,7 @@ async fn request_deadline_cuts_a_request_stuck_on_a_slow_source() {
     let err = sign(&mut c, "slowsrc").await.unwrap_err();
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        took >= Duration::from_millis(900) && took < Duration::from_millis(3900),
         "took {took:?}"
     );
     assert!(

@@ -166,7 +166,11 @@ impl KeyCache {
 
     /// The key if it is held and fresh; marks it used.
     pub fn get(&self) -> Option<Arc<UnlockedKey>> {
-        let now = Instant::now();
+        self.get_at(Instant::now())
+    }
+
+    /// [`Self::get`] at a given instant (tests step time without sleeping).
+    fn get_at(&self, now: Instant) -> Option<Arc<UnlockedKey>> {
         let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
         let held = slot.as_ref()?;
         if held.expired(now, self.idle, self.max) {
@@ -213,7 +217,10 @@ impl KeyCache {
     /// The key even if idle too long, as long as its hard TTL has not
     /// passed: served while the passphrase source is down.
     pub fn get_within_max(&self) -> Option<Arc<UnlockedKey>> {
-        let now = Instant::now();
+        self.get_within_max_at(Instant::now())
+    }
+
+    fn get_within_max_at(&self, now: Instant) -> Option<Arc<UnlockedKey>> {
         let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
         let held = slot.as_ref()?;
         if held.expired(now, Duration::MAX, self.max) {
@@ -227,7 +234,10 @@ impl KeyCache {
     /// `keep_until_max` only the hard TTL counts (the passphrase is no
     /// longer held, so dropping an idle key would need the source again).
     pub fn evict_expired(&self, keep_until_max: bool) -> bool {
-        let now = Instant::now();
+        self.evict_expired_at(Instant::now(), keep_until_max)
+    }
+
+    fn evict_expired_at(&self, now: Instant, keep_until_max: bool) -> bool {
         let idle = if keep_until_max {
             Duration::MAX
         } else {
@@ -269,35 +279,40 @@ mod tests {
         PKey::from_ec_key(EcKey::generate(&g).unwrap()).unwrap()
     }
 
+    // Time is stepped through `*_at`, not slept: a loaded CI machine can
+    // oversleep any margin.
     #[test]
     fn idle_ttl_slides_and_max_ttl_caps() {
-        let cache = KeyCache::new(Duration::from_millis(200), Duration::from_millis(500));
-        cache.put(key(), true, false).unwrap();
-        // Used every 100 ms: the idle TTL keeps sliding...
-        for _ in 0..3 {
-            std::thread::sleep(Duration::from_millis(100));
-            assert!(cache.get().is_some());
+        let ms = Duration::from_millis;
+        let cache = KeyCache::new(ms(200), ms(500));
+        let t0 = cache.put(key(), true, false).unwrap().decrypted_at;
+        // Used every 150 ms: the idle TTL keeps sliding past its 200 ms...
+        for step in 1..=3 {
+            assert!(cache.get_at(t0 + ms(150 * step)).is_some());
         }
-        // ...until the hard maximum.
-        std::thread::sleep(Duration::from_millis(250));
-        assert!(cache.get().is_none());
-        assert!(cache.get_within_max().is_none());
-        assert!(cache.evict_expired(true));
+        // ...199 ms after the last use still fresh...
+        assert!(cache.get_at(t0 + ms(499)).is_some());
+        // ...until the hard maximum, whatever the use.
+        assert!(cache.get_at(t0 + ms(500)).is_none());
+        assert!(cache.get_within_max_at(t0 + ms(500)).is_none());
+        assert!(!cache.evict_expired_at(t0 + ms(499), true));
+        assert!(cache.evict_expired_at(t0 + ms(500), true));
         assert!(!cache.is_held());
     }
 
     #[test]
     fn idle_key_expires() {
-        let cache = KeyCache::new(Duration::from_millis(50), Duration::from_secs(60));
-        cache.put(key(), true, false).unwrap();
-        std::thread::sleep(Duration::from_millis(80));
-        assert!(cache.get().is_none());
+        let ms = Duration::from_millis;
+        let cache = KeyCache::new(ms(50), Duration::from_secs(60));
+        let t0 = cache.put(key(), true, false).unwrap().decrypted_at;
+        assert!(!cache.evict_expired_at(t0 + ms(49), false));
+        assert!(cache.get_at(t0 + ms(50)).is_none());
         // Kept for the hard TTL when asked (the passphrase is gone) ...
-        assert!(!cache.evict_expired(true));
-        assert!(cache.get_within_max().is_some());
-        // ... dropped at the idle TTL otherwise.
-        std::thread::sleep(Duration::from_millis(80));
-        assert!(cache.evict_expired(false));
+        assert!(!cache.evict_expired_at(t0 + ms(80), true));
+        assert!(cache.get_within_max_at(t0 + ms(80)).is_some());
+        // ... which counts as a use: idle again 50 ms later, then dropped.
+        assert!(!cache.evict_expired_at(t0 + ms(129), false));
+        assert!(cache.evict_expired_at(t0 + ms(130), false));
         assert!(!cache.is_held());
     }
 
