@@ -321,7 +321,7 @@ pub enum PassphraseConfig {
         pass_env: Vec<String>,
         /// Variables set for the command.
         #[serde(default)]
-        env: BTreeMap<String, String>,
+        env: ExecEnv,
     },
     /// AWS Secrets Manager through the AWS SDK (standard credential chain
     /// and region).
@@ -374,6 +374,18 @@ impl PassphraseConfig {
     }
 }
 
+/// The variables an `exec` source sets for its command. They may carry a
+/// token (`VAULT_TOKEN`), so `Debug` shows the names only.
+#[derive(Clone, Default, PartialEq, Deserialize, serde::Serialize)]
+#[serde(transparent)]
+pub struct ExecEnv(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for ExecEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 /// Kernel keyrings a passphrase can be looked up in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -421,6 +433,42 @@ pub enum ConfigError {
     Empty(PathBuf),
 }
 
+/// The parser's message at "line L, column C", without the source line
+/// toml would quote and with quoted string values cut out: a mistyped value
+/// of an exec source's `env` may be a token, and this message reaches the
+/// log and `Status.last_reload_error`.
+fn parse_error_message(text: &str, e: &toml::de::Error) -> String {
+    let message = redact_quoted_strings(e.message().trim_end());
+    let Some(before) = e.span().and_then(|s| text.get(..s.start)) else {
+        return message;
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("line {line}, column {column}: {message}")
+}
+
+/// Replaces the value in serde's `string "…"` (a `{:?}`-quoted string, so
+/// an inner quote is escaped) with `"…"`.
+fn redact_quoted_strings(message: &str) -> String {
+    const MARK: &str = "string \"";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at + MARK.len()]);
+        out.push_str("…\"");
+        let value = &rest[at + MARK.len()..];
+        let mut escaped = false;
+        let end = value.char_indices().find(|&(_, c)| {
+            let closes = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            closes
+        });
+        rest = end.map_or("", |(i, _)| &value[i + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
 impl Config {
     /// Reads, parses, resolves relative paths and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -447,7 +495,7 @@ impl Config {
     pub fn parse(text: &str, base: &Path) -> Result<Self, ConfigError> {
         let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::new(),
-            message: e.to_string(),
+            message: parse_error_message(text, &e),
         })?;
         for (name, cred) in &mut cfg.credentials {
             cred.resolve_paths(base);
@@ -705,6 +753,28 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn parse_errors_point_at_the_line_and_quote_no_value() {
+        let token = "hvs.CAESIsecret\\\"quoted";
+        let bad = MINIMAL.replace(
+            r#"passphrase = { source = "keyutils", description = "fapi-agent:acme" }"#,
+            &format!(
+                r#"passphrase = {{ source = "exec", command = ["/bin/true"], env = "VAULT_TOKEN={token}" }}"#
+            ),
+        );
+        let e = Config::parse(&bad, Path::new("/")).unwrap_err().to_string();
+        assert!(e.contains("line 7, column"), "{e}");
+        assert!(e.contains("invalid type: string \"…\""), "{e}");
+        assert!(!e.contains("hvs.") && !e.contains("quoted"), "{e}");
+
+        let env = ExecEnv(BTreeMap::from([("VAULT_TOKEN".into(), "hvs.X".into())]));
+        assert_eq!(format!("{env:?}"), r#"{"VAULT_TOKEN"}"#);
+        assert_eq!(
+            redact_quoted_strings(r#"a string "x\"y" and string "z", end"#),
+            r#"a string "…" and string "…", end"#
+        );
     }
 
     #[test]

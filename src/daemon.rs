@@ -25,7 +25,7 @@ use crate::caller::Caller;
 use crate::config::{AgentConfig, AllowRule, Config};
 use crate::credential::{Credential, Phase, Registry, Selector};
 use crate::error::Error;
-use crate::limits::RateLimiter;
+use crate::limits::{RateLimiter, Verdict};
 use crate::now_unix;
 use crate::os;
 use crate::service::{credential_to_pb, pb};
@@ -191,12 +191,38 @@ impl Daemon {
     }
 
     /// The caller of a request, if its identity is known and it is within
-    /// its rate. Every service method starts here.
-    pub fn admit<T>(&self, req: &tonic::Request<T>) -> Result<Caller, Error> {
-        let caller = Caller::of_request(req)?;
-        if !self.rate.allow(caller.uid) {
-            tracing::warn!(%caller, "rate limit exceeded");
-            return Err(Error::RateLimited(caller.uid));
+    /// its rate. Every service method starts here; `op` names the request
+    /// in the audit record of a refusal.
+    pub fn admit<T>(&self, req: &tonic::Request<T>, op: &str) -> Result<Caller, Error> {
+        let caller = Caller::of_request(req).inspect_err(|e| {
+            tracing::warn!(operation = op, "denied: {e}");
+            self.audit(AuditEvent {
+                op: op.into(),
+                outcome: "denied".into(),
+                detail: Some(e.to_string()),
+                ..Default::default()
+            });
+        })?;
+        match self.rate.take(caller.uid) {
+            Verdict::Allowed => {}
+            Verdict::Refused => {
+                tracing::warn!(%caller, operation = op, "rate limit exceeded");
+                let e = Error::RateLimited(caller.uid);
+                self.audit(AuditEvent {
+                    op: op.into(),
+                    outcome: "denied".into(),
+                    caller: Some((&caller).into()),
+                    detail: Some(format!(
+                        "{e} (further refusals until this uid is served again are not recorded)"
+                    )),
+                    ..Default::default()
+                });
+                return Err(e);
+            }
+            Verdict::RefusedAgain => {
+                tracing::debug!(%caller, operation = op, "rate limit exceeded again");
+                return Err(Error::RateLimited(caller.uid));
+            }
         }
         Ok(caller)
     }

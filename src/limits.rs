@@ -13,7 +13,28 @@ pub struct RateLimiter {
 struct State {
     per_second: f64,
     burst: f64,
-    buckets: HashMap<u32, (f64, Instant)>,
+    /// Tokens, last refill, and whether the last request was refused.
+    buckets: HashMap<u32, (f64, Instant, bool)>,
+}
+
+/// The outcome of [`RateLimiter::take`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Within the rate.
+    Allowed,
+    /// Over the rate, the first refusal since the uid was last served:
+    /// worth an audit record. The ones after it are not, so a flood cannot
+    /// fill the audit log.
+    Refused,
+    /// Over the rate again.
+    RefusedAgain,
+}
+
+impl Verdict {
+    /// Whether the request may proceed.
+    pub fn allowed(self) -> bool {
+        self == Verdict::Allowed
+    }
 }
 
 impl RateLimiter {
@@ -35,24 +56,27 @@ impl RateLimiter {
         st.burst = f64::from(burst.max(per_second));
     }
 
-    /// Takes one token for `uid`; false if its bucket is empty.
-    pub fn allow(&self, uid: u32) -> bool {
-        self.allow_at(uid, Instant::now())
+    /// Takes one token for `uid`, if its bucket has one.
+    pub fn take(&self, uid: u32) -> Verdict {
+        self.take_at(uid, Instant::now())
     }
 
-    /// [`Self::allow`] at a given instant (tests step time without sleeping).
-    fn allow_at(&self, uid: u32, now: Instant) -> bool {
+    /// [`Self::take`] at a given instant (tests step time without sleeping).
+    fn take_at(&self, uid: u32, now: Instant) -> Verdict {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let (per_second, burst) = (st.per_second, st.burst);
-        let (tokens, last) = st.buckets.entry(uid).or_insert((burst, now));
+        let (tokens, last, refusing) = st.buckets.entry(uid).or_insert((burst, now, false));
         let refill = now.saturating_duration_since(*last).as_secs_f64() * per_second;
         *tokens = (*tokens + refill).min(burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
-            true
+            *refusing = false;
+            Verdict::Allowed
+        } else if std::mem::replace(refusing, true) {
+            Verdict::RefusedAgain
         } else {
-            false
+            Verdict::Refused
         }
     }
 }
@@ -65,20 +89,26 @@ mod tests {
     fn burst_then_refill_per_uid() {
         let rl = RateLimiter::new(10, 20);
         let t0 = Instant::now();
-        let granted = (0..50).filter(|_| rl.allow_at(7, t0)).count();
-        assert_eq!(granted, 20, "the burst, no more");
-        assert!(rl.allow_at(8, t0), "other uids have their own bucket");
-        // 10/s: 250 ms later two more tokens, no more.
+        let verdicts: Vec<Verdict> = (0..50).map(|_| rl.take_at(7, t0)).collect();
+        assert!(verdicts[..20].iter().all(|v| v.allowed()), "the burst");
+        assert_eq!(verdicts[20], Verdict::Refused, "the first refusal");
+        assert!(verdicts[21..].iter().all(|v| *v == Verdict::RefusedAgain));
+        assert!(
+            rl.take_at(8, t0).allowed(),
+            "other uids have their own bucket"
+        );
+        // 10/s: 250 ms later two more tokens, no more; then a new first refusal.
         let later = t0 + std::time::Duration::from_millis(250);
-        assert_eq!((0..10).filter(|_| rl.allow_at(7, later)).count(), 2);
+        assert!(rl.take_at(7, later).allowed() && rl.take_at(7, later).allowed());
+        assert_eq!(rl.take_at(7, later), Verdict::Refused);
     }
 
     #[test]
     fn reconfigure_applies_at_once() {
         let rl = RateLimiter::new(1000, 1000);
-        assert_eq!((0..50).filter(|_| rl.allow(1)).count(), 50);
+        assert_eq!((0..50).filter(|_| rl.take(1).allowed()).count(), 50);
         rl.reconfigure(1, 5);
         // The bucket is capped to the new burst on its next refill.
-        assert_eq!((0..50).filter(|_| rl.allow(1)).count(), 5);
+        assert_eq!((0..50).filter(|_| rl.take(1).allowed()).count(), 5);
     }
 }

@@ -583,7 +583,7 @@ async fn audit_log_records_everything_and_detects_tampering() {
     let c = fx.credential("acme", KeyType::Rsa2048, KeyFormat::Pkcs8Pbkdf2);
     let log = fx.path().join("audit.jsonl");
     let daemon = Daemon::start(&format!(
-        "[agent]\naudit_log = {log:?}\n{}",
+        "[agent]\naudit_log = {log:?}\nrequests_per_second_per_uid = 1\nrequest_burst_per_uid = 20\n{}",
         c.toml("acme", ISSUER, "")
     ))
     .await;
@@ -615,8 +615,28 @@ async fn audit_log_records_everything_and_detects_tampering() {
             .status
             .success()
     );
+    assert!(!daemon.cli_as_nobody(&["status"]).status.success());
+    let bad_claims = client
+        .agent
+        .sign_client_assertion(pb::SignClientAssertionRequest {
+            credential: by_name("acme"),
+            extra_claims_json: "not json".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_claims.code(), Code::InvalidArgument);
     client.admin.lock(pb::LockRequest {}).await.unwrap();
     client.admin.unlock(pb::UnlockRequest {}).await.unwrap();
+    // Past the burst: the first refusal is recorded, the flood after it is not.
+    let mut refused = 0;
+    for _ in 0..40 {
+        if let Err(e) = client.admin.status(pb::StatusRequest {}).await {
+            assert_eq!(e.code(), Code::ResourceExhausted);
+            refused += 1;
+        }
+    }
+    assert!(refused >= 10, "only {refused} of 40 refused");
 
     let records: Vec<serde_json::Value> = std::fs::read_to_string(&log)
         .unwrap()
@@ -637,8 +657,11 @@ async fn audit_log_records_everything_and_detects_tampering() {
         ("decrypt", "error"),
         ("export", "denied"),
         ("sign", "denied"),
+        ("status", "denied"),
+        ("sign", "error"),
         ("lock", "ok"),
         ("unlock", "ok"),
+        ("status", "denied"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -650,6 +673,21 @@ async fn audit_log_records_everything_and_detects_tampering() {
     assert_eq!(records[0]["exp"], signed.expires_at);
     assert_eq!(records[0]["caller"]["uid"], 0);
     assert_eq!(records[3]["caller"]["uid"], 65534);
+    assert_eq!(records[4]["caller"]["uid"], 65534);
+    assert!(records[4]["detail"].as_str().unwrap().contains("Admin"));
+    assert!(
+        records[5]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("extra_claims_json")
+    );
+    assert_eq!(records[8]["caller"]["uid"], 0);
+    assert!(
+        records[8]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit")
+    );
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains(&c.passphrase), "no secret in the audit log");
 
@@ -662,7 +700,7 @@ async fn audit_log_records_everything_and_detects_tampering() {
     };
     let ok = verify(&log);
     assert!(ok.status.success(), "{}", stderr(&ok));
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("ok: 6 records"));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("ok: 9 records"));
 
     let tampered = fx.path().join("tampered.jsonl");
     std::fs::write(

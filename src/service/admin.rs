@@ -33,7 +33,7 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        let caller = self.daemon.admit(&request)?;
+        let caller = self.daemon.admit(&request, "status")?;
         self.daemon.authorize_admin(&caller, "status")?;
         let reload = self.daemon.last_reload();
         let (locked, unlockable) = crate::os::memory_lock_report();
@@ -66,7 +66,7 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::LockRequest>,
     ) -> Result<Response<pb::LockResponse>, Status> {
-        let caller = self.daemon.admit(&request)?;
+        let caller = self.daemon.admit(&request, "lock")?;
         self.daemon.authorize_admin(&caller, "lock")?;
         let locked = self
             .daemon
@@ -79,7 +79,7 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::UnlockRequest>,
     ) -> Result<Response<pb::UnlockResponse>, Status> {
-        let caller = self.daemon.admit(&request)?;
+        let caller = self.daemon.admit(&request, "unlock")?;
         self.daemon.authorize_admin(&caller, "unlock")?;
         tracing::info!(%caller, "unlock requested");
         let (unlocked, errors) = self.daemon.unlock(Some(&caller)).await;
@@ -90,7 +90,7 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::ReloadRequest>,
     ) -> Result<Response<pb::ReloadResponse>, Status> {
-        let caller = self.daemon.admit(&request)?;
+        let caller = self.daemon.admit(&request, "reload")?;
         self.daemon.authorize_admin(&caller, "reload")?;
         tracing::info!(%caller, "reload requested");
         let report = self.daemon.reload("Admin.Reload").await?;

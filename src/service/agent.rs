@@ -36,7 +36,7 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::WatchCredentialsRequest>,
     ) -> Result<Response<Self::WatchCredentialsStream>, Status> {
-        let caller = self.daemon.admit(&request)?;
+        let caller = self.daemon.admit(&request, "watch")?;
         let filter = Some(request.into_inner().client_id).filter(|c| !c.is_empty());
         // Subscribe before taking the snapshot, so no change falls between.
         let mut events = self.daemon.subscribe();
@@ -102,17 +102,23 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::SignClientAssertionRequest>,
     ) -> Result<Response<pb::SignClientAssertionResponse>, Status> {
-        let caller = self.daemon.admit(&request)?;
+        let caller = self.daemon.admit(&request, "sign")?;
         let req = request.into_inner();
         let (sel, kid) = selector(req.credential)?;
         let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
         self.daemon.authorize(&caller, &cred, Operation::Sign)?;
-        let params = assertion::Request {
-            audience: (!req.audience.is_empty()).then_some(req.audience),
-            lifetime_seconds: (req.lifetime_seconds != 0).then_some(req.lifetime_seconds),
-            extra_claims: assertion::parse_extra_claims(&req.extra_claims_json)?,
-        };
-        let signed = assertion::sign(&cred, params).await.inspect_err(|e| {
+        // An authorized request that fails, on its own claims or in
+        // signing, is audited as an error.
+        let signed = async {
+            let params = assertion::Request {
+                audience: (!req.audience.is_empty()).then_some(req.audience),
+                lifetime_seconds: (req.lifetime_seconds != 0).then_some(req.lifetime_seconds),
+                extra_claims: assertion::parse_extra_claims(&req.extra_claims_json)?,
+            };
+            assertion::sign(&cred, params).await
+        }
+        .await
+        .inspect_err(|e| {
             tracing::info!(%caller, credential = %cred.name, error = %e, "assertion refused");
             self.daemon.audit(AuditEvent {
                 op: "sign".into(),
@@ -155,7 +161,7 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::DecryptSecretRequest>,
     ) -> Result<Response<pb::DecryptSecretResponse>, Status> {
-        let caller = self.daemon.admit(&request)?;
+        let caller = self.daemon.admit(&request, "decrypt")?;
         let req = request.into_inner();
         let (sel, kid) = selector(req.credential)?;
         let padding = match pb::Padding::try_from(req.padding) {
@@ -207,7 +213,7 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::GetCredentialRequest>,
     ) -> Result<Response<pb::Credential>, Status> {
-        let caller = self.daemon.admit(&request)?;
+        let caller = self.daemon.admit(&request, "read")?;
         let (sel, kid) = selector(request.into_inner().credential)?;
         let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
         self.daemon.authorize(&caller, &cred, Operation::Read)?;
@@ -218,7 +224,7 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::ListCredentialsRequest>,
     ) -> Result<Response<pb::ListCredentialsResponse>, Status> {
-        let caller = self.daemon.admit(&request)?;
+        let caller = self.daemon.admit(&request, "read")?;
         Ok(Response::new(pb::ListCredentialsResponse {
             credentials: self.daemon.snapshot_for(&caller, None),
         }))
@@ -228,7 +234,7 @@ impl pb::agent_server::Agent for AgentService {
         &self,
         request: Request<pb::GetKeyMaterialRequest>,
     ) -> Result<Response<pb::GetKeyMaterialResponse>, Status> {
-        let caller = self.daemon.admit(&request)?;
+        let caller = self.daemon.admit(&request, "export")?;
         let req = request.into_inner();
         let (sel, kid) = selector(req.credential)?;
         let cred = self.daemon.registry().select(&sel, kid.as_deref())?;

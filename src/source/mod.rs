@@ -117,7 +117,7 @@ pub fn from_config(
         } => Arc::new(ExecSource::new(
             command.clone(),
             pass_env.clone(),
-            env.clone(),
+            env.0.clone(),
             timeout,
         )),
         #[cfg(feature = "aws-secrets-manager")]
