@@ -947,15 +947,23 @@ async fn client_command_async(command: ClientCommand) -> Result<(), String> {
                 .await
                 .map_err(status_msg)?
                 .into_inner();
-            let keys: Vec<Value> = list
+            let now = crate::now_unix();
+            let mine: Vec<&pb::Credential> = list
                 .credentials
                 .iter()
                 .filter(|c| client_id.as_ref().is_none_or(|id| &c.client_id == id))
-                .filter_map(|c| serde_json::from_str(&c.public_jwk_json).ok())
                 .collect();
+            for c in &mine {
+                if c.public_jwk_json.is_empty() {
+                    eprintln!("left out {}: not loaded ({})", c.name, c.error);
+                } else if c.not_after <= now {
+                    eprintln!("left out {}: certificate expired", c.name);
+                }
+            }
+            let jwks = crate::service::live_jwks(mine, now);
             println!(
                 "{}",
-                serde_json::to_string_pretty(&json!({ "keys": keys })).unwrap_or_default()
+                serde_json::to_string_pretty(&jwks).unwrap_or_default()
             );
         }
         ClientCommand::Decrypt(d) => {

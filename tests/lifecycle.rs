@@ -203,6 +203,29 @@ async fn a_credential_that_expires_while_running_stops_being_chosen() {
         .unwrap()
         .into_inner();
     assert!(info.error.contains("expires in 0 days"), "{}", info.error);
+    let long_kid = client
+        .agent
+        .get_credential(pb::GetCredentialRequest {
+            credential: by_name("long"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .kid;
+    // The client's JWKS: both live keys, newest certificate first.
+    let jwks_kids = |json: &[u8]| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        jwks_kids(info.client_jwks_json.as_bytes()),
+        [info.kid.clone(), long_kid.clone()]
+    );
 
     wait_all(
         &mut events,
@@ -217,6 +240,29 @@ async fn a_credential_that_expires_while_running_stops_being_chosen() {
     assert_eq!(
         sign_client(&mut client, "acme").await.unwrap().credential,
         "long"
+    );
+    // An expired key leaves the client's JWKS, in the API and the CLI.
+    let by_client = client
+        .agent
+        .get_credential(pb::GetCredentialRequest {
+            credential: Some(pb::CredentialSelector {
+                by: Some(pb::credential_selector::By::ClientId("acme".into())),
+                kid: String::new(),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        jwks_kids(by_client.client_jwks_json.as_bytes()),
+        std::slice::from_ref(&long_kid)
+    );
+    let cli = daemon.cli(&["jwks", "--client-id", "acme"]);
+    assert_eq!(jwks_kids(&cli.stdout), std::slice::from_ref(&long_kid));
+    assert!(
+        String::from_utf8_lossy(&cli.stderr).contains("left out short: certificate expired"),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
     );
     let e = sign_client(&mut client, "solo").await.unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);

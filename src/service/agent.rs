@@ -215,9 +215,19 @@ impl pb::agent_server::Agent for AgentService {
     ) -> Result<Response<pb::Credential>, Status> {
         let caller = self.daemon.admit(&request, "read")?;
         let (sel, kid) = selector(request.into_inner().credential)?;
-        let cred = self.daemon.registry().select(&sel, kid.as_deref())?;
+        let registry = self.daemon.registry();
+        let cred = registry.select(&sel, kid.as_deref())?;
         self.daemon.authorize(&caller, &cred, Operation::Read)?;
-        Ok(Response::new(credential_to_pb(&cred)))
+        let mut out = credential_to_pb(&cred);
+        // Public keys only: they are registered at the authorization server
+        // anyway, so a reader of one credential may see its client's others.
+        let siblings: Vec<pb::Credential> = registry
+            .all()
+            .filter(|c| c.client_id() == cred.client_id())
+            .map(|c| credential_to_pb(c))
+            .collect();
+        out.client_jwks_json = super::live_jwks(&siblings, crate::now_unix()).to_string();
+        Ok(Response::new(out))
     }
 
     async fn list_credentials(

@@ -6,6 +6,8 @@ mod agent;
 
 use std::fmt;
 
+use serde_json::Value;
+
 pub use admin::AdminService;
 pub use agent::AgentService;
 
@@ -75,6 +77,24 @@ fn padding_to_pb(p: PaddingName) -> pb::Padding {
         PaddingName::OaepSha1 => pb::Padding::OaepSha1,
         PaddingName::OaepSha256 => pb::Padding::OaepSha256,
     }
+}
+
+/// The public JWKS of the live keys among `creds`: loaded (a public JWK is
+/// known), certificate not expired at `now`, one entry per kid, newest
+/// (latest notBefore) first. Shared by `GetCredential` and `fapi-agent jwks`.
+pub fn live_jwks<'a>(creds: impl IntoIterator<Item = &'a pb::Credential>, now: i64) -> Value {
+    let mut live: Vec<&pb::Credential> = creds
+        .into_iter()
+        .filter(|c| !c.public_jwk_json.is_empty() && c.not_after > now)
+        .collect();
+    live.sort_by(|a, b| b.not_before.cmp(&a.not_before).then(a.name.cmp(&b.name)));
+    let mut seen = std::collections::HashSet::new();
+    let keys: Vec<Value> = live
+        .into_iter()
+        .filter(|c| seen.insert(c.kid.as_str()))
+        .filter_map(|c| serde_json::from_str(&c.public_jwk_json).ok())
+        .collect();
+    serde_json::json!({ "keys": keys })
 }
 
 /// The public facts of a credential as a message.

@@ -23,6 +23,7 @@ export interface Credential {
   'decrypt_paddings'?: (_fapi_agent_v1_Padding)[];
   'key_decrypted'?: (boolean);
   'passphrase_source'?: (_fapi_agent_v1_PassphraseSourceStatus | null);
+  'client_jwks_json'?: (string);
 }
 
 export interface Credential__Output {
@@ -43,4 +44,5 @@ export interface Credential__Output {
   'decrypt_paddings': (_fapi_agent_v1_Padding__Output)[];
   'key_decrypted': (boolean);
   'passphrase_source': (_fapi_agent_v1_PassphraseSourceStatus__Output | null);
+  'client_jwks_json': (string);
 }

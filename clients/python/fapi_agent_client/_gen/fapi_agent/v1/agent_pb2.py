@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66\x61pi_agent/v1/agent.proto\x12\rfapi_agent.v1\"L\n\x12\x43redentialSelector\x12\x0e\n\x04name\x18\x01 \x01(\tH\x00\x12\x13\n\tclient_id\x18\x02 \x01(\tH\x00\x12\x0b\n\x03kid\x18\x03 \x01(\tB\x04\n\x02\x62y\"\x9a\x01\n\x1aSignClientAssertionRequest\x12\x35\n\ncredential\x18\x01 \x01(\x0b\x32!.fapi_agent.v1.CredentialSelector\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12\x18\n\x10lifetime_seconds\x18\x03 \x01(\r\x12\x19\n\x11\x65xtra_claims_json\x18\x04 \x01(\t\"\x97\x01\n\x1bSignClientAssertionResponse\x12\x11\n\tassertion\x18\x01 \x01(\t\x12\x16\n\x0e\x61ssertion_type\x18\x02 \x01(\t\x12\x0b\n\x03kid\x18\x03 \x01(\t\x12\x0b\n\x03jti\x18\x04 \x01(\t\x12\x12\n\nexpires_at\x18\x05 \x01(\x03\x12\x0b\n\x03\x61lg\x18\x06 \x01(\t\x12\x12\n\ncredential\x18\x07 \x01(\t\"\xbb\x01\n\x14\x44\x65\x63ryptSecretRequest\x12\x35\n\ncredential\x18\x01 \x01(\x0b\x32!.fapi_agent.v1.CredentialSelector\x12\x18\n\x0e\x63iphertext_raw\x18\x02 \x01(\x0cH\x00\x12\x1b\n\x11\x63iphertext_base64\x18\x03 \x01(\tH\x00\x12\'\n\x07padding\x18\x04 \x01(\x0e\x32\x16.fapi_agent.v1.PaddingB\x0c\n\nciphertext\"*\n\x15\x44\x65\x63ryptSecretResponse\x12\x11\n\tplaintext\x18\x01 \x01(\x0c\"M\n\x14GetCredentialRequest\x12\x35\n\ncredential\x18\x01 \x01(\x0b\x32!.fapi_agent.v1.CredentialSelector\"\x18\n\x16ListCredentialsRequest\"I\n\x17ListCredentialsResponse\x12.\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x19.fapi_agent.v1.Credential\"\xbc\x03\n\nCredential\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0b\n\x03kid\x18\x03 \x01(\t\x12\x0b\n\x03\x61lg\x18\x04 \x01(\t\x12\x1d\n\x15\x63\x65rtificate_chain_pem\x18\x05 \x01(\t\x12\x17\n\x0fpublic_jwk_json\x18\x06 \x01(\t\x12\x10\n\x08x5t_s256\x18\x07 \x01(\t\x12\x12\n\nnot_before\x18\x08 \x01(\x03\x12\x11\n\tnot_after\x18\t \x01(\x03\x12\x11\n\tdays_left\x18\n \x01(\x03\x12-\n\x05state\x18\x0b \x01(\x0e\x32\x1e.fapi_agent.v1.CredentialState\x12\r\n\x05\x65rror\x18\x0c \x01(\t\x12\x0e\n\x06issuer\x18\r \x01(\t\x12\x16\n\x0e\x65xport_allowed\x18\x0e \x01(\x08\x12\x30\n\x10\x64\x65\x63rypt_paddings\x18\x0f \x03(\x0e\x32\x16.fapi_agent.v1.Padding\x12\x15\n\rkey_decrypted\x18\x10 \x01(\x08\x12@\n\x11passphrase_source\x18\x11 \x01(\x0b\x32%.fapi_agent.v1.PassphraseSourceStatus\"\xa2\x01\n\x16PassphraseSourceStatus\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x15\n\rlast_fetch_at\x18\x03 \x01(\x03\x12\x12\n\nlast_error\x18\x04 \x01(\t\x12\x15\n\rlast_error_at\x18\x05 \x01(\x03\x12\x0c\n\x04held\x18\x06 \x01(\x08\x12\x15\n\rnext_retry_at\x18\x07 \x01(\x03\"\x93\x01\n\x15GetKeyMaterialRequest\x12\x35\n\ncredential\x18\x01 \x01(\x0b\x32!.fapi_agent.v1.CredentialSelector\x12(\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x18.fapi_agent.v1.KeyFormat\x12\x19\n\x11\x65xport_passphrase\x18\x03 \x01(\x0c\"]\n\x16GetKeyMaterialResponse\x12\x17\n\x0fprivate_key_pem\x18\x01 \x01(\x0c\x12\x1d\n\x15\x63\x65rtificate_chain_pem\x18\x02 \x01(\t\x12\x0b\n\x03kid\x18\x03 \x01(\t\",\n\x17WatchCredentialsRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\"\xb4\x01\n\x0f\x43redentialEvent\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".fapi_agent.v1.CredentialEventKind\x12-\n\ncredential\x18\x02 \x01(\x0b\x32\x19.fapi_agent.v1.Credential\x12+\n\x08snapshot\x18\x03 \x03(\x0b\x32\x19.fapi_agent.v1.Credential\x12\x13\n\x0bobserved_at\x18\x04 \x01(\x03\"\x0f\n\rReloadRequest\"Q\n\x0eReloadResponse\x12\r\n\x05\x61\x64\x64\x65\x64\x18\x01 \x03(\t\x12\x0f\n\x07removed\x18\x02 \x03(\t\x12\x0f\n\x07updated\x18\x03 \x03(\t\x12\x0e\n\x06\x65rrors\x18\x04 \x03(\t\"\r\n\x0bLockRequest\"\x1e\n\x0cLockResponse\x12\x0e\n\x06locked\x18\x01 \x03(\t\"\x0f\n\rUnlockRequest\"2\n\x0eUnlockResponse\x12\x10\n\x08unlocked\x18\x01 \x03(\t\x12\x0e\n\x06\x65rrors\x18\x02 \x03(\t\"\x0f\n\rStatusRequest\"\xbe\x02\n\x0eStatusResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x02 \x01(\x04\x12\x13\n\x0bsocket_path\x18\x03 \x01(\t\x12.\n\x0b\x63redentials\x18\x04 \x03(\x0b\x32\x19.fapi_agent.v1.Credential\x12\x0b\n\x03pid\x18\x05 \x01(\r\x12\x16\n\x0elast_reload_at\x18\x06 \x01(\x03\x12\x1b\n\x13last_reload_trigger\x18\x07 \x01(\t\x12\x19\n\x11last_reload_error\x18\x08 \x01(\t\x12\x0e\n\x06locked\x18\t \x01(\x08\x12\x1b\n\x13secret_pages_locked\x18\n \x01(\x04\x12\x1f\n\x17secret_pages_unlockable\x18\x0b \x01(\x04\x12\x13\n\x0bsecure_heap\x18\x0c \x01(\x08*i\n\x07Padding\x12\x17\n\x13PADDING_UNSPECIFIED\x10\x00\x12\x15\n\x11PADDING_PKCS1_V15\x10\x01\x12\x15\n\x11PADDING_OAEP_SHA1\x10\x02\x12\x17\n\x13PADDING_OAEP_SHA256\x10\x03*\x8c\x01\n\x0f\x43redentialState\x12 \n\x1c\x43REDENTIAL_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43REDENTIAL_STATE_AVAILABLE\x10\x01\x12\x1b\n\x17\x43REDENTIAL_STATE_LOCKED\x10\x02\x12\x1a\n\x16\x43REDENTIAL_STATE_ERROR\x10\x03*e\n\tKeyFormat\x12\x1a\n\x16KEY_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n\x14KEY_FORMAT_PKCS8_PEM\x10\x01\x12\"\n\x1eKEY_FORMAT_ENCRYPTED_PKCS8_PEM\x10\x02*\xe3\x03\n\x13\x43redentialEventKind\x12%\n!CREDENTIAL_EVENT_KIND_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43REDENTIAL_EVENT_KIND_SNAPSHOT\x10\x01\x12\x1f\n\x1b\x43REDENTIAL_EVENT_KIND_ADDED\x10\x02\x12!\n\x1d\x43REDENTIAL_EVENT_KIND_REMOVED\x10\x03\x12 \n\x1c\x43REDENTIAL_EVENT_KIND_ACTIVE\x10\x04\x12\'\n#CREDENTIAL_EVENT_KIND_EXPIRING_SOON\x10\x05\x12!\n\x1d\x43REDENTIAL_EVENT_KIND_EXPIRED\x10\x06\x12\x1f\n\x1b\x43REDENTIAL_EVENT_KIND_ERROR\x10\x07\x12#\n\x1f\x43REDENTIAL_EVENT_KIND_RECOVERED\x10\x08\x12!\n\x1d\x43REDENTIAL_EVENT_KIND_UPDATED\x10\t\x12 \n\x1c\x43REDENTIAL_EVENT_KIND_LAGGED\x10\n\x12 \n\x1c\x43REDENTIAL_EVENT_KIND_LOCKED\x10\x0b\x12\"\n\x1e\x43REDENTIAL_EVENT_KIND_UNLOCKED\x10\x0c\x32\xc1\x04\n\x05\x41gent\x12l\n\x13SignClientAssertion\x12).fapi_agent.v1.SignClientAssertionRequest\x1a*.fapi_agent.v1.SignClientAssertionResponse\x12Z\n\rDecryptSecret\x12#.fapi_agent.v1.DecryptSecretRequest\x1a$.fapi_agent.v1.DecryptSecretResponse\x12O\n\rGetCredential\x12#.fapi_agent.v1.GetCredentialRequest\x1a\x19.fapi_agent.v1.Credential\x12`\n\x0fListCredentials\x12%.fapi_agent.v1.ListCredentialsRequest\x1a&.fapi_agent.v1.ListCredentialsResponse\x12]\n\x0eGetKeyMaterial\x12$.fapi_agent.v1.GetKeyMaterialRequest\x1a%.fapi_agent.v1.GetKeyMaterialResponse\x12\\\n\x10WatchCredentials\x12&.fapi_agent.v1.WatchCredentialsRequest\x1a\x1e.fapi_agent.v1.CredentialEvent0\x01\x32\x9d\x02\n\x05\x41\x64min\x12\x45\n\x06Status\x12\x1c.fapi_agent.v1.StatusRequest\x1a\x1d.fapi_agent.v1.StatusResponse\x12\x45\n\x06Reload\x12\x1c.fapi_agent.v1.ReloadRequest\x1a\x1d.fapi_agent.v1.ReloadResponse\x12?\n\x04Lock\x12\x1a.fapi_agent.v1.LockRequest\x1a\x1b.fapi_agent.v1.LockResponse\x12\x45\n\x06Unlock\x12\x1c.fapi_agent.v1.UnlockRequest\x1a\x1d.fapi_agent.v1.UnlockResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66\x61pi_agent/v1/agent.proto\x12\rfapi_agent.v1\"L\n\x12\x43redentialSelector\x12\x0e\n\x04name\x18\x01 \x01(\tH\x00\x12\x13\n\tclient_id\x18\x02 \x01(\tH\x00\x12\x0b\n\x03kid\x18\x03 \x01(\tB\x04\n\x02\x62y\"\x9a\x01\n\x1aSignClientAssertionRequest\x12\x35\n\ncredential\x18\x01 \x01(\x0b\x32!.fapi_agent.v1.CredentialSelector\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12\x18\n\x10lifetime_seconds\x18\x03 \x01(\r\x12\x19\n\x11\x65xtra_claims_json\x18\x04 \x01(\t\"\x97\x01\n\x1bSignClientAssertionResponse\x12\x11\n\tassertion\x18\x01 \x01(\t\x12\x16\n\x0e\x61ssertion_type\x18\x02 \x01(\t\x12\x0b\n\x03kid\x18\x03 \x01(\t\x12\x0b\n\x03jti\x18\x04 \x01(\t\x12\x12\n\nexpires_at\x18\x05 \x01(\x03\x12\x0b\n\x03\x61lg\x18\x06 \x01(\t\x12\x12\n\ncredential\x18\x07 \x01(\t\"\xbb\x01\n\x14\x44\x65\x63ryptSecretRequest\x12\x35\n\ncredential\x18\x01 \x01(\x0b\x32!.fapi_agent.v1.CredentialSelector\x12\x18\n\x0e\x63iphertext_raw\x18\x02 \x01(\x0cH\x00\x12\x1b\n\x11\x63iphertext_base64\x18\x03 \x01(\tH\x00\x12\'\n\x07padding\x18\x04 \x01(\x0e\x32\x16.fapi_agent.v1.PaddingB\x0c\n\nciphertext\"*\n\x15\x44\x65\x63ryptSecretResponse\x12\x11\n\tplaintext\x18\x01 \x01(\x0c\"M\n\x14GetCredentialRequest\x12\x35\n\ncredential\x18\x01 \x01(\x0b\x32!.fapi_agent.v1.CredentialSelector\"\x18\n\x16ListCredentialsRequest\"I\n\x17ListCredentialsResponse\x12.\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32\x19.fapi_agent.v1.Credential\"\xd6\x03\n\nCredential\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0b\n\x03kid\x18\x03 \x01(\t\x12\x0b\n\x03\x61lg\x18\x04 \x01(\t\x12\x1d\n\x15\x63\x65rtificate_chain_pem\x18\x05 \x01(\t\x12\x17\n\x0fpublic_jwk_json\x18\x06 \x01(\t\x12\x10\n\x08x5t_s256\x18\x07 \x01(\t\x12\x12\n\nnot_before\x18\x08 \x01(\x03\x12\x11\n\tnot_after\x18\t \x01(\x03\x12\x11\n\tdays_left\x18\n \x01(\x03\x12-\n\x05state\x18\x0b \x01(\x0e\x32\x1e.fapi_agent.v1.CredentialState\x12\r\n\x05\x65rror\x18\x0c \x01(\t\x12\x0e\n\x06issuer\x18\r \x01(\t\x12\x16\n\x0e\x65xport_allowed\x18\x0e \x01(\x08\x12\x30\n\x10\x64\x65\x63rypt_paddings\x18\x0f \x03(\x0e\x32\x16.fapi_agent.v1.Padding\x12\x15\n\rkey_decrypted\x18\x10 \x01(\x08\x12@\n\x11passphrase_source\x18\x11 \x01(\x0b\x32%.fapi_agent.v1.PassphraseSourceStatus\x12\x18\n\x10\x63lient_jwks_json\x18\x12 \x01(\t\"\xa2\x01\n\x16PassphraseSourceStatus\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x15\n\rlast_fetch_at\x18\x03 \x01(\x03\x12\x12\n\nlast_error\x18\x04 \x01(\t\x12\x15\n\rlast_error_at\x18\x05 \x01(\x03\x12\x0c\n\x04held\x18\x06 \x01(\x08\x12\x15\n\rnext_retry_at\x18\x07 \x01(\x03\"\x93\x01\n\x15GetKeyMaterialRequest\x12\x35\n\ncredential\x18\x01 \x01(\x0b\x32!.fapi_agent.v1.CredentialSelector\x12(\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x18.fapi_agent.v1.KeyFormat\x12\x19\n\x11\x65xport_passphrase\x18\x03 \x01(\x0c\"]\n\x16GetKeyMaterialResponse\x12\x17\n\x0fprivate_key_pem\x18\x01 \x01(\x0c\x12\x1d\n\x15\x63\x65rtificate_chain_pem\x18\x02 \x01(\t\x12\x0b\n\x03kid\x18\x03 \x01(\t\",\n\x17WatchCredentialsRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\"\xb4\x01\n\x0f\x43redentialEvent\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".fapi_agent.v1.CredentialEventKind\x12-\n\ncredential\x18\x02 \x01(\x0b\x32\x19.fapi_agent.v1.Credential\x12+\n\x08snapshot\x18\x03 \x03(\x0b\x32\x19.fapi_agent.v1.Credential\x12\x13\n\x0bobserved_at\x18\x04 \x01(\x03\"\x0f\n\rReloadRequest\"Q\n\x0eReloadResponse\x12\r\n\x05\x61\x64\x64\x65\x64\x18\x01 \x03(\t\x12\x0f\n\x07removed\x18\x02 \x03(\t\x12\x0f\n\x07updated\x18\x03 \x03(\t\x12\x0e\n\x06\x65rrors\x18\x04 \x03(\t\"\r\n\x0bLockRequest\"\x1e\n\x0cLockResponse\x12\x0e\n\x06locked\x18\x01 \x03(\t\"\x0f\n\rUnlockRequest\"2\n\x0eUnlockResponse\x12\x10\n\x08unlocked\x18\x01 \x03(\t\x12\x0e\n\x06\x65rrors\x18\x02 \x03(\t\"\x0f\n\rStatusRequest\"\xbe\x02\n\x0eStatusResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x02 \x01(\x04\x12\x13\n\x0bsocket_path\x18\x03 \x01(\t\x12.\n\x0b\x63redentials\x18\x04 \x03(\x0b\x32\x19.fapi_agent.v1.Credential\x12\x0b\n\x03pid\x18\x05 \x01(\r\x12\x16\n\x0elast_reload_at\x18\x06 \x01(\x03\x12\x1b\n\x13last_reload_trigger\x18\x07 \x01(\t\x12\x19\n\x11last_reload_error\x18\x08 \x01(\t\x12\x0e\n\x06locked\x18\t \x01(\x08\x12\x1b\n\x13secret_pages_locked\x18\n \x01(\x04\x12\x1f\n\x17secret_pages_unlockable\x18\x0b \x01(\x04\x12\x13\n\x0bsecure_heap\x18\x0c \x01(\x08*i\n\x07Padding\x12\x17\n\x13PADDING_UNSPECIFIED\x10\x00\x12\x15\n\x11PADDING_PKCS1_V15\x10\x01\x12\x15\n\x11PADDING_OAEP_SHA1\x10\x02\x12\x17\n\x13PADDING_OAEP_SHA256\x10\x03*\x8c\x01\n\x0f\x43redentialState\x12 \n\x1c\x43REDENTIAL_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43REDENTIAL_STATE_AVAILABLE\x10\x01\x12\x1b\n\x17\x43REDENTIAL_STATE_LOCKED\x10\x02\x12\x1a\n\x16\x43REDENTIAL_STATE_ERROR\x10\x03*e\n\tKeyFormat\x12\x1a\n\x16KEY_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n\x14KEY_FORMAT_PKCS8_PEM\x10\x01\x12\"\n\x1eKEY_FORMAT_ENCRYPTED_PKCS8_PEM\x10\x02*\xe3\x03\n\x13\x43redentialEventKind\x12%\n!CREDENTIAL_EVENT_KIND_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43REDENTIAL_EVENT_KIND_SNAPSHOT\x10\x01\x12\x1f\n\x1b\x43REDENTIAL_EVENT_KIND_ADDED\x10\x02\x12!\n\x1d\x43REDENTIAL_EVENT_KIND_REMOVED\x10\x03\x12 \n\x1c\x43REDENTIAL_EVENT_KIND_ACTIVE\x10\x04\x12\'\n#CREDENTIAL_EVENT_KIND_EXPIRING_SOON\x10\x05\x12!\n\x1d\x43REDENTIAL_EVENT_KIND_EXPIRED\x10\x06\x12\x1f\n\x1b\x43REDENTIAL_EVENT_KIND_ERROR\x10\x07\x12#\n\x1f\x43REDENTIAL_EVENT_KIND_RECOVERED\x10\x08\x12!\n\x1d\x43REDENTIAL_EVENT_KIND_UPDATED\x10\t\x12 \n\x1c\x43REDENTIAL_EVENT_KIND_LAGGED\x10\n\x12 \n\x1c\x43REDENTIAL_EVENT_KIND_LOCKED\x10\x0b\x12\"\n\x1e\x43REDENTIAL_EVENT_KIND_UNLOCKED\x10\x0c\x32\xc1\x04\n\x05\x41gent\x12l\n\x13SignClientAssertion\x12).fapi_agent.v1.SignClientAssertionRequest\x1a*.fapi_agent.v1.SignClientAssertionResponse\x12Z\n\rDecryptSecret\x12#.fapi_agent.v1.DecryptSecretRequest\x1a$.fapi_agent.v1.DecryptSecretResponse\x12O\n\rGetCredential\x12#.fapi_agent.v1.GetCredentialRequest\x1a\x19.fapi_agent.v1.Credential\x12`\n\x0fListCredentials\x12%.fapi_agent.v1.ListCredentialsRequest\x1a&.fapi_agent.v1.ListCredentialsResponse\x12]\n\x0eGetKeyMaterial\x12$.fapi_agent.v1.GetKeyMaterialRequest\x1a%.fapi_agent.v1.GetKeyMaterialResponse\x12\\\n\x10WatchCredentials\x12&.fapi_agent.v1.WatchCredentialsRequest\x1a\x1e.fapi_agent.v1.CredentialEvent0\x01\x32\x9d\x02\n\x05\x41\x64min\x12\x45\n\x06Status\x12\x1c.fapi_agent.v1.StatusRequest\x1a\x1d.fapi_agent.v1.StatusResponse\x12\x45\n\x06Reload\x12\x1c.fapi_agent.v1.ReloadRequest\x1a\x1d.fapi_agent.v1.ReloadResponse\x12?\n\x04Lock\x12\x1a.fapi_agent.v1.LockRequest\x1a\x1b.fapi_agent.v1.LockResponse\x12\x45\n\x06Unlock\x12\x1c.fapi_agent.v1.UnlockRequest\x1a\x1d.fapi_agent.v1.UnlockResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fapi_agent.v1.agent_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PADDING']._serialized_start=2487
-  _globals['_PADDING']._serialized_end=2592
-  _globals['_CREDENTIALSTATE']._serialized_start=2595
-  _globals['_CREDENTIALSTATE']._serialized_end=2735
-  _globals['_KEYFORMAT']._serialized_start=2737
-  _globals['_KEYFORMAT']._serialized_end=2838
-  _globals['_CREDENTIALEVENTKIND']._serialized_start=2841
-  _globals['_CREDENTIALEVENTKIND']._serialized_end=3324
+  _globals['_PADDING']._serialized_start=2513
+  _globals['_PADDING']._serialized_end=2618
+  _globals['_CREDENTIALSTATE']._serialized_start=2621
+  _globals['_CREDENTIALSTATE']._serialized_end=2761
+  _globals['_KEYFORMAT']._serialized_start=2763
+  _globals['_KEYFORMAT']._serialized_end=2864
+  _globals['_CREDENTIALEVENTKIND']._serialized_start=2867
+  _globals['_CREDENTIALEVENTKIND']._serialized_end=3350
   _globals['_CREDENTIALSELECTOR']._serialized_start=44
   _globals['_CREDENTIALSELECTOR']._serialized_end=120
   _globals['_SIGNCLIENTASSERTIONREQUEST']._serialized_start=123
@@ -56,35 +56,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTCREDENTIALSRESPONSE']._serialized_start=772
   _globals['_LISTCREDENTIALSRESPONSE']._serialized_end=845
   _globals['_CREDENTIAL']._serialized_start=848
-  _globals['_CREDENTIAL']._serialized_end=1292
-  _globals['_PASSPHRASESOURCESTATUS']._serialized_start=1295
-  _globals['_PASSPHRASESOURCESTATUS']._serialized_end=1457
-  _globals['_GETKEYMATERIALREQUEST']._serialized_start=1460
-  _globals['_GETKEYMATERIALREQUEST']._serialized_end=1607
-  _globals['_GETKEYMATERIALRESPONSE']._serialized_start=1609
-  _globals['_GETKEYMATERIALRESPONSE']._serialized_end=1702
-  _globals['_WATCHCREDENTIALSREQUEST']._serialized_start=1704
-  _globals['_WATCHCREDENTIALSREQUEST']._serialized_end=1748
-  _globals['_CREDENTIALEVENT']._serialized_start=1751
-  _globals['_CREDENTIALEVENT']._serialized_end=1931
-  _globals['_RELOADREQUEST']._serialized_start=1933
-  _globals['_RELOADREQUEST']._serialized_end=1948
-  _globals['_RELOADRESPONSE']._serialized_start=1950
-  _globals['_RELOADRESPONSE']._serialized_end=2031
-  _globals['_LOCKREQUEST']._serialized_start=2033
-  _globals['_LOCKREQUEST']._serialized_end=2046
-  _globals['_LOCKRESPONSE']._serialized_start=2048
-  _globals['_LOCKRESPONSE']._serialized_end=2078
-  _globals['_UNLOCKREQUEST']._serialized_start=2080
-  _globals['_UNLOCKREQUEST']._serialized_end=2095
-  _globals['_UNLOCKRESPONSE']._serialized_start=2097
-  _globals['_UNLOCKRESPONSE']._serialized_end=2147
-  _globals['_STATUSREQUEST']._serialized_start=2149
-  _globals['_STATUSREQUEST']._serialized_end=2164
-  _globals['_STATUSRESPONSE']._serialized_start=2167
-  _globals['_STATUSRESPONSE']._serialized_end=2485
-  _globals['_AGENT']._serialized_start=3327
-  _globals['_AGENT']._serialized_end=3904
-  _globals['_ADMIN']._serialized_start=3907
-  _globals['_ADMIN']._serialized_end=4192
+  _globals['_CREDENTIAL']._serialized_end=1318
+  _globals['_PASSPHRASESOURCESTATUS']._serialized_start=1321
+  _globals['_PASSPHRASESOURCESTATUS']._serialized_end=1483
+  _globals['_GETKEYMATERIALREQUEST']._serialized_start=1486
+  _globals['_GETKEYMATERIALREQUEST']._serialized_end=1633
+  _globals['_GETKEYMATERIALRESPONSE']._serialized_start=1635
+  _globals['_GETKEYMATERIALRESPONSE']._serialized_end=1728
+  _globals['_WATCHCREDENTIALSREQUEST']._serialized_start=1730
+  _globals['_WATCHCREDENTIALSREQUEST']._serialized_end=1774
+  _globals['_CREDENTIALEVENT']._serialized_start=1777
+  _globals['_CREDENTIALEVENT']._serialized_end=1957
+  _globals['_RELOADREQUEST']._serialized_start=1959
+  _globals['_RELOADREQUEST']._serialized_end=1974
+  _globals['_RELOADRESPONSE']._serialized_start=1976
+  _globals['_RELOADRESPONSE']._serialized_end=2057
+  _globals['_LOCKREQUEST']._serialized_start=2059
+  _globals['_LOCKREQUEST']._serialized_end=2072
+  _globals['_LOCKRESPONSE']._serialized_start=2074
+  _globals['_LOCKRESPONSE']._serialized_end=2104
+  _globals['_UNLOCKREQUEST']._serialized_start=2106
+  _globals['_UNLOCKREQUEST']._serialized_end=2121
+  _globals['_UNLOCKRESPONSE']._serialized_start=2123
+  _globals['_UNLOCKRESPONSE']._serialized_end=2173
+  _globals['_STATUSREQUEST']._serialized_start=2175
+  _globals['_STATUSREQUEST']._serialized_end=2190
+  _globals['_STATUSRESPONSE']._serialized_start=2193
+  _globals['_STATUSRESPONSE']._serialized_end=2511
+  _globals['_AGENT']._serialized_start=3353
+  _globals['_AGENT']._serialized_end=3930
+  _globals['_ADMIN']._serialized_start=3933
+  _globals['_ADMIN']._serialized_end=4218
 # @@protoc_insertion_point(module_scope)

@@ -142,7 +142,7 @@ class ListCredentialsResponse(_message.Message):
     def __init__(self, credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ...) -> None: ...
 
 class Credential(_message.Message):
-    __slots__ = ("name", "client_id", "kid", "alg", "certificate_chain_pem", "public_jwk_json", "x5t_s256", "not_before", "not_after", "days_left", "state", "error", "issuer", "export_allowed", "decrypt_paddings", "key_decrypted", "passphrase_source")
+    __slots__ = ("name", "client_id", "kid", "alg", "certificate_chain_pem", "public_jwk_json", "x5t_s256", "not_before", "not_after", "days_left", "state", "error", "issuer", "export_allowed", "decrypt_paddings", "key_decrypted", "passphrase_source", "client_jwks_json")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     KID_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,7 @@ class Credential(_message.Message):
     DECRYPT_PADDINGS_FIELD_NUMBER: _ClassVar[int]
     KEY_DECRYPTED_FIELD_NUMBER: _ClassVar[int]
     PASSPHRASE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_JWKS_JSON_FIELD_NUMBER: _ClassVar[int]
     name: str
     client_id: str
     kid: str
@@ -177,7 +178,8 @@ class Credential(_message.Message):
     decrypt_paddings: _containers.RepeatedScalarFieldContainer[Padding]
     key_decrypted: bool
     passphrase_source: PassphraseSourceStatus
-    def __init__(self, name: _Optional[str] = ..., client_id: _Optional[str] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ..., certificate_chain_pem: _Optional[str] = ..., public_jwk_json: _Optional[str] = ..., x5t_s256: _Optional[str] = ..., not_before: _Optional[int] = ..., not_after: _Optional[int] = ..., days_left: _Optional[int] = ..., state: _Optional[_Union[CredentialState, str]] = ..., error: _Optional[str] = ..., issuer: _Optional[str] = ..., export_allowed: _Optional[bool] = ..., decrypt_paddings: _Optional[_Iterable[_Union[Padding, str]]] = ..., key_decrypted: _Optional[bool] = ..., passphrase_source: _Optional[_Union[PassphraseSourceStatus, _Mapping]] = ...) -> None: ...
+    client_jwks_json: str
+    def __init__(self, name: _Optional[str] = ..., client_id: _Optional[str] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ..., certificate_chain_pem: _Optional[str] = ..., public_jwk_json: _Optional[str] = ..., x5t_s256: _Optional[str] = ..., not_before: _Optional[int] = ..., not_after: _Optional[int] = ..., days_left: _Optional[int] = ..., state: _Optional[_Union[CredentialState, str]] = ..., error: _Optional[str] = ..., issuer: _Optional[str] = ..., export_allowed: _Optional[bool] = ..., decrypt_paddings: _Optional[_Iterable[_Union[Padding, str]]] = ..., key_decrypted: _Optional[bool] = ..., passphrase_source: _Optional[_Union[PassphraseSourceStatus, _Mapping]] = ..., client_jwks_json: _Optional[str] = ...) -> None: ...
 
 class PassphraseSourceStatus(_message.Message):
     __slots__ = ("kind", "description", "last_fetch_at", "last_error", "last_error_at", "held", "next_retry_at")
