@@ -102,9 +102,10 @@ fn import_mistakes_are_caught_and_nothing_is_stored() {
     let a = fx.credential("mine", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
     let other = fx.credential("other", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
     let plain = fx.credential("plain", KeyType::P256, KeyFormat::Plaintext);
+    let bundle = fx.credential("bundle", KeyType::P256, KeyFormat::Pkcs12);
     let expired_cert = fx.cert_window("old", &a.plain_key, -400, -1);
     let key = a.key.to_str().unwrap();
-    let cases: [(&str, Vec<&str>, &str, &str); 5] = [
+    let cases: [(&str, Vec<&str>, &str, &str); 6] = [
         (
             "copied passphrase with a typo",
             vec!["--key", key, "--cert", a.cert.to_str().unwrap()],
@@ -136,6 +137,12 @@ fn import_mistakes_are_caught_and_nothing_is_stored() {
         ),
         (
             "wrong bundle passphrase",
+            vec!["--p12", bundle.key.to_str().unwrap()],
+            "not-the-passphrase",
+            "the passphrase does not decrypt",
+        ),
+        (
+            "bundle path with a typo",
             vec!["--p12", "/nonexistent/x.p12"],
             "x",
             "cannot read",

@@ -174,14 +174,18 @@ fn parse_with_python(text: &str, dir: &Path) -> Vec<String> {
 async fn prometheus_endpoint_on_loopback_and_on_a_socket() {
     let fx = Fixtures::new();
     let cred = fx.credential("m", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    // Its passphrase file is gone: every fetch fails.
+    let down = fx.credential("down", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    std::fs::remove_file(&down.pass_file).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let d = Daemon::start(&format!(
-        "[agent]\nmetrics = {{ listen = \"127.0.0.1:{port}\" }}\n{}",
-        cred.toml("m-client", ISSUER, "")
+        "[agent]\nmetrics = {{ listen = \"127.0.0.1:{port}\" }}\n{}{}",
+        cred.toml("m-client", ISSUER, ""),
+        down.toml("down-client", ISSUER, "")
     ))
     .await;
     let mut c = d.client().await;
@@ -192,33 +196,75 @@ async fn prometheus_endpoint_on_loopback_and_on_a_socket() {
         sign(&mut c, "nope").await.unwrap_err().code(),
         tonic::Code::NotFound
     );
-    let (head, body) = http_get(
-        std::net::TcpStream::connect(("127.0.0.1", port)).unwrap(),
-        "/metrics",
+    let scrape = || {
+        let (head, body) = http_get(
+            std::net::TcpStream::connect(("127.0.0.1", port)).unwrap(),
+            "/metrics",
+        );
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("application/openmetrics-text"), "{head}");
+        let samples = parse_with_python(&body, fx.path());
+        (body, samples)
+    };
+    // The failing source's first fetch runs in the background at start.
+    let mut waited = 0;
+    let (body, samples) = loop {
+        let (body, samples) = scrape();
+        if waited == 100
+            || samples
+                .iter()
+                .any(|s| s.contains("fetch_errors_total{credential=down"))
+        {
+            break (body, samples);
+        }
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The sample named exactly `key` (`name{labels}`), as a number.
+    let value = |key: &str| -> f64 {
+        samples
+            .iter()
+            .find_map(|s| s.strip_prefix(key)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no sample {key} in {samples:#?}"))
+    };
+    assert_eq!(
+        value("fapi_agent_requests_total{code=OK,method=fapi_agent.v1.Agent/SignClientAssertion}"),
+        3.0
     );
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains("application/openmetrics-text"), "{head}");
-    let samples = parse_with_python(&body, fx.path());
-    let has = |needle: &str| samples.iter().any(|s| s.starts_with(needle));
+    assert_eq!(
+        value(
+            "fapi_agent_requests_total{code=NOT_FOUND,method=fapi_agent.v1.Agent/SignClientAssertion}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            "fapi_agent_request_duration_seconds_count{method=fapi_agent.v1.Agent/SignClientAssertion}"
+        ),
+        4.0
+    );
+    // The fixture certificate runs 365 days from its making.
+    let days = value("fapi_agent_credential_days_to_expiry{client_id=m-client,credential=m}");
+    assert!(days == 364.0 || days == 365.0, "{days}");
+    assert_eq!(
+        value("fapi_agent_credential_state{credential=m,state=available}"),
+        1.0
+    );
+    assert_eq!(
+        value("fapi_agent_passphrase_fetches_total{credential=m,source=file}"),
+        1.0
+    );
     assert!(
-        has("fapi_agent_requests_total{code=OK,method=fapi_agent.v1.Agent/SignClientAssertion} 3"),
-        "{samples:#?}"
+        !samples
+            .iter()
+            .any(|s| s.starts_with("fapi_agent_passphrase_fetch_errors_total{credential=m,")),
+        "a working source counts no errors"
     );
-    assert!(has(
-        "fapi_agent_requests_total{code=NOT_FOUND,method=fapi_agent.v1.Agent/SignClientAssertion} 1"
-    ));
-    assert!(has(
-        "fapi_agent_request_duration_seconds_count{method=fapi_agent.v1.Agent/SignClientAssertion} 4"
-    ));
-    assert!(has(
-        "fapi_agent_credential_days_to_expiry{client_id=m-client,credential=m} 36"
-    ));
-    assert!(has(
-        "fapi_agent_credential_state{credential=m,state=available} 1"
-    ));
-    assert!(has(
-        "fapi_agent_passphrase_fetches_total{credential=m,source=file} 1"
-    ));
+    assert!(value("fapi_agent_passphrase_fetch_errors_total{credential=down,source=file}") >= 1.0);
+    assert_eq!(
+        value("fapi_agent_credential_state{credential=down,state=error}"),
+        1.0
+    );
     assert!(!body.contains(&cred.passphrase));
     let (head, _) = http_get(
         std::net::TcpStream::connect(("127.0.0.1", port)).unwrap(),
