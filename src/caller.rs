@@ -16,11 +16,11 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
-use tokio::sync::OwnedSemaphorePermit;
 use tonic::Request;
 use tonic::transport::server::Connected;
 
 use crate::error::Error;
+use crate::limits::ConnectionSlot;
 use crate::os;
 
 /// The calling process. Nothing in a request body can change it.
@@ -145,17 +145,17 @@ impl Caller {
 pub struct PeerInfo(pub Option<Caller>);
 
 /// An accepted connection with its caller identity and its slot in the
-/// connection limit (released when the connection closes).
+/// connection limits (released when the connection closes).
 pub struct PeerStream {
     inner: UnixStream,
     info: PeerInfo,
-    _slot: OwnedSemaphorePermit,
+    _slot: ConnectionSlot,
 }
 
 impl PeerStream {
-    /// Wraps an accepted stream, establishing its caller.
-    pub fn new(inner: UnixStream, slot: OwnedSemaphorePermit) -> Self {
-        let info = PeerInfo(Caller::of_stream(&inner));
+    /// Wraps an accepted stream with its caller (from
+    /// [`Caller::of_stream`]) and its slot.
+    pub fn new(inner: UnixStream, info: PeerInfo, slot: ConnectionSlot) -> Self {
         Self {
             inner,
             info,

@@ -54,6 +54,9 @@ pub struct AgentConfig {
     pub audit_log: Option<PathBuf>,
     /// Connections served at once; further ones are closed at accept.
     pub max_connections: usize,
+    /// Of those, connections from one uid, so a caller holding idle
+    /// connections cannot lock the others out.
+    pub max_connections_per_uid: usize,
     /// Concurrent requests (HTTP/2 streams) per connection.
     pub max_streams_per_connection: u32,
     /// Requests each caller uid may make per second (token bucket refill).
@@ -170,6 +173,7 @@ impl Default for AgentConfig {
             admin_group: None,
             audit_log: None,
             max_connections: 256,
+            max_connections_per_uid: 64,
             max_streams_per_connection: 32,
             requests_per_second_per_uid: 2000,
             request_burst_per_uid: 4000,
@@ -503,6 +507,7 @@ impl Config {
         }
         let agent = &cfg.agent;
         if agent.max_connections == 0
+            || agent.max_connections_per_uid == 0
             || agent.max_streams_per_connection == 0
             || agent.requests_per_second_per_uid == 0
             || agent.request_timeout_seconds == 0
@@ -510,8 +515,8 @@ impl Config {
             return Err(ConfigError::Invalid {
                 credential: "[agent]".into(),
                 message:
-                    "max_connections, max_streams_per_connection, requests_per_second_per_uid \
-                          and request_timeout_seconds must be at least 1"
+                    "max_connections, max_connections_per_uid, max_streams_per_connection, \
+                          requests_per_second_per_uid and request_timeout_seconds must be at least 1"
                         .into(),
             });
         }

@@ -1,9 +1,82 @@
-//! Per-caller request rate limiting: a token bucket per uid, so one busy or
-//! hostile caller cannot starve the others.
+//! Per-caller limits, so one busy or hostile caller cannot starve the
+//! others: a request-rate token bucket per uid, and connection slots with a
+//! cap per uid under the daemon-wide one.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Connection slots: at most `total` connections, and at most `per_uid` of
+/// them from one uid (connections whose caller is unknown share one count),
+/// so a caller holding idle connections cannot lock the others out.
+pub struct ConnectionSlots {
+    total: Arc<Semaphore>,
+    total_limit: usize,
+    per_uid_limit: usize,
+    per_uid: Arc<Mutex<HashMap<Option<u32>, usize>>>,
+}
+
+/// One connection's slot, given back when the connection closes.
+pub struct ConnectionSlot {
+    _permit: OwnedSemaphorePermit,
+    uid: Option<u32>,
+    per_uid: Arc<Mutex<HashMap<Option<u32>, usize>>>,
+}
+
+/// Why a connection was refused a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SlotRefused {
+    /// The daemon-wide cap.
+    #[error("too many connections (max_connections = {0})")]
+    Total(usize),
+    /// The uid's cap.
+    #[error("too many connections from this uid (max_connections_per_uid = {0})")]
+    Uid(usize),
+}
+
+impl ConnectionSlots {
+    /// Slots for `total` connections, `per_uid` of them per uid.
+    pub fn new(total: usize, per_uid: usize) -> Self {
+        Self {
+            total: Arc::new(Semaphore::new(total)),
+            total_limit: total,
+            per_uid_limit: per_uid,
+            per_uid: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A slot for a connection from `uid`, if both caps allow it.
+    pub fn acquire(&self, uid: Option<u32>) -> Result<ConnectionSlot, SlotRefused> {
+        let mut counts = self.per_uid.lock().unwrap_or_else(|p| p.into_inner());
+        let count = counts.entry(uid).or_insert(0);
+        if *count >= self.per_uid_limit {
+            return Err(SlotRefused::Uid(self.per_uid_limit));
+        }
+        let permit = Arc::clone(&self.total)
+            .try_acquire_owned()
+            .map_err(|_| SlotRefused::Total(self.total_limit))?;
+        *count += 1;
+        Ok(ConnectionSlot {
+            _permit: permit,
+            uid,
+            per_uid: Arc::clone(&self.per_uid),
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut counts = self.per_uid.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.uid);
+            }
+        }
+    }
+}
 
 /// Token buckets by uid.
 pub struct RateLimiter {
@@ -101,6 +174,22 @@ mod tests {
         let later = t0 + std::time::Duration::from_millis(250);
         assert!(rl.take_at(7, later).allowed() && rl.take_at(7, later).allowed());
         assert_eq!(rl.take_at(7, later), Verdict::Refused);
+    }
+
+    #[test]
+    fn connection_slots_cap_each_uid_and_the_total() {
+        let slots = ConnectionSlots::new(5, 3);
+        let a: Vec<_> = (0..3).map(|_| slots.acquire(Some(1)).unwrap()).collect();
+        assert_eq!(slots.acquire(Some(1)).err(), Some(SlotRefused::Uid(3)));
+        let b: Vec<_> = (0..2).map(|_| slots.acquire(Some(2)).unwrap()).collect();
+        assert_eq!(slots.acquire(Some(3)).err(), Some(SlotRefused::Total(5)));
+        drop(a);
+        // Closing uid 1's connections frees both its own and total slots.
+        assert!(slots.acquire(Some(2)).is_ok());
+        let _c: Vec<_> = (0..3).map(|_| slots.acquire(None).unwrap()).collect();
+        assert_eq!(slots.acquire(Some(4)).err(), Some(SlotRefused::Total(5)));
+        drop(b);
+        assert!(slots.per_uid.lock().unwrap().get(&Some(2)).is_none());
     }
 
     #[test]

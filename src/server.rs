@@ -16,7 +16,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::Server;
 
-use crate::caller::PeerStream;
+use crate::caller::{Caller, PeerInfo, PeerStream};
 use crate::daemon::Daemon;
 use crate::service::{AdminService, AgentService, pb};
 use crate::{os, watch};
@@ -308,20 +308,23 @@ pub async fn serve(
 
     let limits = daemon.agent_config();
     let BoundSocket { listener, guard } = socket;
-    // Each connection holds a slot; at the limit new ones are closed at
-    // once (logged) rather than left waiting in the accept queue.
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    // Each connection holds a slot (daemon-wide and per uid); past either
+    // cap new ones are closed at once (logged) rather than left waiting in
+    // the accept queue.
+    let slots =
+        crate::limits::ConnectionSlots::new(limits.max_connections, limits.max_connections_per_uid);
     let incoming = UnixListenerStream::new(listener).filter_map(move |accepted| match accepted {
-        Ok(stream) => match Arc::clone(&slots).try_acquire_owned() {
-            Ok(slot) => Some(Ok(PeerStream::new(stream, slot))),
-            Err(_) => {
-                tracing::warn!(
-                    limit = limits.max_connections,
-                    "connection refused: too many connections"
-                );
-                None
+        Ok(stream) => {
+            let info = PeerInfo(Caller::of_stream(&stream));
+            let uid = info.0.as_ref().map(|c| c.uid);
+            match slots.acquire(uid) {
+                Ok(slot) => Some(Ok(PeerStream::new(stream, info, slot))),
+                Err(e) => {
+                    tracing::warn!(uid, "connection refused: {e}");
+                    None
+                }
             }
-        },
+        }
         Err(e) => Some(Err(e)),
     });
     let result = Server::builder()

@@ -485,6 +485,37 @@ async fn stalled_clients_and_limits() {
         .await
         .expect("the existing connection still serves");
 
+    // Per uid: one uid holding idle connections cannot lock others out.
+    let capped = Daemon::start(&format!(
+        "[agent]\nmax_connections = 5\nmax_connections_per_uid = 4\n{}",
+        c.toml("acme", ISSUER, "")
+    ))
+    .await;
+    capped.open_socket_to_all();
+    let mut hogs = Vec::new();
+    for _ in 0..10 {
+        hogs.push(
+            tokio::net::UnixStream::connect(&capped.socket)
+                .await
+                .unwrap(),
+        );
+    }
+    let per_uid_refusals = |d: &Daemon| d.stderr().matches("from this uid").count();
+    for _ in 0..100 {
+        if per_uid_refusals(&capped) >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(per_uid_refusals(&capped), 6, "{}", capped.stderr());
+    let other = capped.cli_as_nobody(&["credentials"]);
+    assert!(
+        other.status.success(),
+        "another uid was locked out: {}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    drop(hogs);
+
     // Rate limit, in a daemon allowing 5 requests a second after a burst of 10.
     let limited = Daemon::start(&format!(
         "[agent]\nrequests_per_second_per_uid = 5\nrequest_burst_per_uid = 10\n{}",
