@@ -182,6 +182,7 @@ enum AlgArg {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum StoreArg {
     Keyutils,
+    SecretService,
     File,
 }
 
@@ -757,6 +758,7 @@ fn enroll(args: EnrollArgs) -> ExitCode {
         dir: args.dir,
         store: match args.passphrase_store {
             StoreArg::Keyutils => enroll::PassphraseStore::Keyutils,
+            StoreArg::SecretService => enroll::PassphraseStore::SecretService,
             StoreArg::File => enroll::PassphraseStore::File,
         },
     };

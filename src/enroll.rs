@@ -48,9 +48,9 @@ pub enum EnrollError {
     /// OpenSSL failed.
     #[error("OpenSSL failure: {0}")]
     Crypto(#[from] openssl::error::ErrorStack),
-    /// Storing the passphrase failed.
-    #[error("cannot store the passphrase in the kernel keyring: {0}")]
-    Keyring(String),
+    /// Storing the passphrase failed (the message names the store).
+    #[error("{0}")]
+    Store(#[from] crate::onboard::OnboardError),
     /// The enrollment stanza is missing or invalid.
     #[error("enrollment of {name:?} not found or invalid in {path}: {reason}")]
     Stanza {
@@ -86,6 +86,9 @@ pub enum EnrollError {
 pub enum PassphraseStore {
     /// The kernel user keyring, description `fapi-agent:NAME`.
     Keyutils,
+    /// The Secret Service's default collection, attributes
+    /// `service=fapi-agent credential=NAME`, label `fapi-agent NAME`.
+    SecretService,
     /// `NAME.pass` beside the key, mode 0600.
     File,
 }
@@ -191,34 +194,31 @@ fn csr(key: &PKey<Private>, alg: Alg, subject: &str) -> Result<String, EnrollErr
     Ok(String::from_utf8_lossy(&req.build().to_pem()?).into_owned())
 }
 
+/// Stores the passphrase where `req.store` says, through the same code as
+/// `fapi-agent passphrase store`.
 fn store_passphrase(
     req: &EnrollRequest,
     pass: &Passphrase,
 ) -> Result<PassphraseConfig, EnrollError> {
-    match req.store {
-        PassphraseStore::Keyutils => {
-            let description = format!("fapi-agent:{}", req.name);
-            let ring = linux_keyutils::KeyRing::from_special_id(
-                linux_keyutils::KeyRingIdentifier::User,
-                false,
-            )
-            .map_err(|e| EnrollError::Keyring(format!("{e:?}")))?;
-            ring.add_key(&description, pass.expose())
-                .map_err(|e| EnrollError::Keyring(format!("{e:?}")))?;
-            Ok(PassphraseConfig::Keyutils {
-                description,
-                keyring: KeyringName::User,
-            })
-        }
-        PassphraseStore::File => {
-            let path = req.dir.join(format!("{}.pass", req.name));
-            create(&path, pass.expose(), 0o600)?;
-            Ok(PassphraseConfig::File {
-                path,
-                allow_group_read: false,
-            })
-        }
-    }
+    use crate::onboard::StoreTarget;
+    let target = match req.store {
+        PassphraseStore::Keyutils => StoreTarget::Keyutils {
+            description: format!("fapi-agent:{}", req.name),
+            keyring: KeyringName::User,
+        },
+        PassphraseStore::SecretService => StoreTarget::SecretService {
+            attributes: [
+                ("service".to_owned(), "fapi-agent".to_owned()),
+                ("credential".to_owned(), req.name.clone()),
+            ]
+            .into(),
+            label: format!("fapi-agent {}", req.name),
+        },
+        PassphraseStore::File => StoreTarget::File {
+            path: req.dir.join(format!("{}.pass", req.name)),
+        },
+    };
+    Ok(crate::onboard::store(&target, pass)?)
 }
 
 fn stanza(req: &EnrollRequest, key: &Path, cert: &Path, pass: &PassphraseConfig) -> String {

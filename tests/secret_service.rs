@@ -161,3 +161,63 @@ async fn no_session_bus_is_a_clear_error() {
         err.message()
     );
 }
+
+/// `enroll --passphrase-store secret-service` keeps the generated
+/// passphrase in gnome-keyring; after a test CA issues the certificate and
+/// `install-cert` writes the stanza, the daemon reads it from there and signs.
+#[tokio::test]
+async fn enroll_stores_the_generated_passphrase_in_the_secret_service() {
+    let fx = Fixtures::new();
+    let ca_key = fx.plain_key("ca", KeyType::P256);
+    let ca_cert = fx.cert("ca", &ca_key);
+    let home = fx.path().join("home-enroll");
+    let dir = home.join("creds");
+    std::fs::create_dir_all(home.join("run")).unwrap();
+    let config = home.join("agent.toml");
+    std::fs::write(&config, "").unwrap();
+    let socket = fx.path().join("s3/agent.sock");
+    let script = r#"set -e
+printf '%s' keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+"$FAPI_AGENT" enroll --name ssnext --client-id acme --issuer https://as.example --alg ES256 \
+  --subject "CN=acme,O=fapi-agent tests,C=GB" --dir "$DIR" --passphrase-store secret-service >/dev/null
+openssl x509 -req -in "$DIR/ssnext.csr" -CA "$CA_CERT" -CAkey "$CA_KEY" -days 30 \
+  -out "$DIR/issued.crt" 2>/dev/null
+"$FAPI_AGENT" install-cert --name ssnext --cert "$DIR/issued.crt" --dir "$DIR" --config "$CONFIG"
+exec "$FAPI_AGENT" run --config "$CONFIG" --socket "$SOCKET" --log debug"#;
+    let log = home.join("stderr.log");
+    let mut child = Command::new("dbus-run-session")
+        .args(["--", "bash", "-c", script])
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env("FAPI_AGENT", env!("CARGO_BIN_EXE_fapi-agent"))
+        .env("DIR", &dir)
+        .env("CA_CERT", &ca_cert)
+        .env("CA_KEY", &ca_key)
+        .env("CONFIG", &config)
+        .env("SOCKET", &socket)
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .process_group(0)
+        .spawn()
+        .expect("dbus-run-session (Debian package dbus) must be installed");
+    let mut c = connect(&socket, &mut child, &log).await;
+    let r = sign(&mut c, "ssnext").await;
+    let stanza = std::fs::read_to_string(&config).unwrap();
+    stop(child);
+    let r = r.unwrap_or_else(|e| {
+        panic!(
+            "sign: {e:?}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    assert_eq!(r.assertion.split('.').count(), 3);
+    assert!(
+        stanza.contains("source = \"secret-service\"")
+            && stanza.contains("credential = \"ssnext\""),
+        "{stanza}"
+    );
+    // Nothing of the passphrase was left beside the key.
+    assert!(!dir.join("ssnext.pass").exists());
+}
