@@ -284,6 +284,74 @@ async fn a_credential_that_expires_while_running_stops_being_chosen() {
     assert_eq!(health(&daemon.socket, "client/acme").await, SERVING);
 }
 
+/// A certificate installed before its notBefore is an error until then;
+/// at that moment the daemon loads it on its own: it becomes the newest of
+/// its client, and a client that had no valid credential turns SERVING.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_installed_early_goes_live_at_its_not_before() {
+    let fx = Fixtures::new();
+    let current = fx.credential_valid("current", KeyType::P256, KeyFormat::Pkcs8Pbkdf2, -30, 365);
+    let early = |name: &str| {
+        let k = fx.plain_key(name, KeyType::P256);
+        let c = fx.cert_valid_in(name, &k, 10);
+        fx.credential_with_cert(name, KeyType::P256, KeyFormat::Pkcs8Pbkdf2, k, c)
+    };
+    let next = early("next");
+    let later = early("later");
+    let cfg = format!(
+        "{}{}{}",
+        current.toml("acme", ISSUER, ""),
+        next.toml("acme", ISSUER, ""),
+        later.toml("later", ISSUER, "")
+    );
+    let daemon = Daemon::start(&cfg).await;
+    let mut client = daemon.client().await;
+    let mut events = watch(&mut client, "").await;
+
+    assert_eq!(
+        sign_client(&mut client, "acme").await.unwrap().credential,
+        "current"
+    );
+    let info = client
+        .agent
+        .get_credential(pb::GetCredentialRequest {
+            credential: by_name("next"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(info.error.contains("not yet valid"), "{}", info.error);
+    assert_eq!(health(&daemon.socket, "client/later").await, NOT_SERVING);
+
+    wait_all(
+        &mut events,
+        30,
+        &[(Kind::Active, "next"), (Kind::Active, "later")],
+    )
+    .await;
+    assert_eq!(
+        sign_client(&mut client, "acme").await.unwrap().credential,
+        "next"
+    );
+    sign_client(&mut client, "later")
+        .await
+        .expect("the early credential serves once valid");
+    let mut later_health = NOT_SERVING;
+    for _ in 0..40 {
+        later_health = health(&daemon.socket, "client/later").await;
+        if later_health == SERVING {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(later_health, SERVING);
+    assert!(
+        daemon.stderr().contains("a certificate became valid"),
+        "{}",
+        daemon.stderr()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn watchers_get_a_snapshot_then_events_and_a_slow_one_is_told_it_lagged() {
     let fx = Fixtures::new();

@@ -82,6 +82,9 @@ pub enum CredentialError {
         not_before: String,
         /// The local time.
         now: String,
+        /// notBefore, seconds since the Unix epoch: the daemon loads the
+        /// credential again then.
+        valid_from: i64,
     },
     /// The certificate's notAfter has passed.
     #[error("certificate expired at {not_after} (now {now}): install the renewed credential")]
@@ -392,6 +395,7 @@ impl PublicFacts {
             return Err(CredentialError::NotYetValid {
                 not_before: leaf.not_before().to_string(),
                 now: now.to_string(),
+                valid_from: unix(leaf.not_before())?,
             });
         }
         if leaf.not_after() < now {

@@ -353,6 +353,15 @@ impl Credential {
         )
     }
 
+    /// When loading failed only because the certificate is not yet valid:
+    /// its notBefore (Unix seconds), from when loading again succeeds.
+    pub fn valid_from(&self) -> Option<i64> {
+        match self.loaded.as_ref().err().map(|e| &**e) {
+            Some(CredentialError::NotYetValid { valid_from, .. }) => Some(*valid_from),
+            _ => None,
+        }
+    }
+
     /// Records (or clears) why a reload kept this version.
     pub fn set_notice(&self, notice: Option<String>) {
         *self.notice.lock().unwrap_or_else(|p| p.into_inner()) = notice;

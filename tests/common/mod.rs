@@ -190,6 +190,22 @@ impl Fixtures {
         )
     }
 
+    /// A certificate valid from `seconds` from now for a year.
+    pub fn cert_valid_in(&self, name: &str, key: &Path, seconds: i64) -> PathBuf {
+        self.make_cert(
+            name,
+            key,
+            &[
+                "--not-before-days",
+                "0",
+                "--not-before-seconds",
+                &seconds.to_string(),
+                "--not-after-days",
+                "365",
+            ],
+        )
+    }
+
     /// A certificate valid from a day ago that expires `seconds` from now.
     pub fn cert_expiring_in(&self, name: &str, key: &Path, seconds: i64) -> PathBuf {
         self.make_cert(

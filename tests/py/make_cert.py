@@ -42,6 +42,7 @@ def main() -> int:
     p.add_argument("--not-before-days", type=int, required=True, help="notBefore = now + N days (may be negative)")
     p.add_argument("--not-after-days", type=int, required=True, help="notAfter = now + M days (may be negative)")
     p.add_argument("--not-after-seconds", type=int, help="overrides --not-after-days: notAfter = now + S seconds")
+    p.add_argument("--not-before-seconds", type=int, help="overrides --not-before-days: notBefore = now + S seconds")
     a = p.parse_args()
 
     key = load_key(a.key, a.key_pass_file)
@@ -51,6 +52,11 @@ def main() -> int:
         if a.not_after_seconds is not None
         else now + datetime.timedelta(days=a.not_after_days)
     )
+    not_before = (
+        now + datetime.timedelta(seconds=a.not_before_seconds)
+        if a.not_before_seconds is not None
+        else now + datetime.timedelta(days=a.not_before_days)
+    )
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, a.cn)])
     is_rsa = isinstance(key, rsa.RSAPrivateKey)
     cert = (
@@ -59,7 +65,7 @@ def main() -> int:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now + datetime.timedelta(days=a.not_before_days))
+        .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
