@@ -664,11 +664,40 @@ async fn rotation_under_load_fails_no_request() {
         let mut c = daemon.client().await;
         let stop = Arc::clone(&stop);
         workers.push(tokio::spawn(async move {
+            // The client's JWKS just before and just after each signature:
+            // the key set only changes at a reload, so the assertion's kid
+            // must be in one of them (the JWKS of its moment).
+            let jwks = |c: &mut Client| {
+                let mut c = c.clone();
+                async move {
+                    let json = c
+                        .agent
+                        .get_credential(pb::GetCredentialRequest {
+                            credential: Some(pb::CredentialSelector {
+                                by: Some(pb::credential_selector::By::ClientId("acme".into())),
+                                kid: String::new(),
+                            }),
+                        })
+                        .await
+                        .expect("GetCredential during rotation")
+                        .into_inner()
+                        .client_jwks_json;
+                    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+                    v["keys"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|k| k["kid"].as_str().unwrap().to_owned())
+                        .collect::<Vec<String>>()
+                }
+            };
             let mut out = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let started = t0.elapsed();
+                let before = jwks(&mut c).await;
                 let r = sign_client(&mut c, "acme").await;
-                out.push((started, r));
+                let after = jwks(&mut c).await;
+                out.push((started, r, [before, after].concat()));
             }
             out
         }));
@@ -683,6 +712,7 @@ async fn rotation_under_load_fails_no_request() {
     }
     daemon.rewrite_config(&only_new);
     assert_eq!(reload(&mut admin).await.removed, ["old"]);
+    let removed_at = t0.elapsed();
     for _ in 0..3 {
         reload(&mut admin).await;
     }
@@ -705,17 +735,30 @@ async fn rotation_under_load_fails_no_request() {
         })
         .collect();
     let mut total = 0;
+    let mut after_removal = 0;
     let mut by_kid: HashMap<String, usize> = HashMap::new();
     for w in workers {
-        for (started, r) in w.await.unwrap() {
+        for (started, r, jwks_around) in w.await.unwrap() {
             let r = r.unwrap_or_else(|e| panic!("a request failed during rotation: {e:?}"));
             total += 1;
             *by_kid.entry(r.kid.clone()).or_default() += 1;
             let cert = certs.get(&r.kid).expect("kid of a live credential");
+            assert!(
+                jwks_around.contains(&r.kid),
+                "kid {} is in neither JWKS around its signature: {jwks_around:?}",
+                r.kid
+            );
             if started > added_at {
                 assert_eq!(
                     r.credential, "new",
                     "requested after the reload: the newest key signs"
+                );
+            }
+            if started > removed_at {
+                after_removal += 1;
+                assert!(
+                    jwks_around.iter().all(|k| *k == r.kid),
+                    "after the old key's removal only the new one is published: {jwks_around:?}"
                 );
             }
             let (input, sig) = r.assertion.rsplit_once('.').unwrap();
@@ -737,6 +780,7 @@ async fn rotation_under_load_fails_no_request() {
         }
     }
     assert!(total > 200, "only {total} requests");
+    assert!(after_removal > 0, "no request after the old key's removal");
     assert_eq!(
         by_kid.len(),
         2,
