@@ -134,6 +134,39 @@ pub enum Phase {
     Error,
 }
 
+/// Fetches on a helper thread and waits at most `timeout`: a bundle's
+/// passphrase is fetched while loading (start-up, reload), which must not
+/// hang on a stalled secret manager. An answer that comes later is dropped,
+/// and wiped with it.
+fn fetch_within(
+    src: &Arc<dyn PassphraseSource>,
+    timeout: Duration,
+) -> Result<Passphrase, SourceError> {
+    let unavailable = |reason: String| SourceError::Unavailable {
+        source_desc: src.describe(),
+        reason,
+    };
+    // Capacity 1: a late answer is sent without blocking, then dropped.
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let fetching = Arc::clone(src);
+    std::thread::Builder::new()
+        .name("fapi-fetch".into())
+        .spawn(move || {
+            let _ = tx.send(fetching.fetch());
+        })
+        .map_err(|e| unavailable(format!("cannot start the fetch: {e}")))?;
+    match rx.recv_timeout(timeout) {
+        Ok(fetched) => fetched,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(unavailable(format!(
+            "no answer within {} s (passphrase_fetch_timeout_seconds)",
+            timeout.as_secs()
+        ))),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err(unavailable("the fetch failed".into()))
+        }
+    }
+}
+
 /// SHA-256 over the paths and contents of a credential's files (a missing
 /// file hashes as such, so its later appearance is a change).
 pub fn fingerprint(config: &CredentialConfig) -> Vec<u8> {
@@ -203,7 +236,9 @@ impl Credential {
             description: source.as_ref().map(|s| s.describe()).unwrap_or_default(),
             ..Default::default()
         };
-        let loaded = Self::load_parts(&config, source, &passphrase).map_err(Arc::new);
+        let fetch_timeout = Duration::from_secs(agent.passphrase_fetch_timeout_seconds);
+        let loaded =
+            Self::load_parts(&config, source, &passphrase, fetch_timeout).map_err(Arc::new);
         match &loaded {
             Err(e) => {
                 tracing::error!(credential = name, error = %e, "credential cannot be used");
@@ -245,6 +280,7 @@ impl Credential {
         config: &CredentialConfig,
         source: Option<Arc<dyn PassphraseSource>>,
         held: &Mutex<Option<Held>>,
+        fetch_timeout: Duration,
     ) -> Result<Loaded, CredentialError> {
         if let Some(p12) = &config.pkcs12 {
             let key_file = KeyFile::read_pkcs12(p12)?;
@@ -254,7 +290,7 @@ impl Credential {
                     reason: "a PKCS#12 bundle needs a passphrase source".into(),
                 })
             })?;
-            let pass = src.fetch()?;
+            let pass = fetch_within(&src, fetch_timeout)?;
             let opened = key_file.decrypt(Some(&pass), &src.describe())?;
             let certs = opened.certs.as_deref().unwrap_or_default();
             let facts = PublicFacts::from_chain(certs)?;
