@@ -254,6 +254,11 @@ pub async fn serve(
             source: io::Error::other(e.to_string()),
         })?;
 
+    // Every service, health and reflection included, takes requests of at
+    // most MAX_REQUEST_BYTES (tonic's default would be 4 MiB).
+    let health = health.max_decoding_message_size(MAX_REQUEST_BYTES);
+    let reflection_v1 = reflection_v1.max_decoding_message_size(MAX_REQUEST_BYTES);
+    let reflection_v1alpha = reflection_v1alpha.max_decoding_message_size(MAX_REQUEST_BYTES);
     let agent = pb::agent_server::AgentServer::new(AgentService::new(Arc::clone(&daemon)))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
     let admin = pb::admin_server::AdminServer::new(AdminService::new(

@@ -145,12 +145,7 @@ fn memory_of(pid: u32) -> Vec<(String, Vec<u8>)> {
 fn contains(regions: &[(String, Vec<u8>)], needle: &[u8]) -> bool {
     let mut found = false;
     for (map, bytes) in regions {
-        let hits: Vec<usize> = bytes
-            .windows(needle.len())
-            .enumerate()
-            .filter(|(_, w)| *w == needle)
-            .map(|(i, _)| i)
-            .collect();
+        let hits: Vec<usize> = memchr::memmem::find_iter(bytes, needle).collect();
         if !hits.is_empty() {
             eprintln!("found in {map} at offsets {hits:?}");
             found = true;
@@ -183,8 +178,24 @@ async fn after_lock_no_passphrase_or_key_bytes_remain_in_memory() {
         "[credentials.envmem]\nclient_id = \"envmem\"\nissuer = {ISSUER:?}\nkey = {:?}\ncertificate = {:?}\npassphrase = {{ source = \"env\", variable = \"MEMTEST_PASS\" }}\n",
         from_env.key, from_env.cert
     );
+    // Other key types and the PKCS#12 path: an RSA bundle (its prime p)
+    // and an Ed25519 key (its 32-byte seed).
+    let bundle = fx.credential("membundle", KeyType::Rsa2048, KeyFormat::Pkcs12);
+    let ed = fx.credential("memed", KeyType::Ed25519, KeyFormat::Pkcs8Scrypt);
+    let plain_of = |c: &common::Cred| {
+        openssl::pkey::PKey::private_key_from_pem(&std::fs::read(&c.plain_key).unwrap()).unwrap()
+    };
+    let rsa_p = plain_of(&bundle).rsa().unwrap().p().unwrap().to_vec();
+    assert_eq!(rsa_p.len(), 128);
+    let rsa_p_limbs: Vec<u8> = rsa_p.iter().rev().copied().collect();
+    let ed_seed = plain_of(&ed).raw_private_key().unwrap();
     let daemon = Daemon::start_with(
-        &format!("{}{env_stanza}", es.toml("acme", ISSUER, "")),
+        &format!(
+            "{}{env_stanza}{}{}",
+            es.toml("acme", ISSUER, ""),
+            bundle.toml("membundle", ISSUER, ""),
+            ed.toml("memed", ISSUER, "")
+        ),
         &[("MEMTEST_PASS", from_env.passphrase.as_str())],
     )
     .await;
@@ -193,7 +204,42 @@ async fn after_lock_no_passphrase_or_key_bytes_remain_in_memory() {
         sign(&mut client, "memtest").await.unwrap();
     }
     sign(&mut client, "envmem").await.unwrap();
+    sign(&mut client, "membundle").await.unwrap();
+    sign(&mut client, "memed").await.unwrap();
+    // Locked in RAM, as the kernel itself reports it (VmLck), and the
+    // secure heap is up.
+    let status = client
+        .admin
+        .status(pb::StatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(status.secure_heap, "OpenSSL's secure heap is not active");
+    assert!(status.secret_pages_locked > 0, "{status:?}");
+    assert_eq!(status.secret_pages_unlockable, 0, "{status:?}");
+    let proc_status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).unwrap();
+    let vm_lck_kb: u64 = proc_status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmLck in /proc/PID/status");
+    assert!(
+        vm_lck_kb >= status.secret_pages_locked * 4,
+        "the kernel reports {vm_lck_kb} kB locked, Status {} pages",
+        status.secret_pages_locked
+    );
     let before = memory_of(daemon.pid());
+    for (what, needle) in [
+        ("bundle passphrase", bundle.passphrase.as_bytes()),
+        ("Ed25519 key passphrase", ed.passphrase.as_bytes()),
+        ("Ed25519 seed", &ed_seed[..]),
+    ] {
+        assert!(contains(&before, needle), "positive control: {what} found");
+    }
+    assert!(
+        contains(&before, &rsa_p) || contains(&before, &rsa_p_limbs),
+        "positive control: the RSA prime is found"
+    );
     assert!(
         contains(&before, es.passphrase.as_bytes()),
         "positive control: the held passphrase is found"
@@ -226,6 +272,15 @@ async fn after_lock_no_passphrase_or_key_bytes_remain_in_memory() {
         !contains(&after, &limbs),
         "private key bignum survived Lock"
     );
+    for (what, needle) in [
+        ("bundle passphrase", bundle.passphrase.as_bytes()),
+        ("Ed25519 key passphrase", ed.passphrase.as_bytes()),
+        ("Ed25519 seed", &ed_seed[..]),
+        ("RSA prime p (big-endian)", &rsa_p[..]),
+        ("RSA prime p (limbs)", &rsa_p_limbs[..]),
+    ] {
+        assert!(!contains(&after, needle), "{what} survived Lock");
+    }
     // Unlock cannot bring an env passphrase back, and says so.
     let out = client
         .admin
@@ -390,6 +445,15 @@ async fn oversized_and_malformed_requests_are_refused() {
         .unwrap_err();
     assert_eq!(e.code(), Code::OutOfRange, "{e:?}");
     assert!(e.message().contains("too large"), "{}", e.message());
+    // The same cap on the health service (tonic's default is 4 MiB).
+    let channel = fapi_agent::client::channel(&daemon.socket).await.unwrap();
+    let e = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "x".repeat(100 * 1024),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::OutOfRange, "{e:?}");
 
     // Field 1 (the selector, a message) sent as a varint: undecodable.
     #[derive(Clone, PartialEq, prost::Message)]
@@ -412,6 +476,46 @@ async fn oversized_and_malformed_requests_are_refused() {
     assert!(e.message().contains("decode"), "{}", e.message());
 
     sign(&mut client, "acme").await.expect("still serving");
+}
+
+/// `max_streams_per_connection` caps what one connection has in flight:
+/// past it, its next request waits for a slot, while other connections
+/// are served at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_per_connection_are_capped() {
+    let fx = Fixtures::new();
+    let c = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let daemon = Daemon::start(&format!(
+        "[agent]\nmax_streams_per_connection = 2\n{}",
+        c.toml("acme", ISSUER, "")
+    ))
+    .await;
+    let mut busy = daemon.client().await;
+    let mut watches = Vec::new();
+    for _ in 0..2 {
+        let mut w = busy
+            .agent
+            .watch_credentials(pb::WatchCredentialsRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        w.message().await.unwrap().expect("snapshot");
+        watches.push(w);
+    }
+    let waited = tokio::time::timeout(Duration::from_secs(1), sign(&mut busy, "acme")).await;
+    assert!(
+        waited.is_err(),
+        "a third stream on a full connection was served"
+    );
+    let mut other = daemon.client().await;
+    sign(&mut other, "acme")
+        .await
+        .expect("another connection is served at once");
+    drop(watches.pop());
+    tokio::time::timeout(Duration::from_secs(10), sign(&mut busy, "acme"))
+        .await
+        .expect("served once a stream closed")
+        .unwrap();
 }
 
 /// Idle connections and a stalled stream do not slow a healthy caller;
