@@ -6,23 +6,26 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
 /// Connection slots: at most `total` connections, and at most `per_uid` of
 /// them from one uid (connections whose caller is unknown share one count),
 /// so a caller holding idle connections cannot lock the others out.
 pub struct ConnectionSlots {
-    total: Arc<Semaphore>,
     total_limit: usize,
     per_uid_limit: usize,
-    per_uid: Arc<Mutex<HashMap<Option<u32>, usize>>>,
+    open: Arc<Mutex<OpenConnections>>,
+}
+
+/// The connections open now, in all and by uid (only uids with some).
+#[derive(Default)]
+struct OpenConnections {
+    total: usize,
+    by_uid: HashMap<Option<u32>, usize>,
 }
 
 /// One connection's slot, given back when the connection closes.
 pub struct ConnectionSlot {
-    _permit: OwnedSemaphorePermit,
     uid: Option<u32>,
-    per_uid: Arc<Mutex<HashMap<Option<u32>, usize>>>,
+    open: Arc<Mutex<OpenConnections>>,
 }
 
 /// Why a connection was refused a slot.
@@ -40,39 +43,38 @@ impl ConnectionSlots {
     /// Slots for `total` connections, `per_uid` of them per uid.
     pub fn new(total: usize, per_uid: usize) -> Self {
         Self {
-            total: Arc::new(Semaphore::new(total)),
             total_limit: total,
             per_uid_limit: per_uid,
-            per_uid: Arc::new(Mutex::new(HashMap::new())),
+            open: Arc::default(),
         }
     }
 
     /// A slot for a connection from `uid`, if both caps allow it.
     pub fn acquire(&self, uid: Option<u32>) -> Result<ConnectionSlot, SlotRefused> {
-        let mut counts = self.per_uid.lock().unwrap_or_else(|p| p.into_inner());
-        let count = counts.entry(uid).or_insert(0);
-        if *count >= self.per_uid_limit {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.by_uid.get(&uid).copied().unwrap_or(0) >= self.per_uid_limit {
             return Err(SlotRefused::Uid(self.per_uid_limit));
         }
-        let permit = Arc::clone(&self.total)
-            .try_acquire_owned()
-            .map_err(|_| SlotRefused::Total(self.total_limit))?;
-        *count += 1;
+        if open.total >= self.total_limit {
+            return Err(SlotRefused::Total(self.total_limit));
+        }
+        open.total += 1;
+        *open.by_uid.entry(uid).or_default() += 1;
         Ok(ConnectionSlot {
-            _permit: permit,
             uid,
-            per_uid: Arc::clone(&self.per_uid),
+            open: Arc::clone(&self.open),
         })
     }
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        let mut counts = self.per_uid.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = counts.get_mut(&self.uid) {
-            *n = n.saturating_sub(1);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.by_uid.get_mut(&self.uid) {
+            *n -= 1;
             if *n == 0 {
-                counts.remove(&self.uid);
+                open.by_uid.remove(&self.uid);
             }
         }
     }
@@ -101,13 +103,6 @@ pub enum Verdict {
     Refused,
     /// Over the rate again.
     RefusedAgain,
-}
-
-impl Verdict {
-    /// Whether the request may proceed.
-    pub fn allowed(self) -> bool {
-        self == Verdict::Allowed
-    }
 }
 
 impl RateLimiter {
@@ -163,16 +158,21 @@ mod tests {
         let rl = RateLimiter::new(10, 20);
         let t0 = Instant::now();
         let verdicts: Vec<Verdict> = (0..50).map(|_| rl.take_at(7, t0)).collect();
-        assert!(verdicts[..20].iter().all(|v| v.allowed()), "the burst");
+        assert!(
+            verdicts[..20].iter().all(|v| *v == Verdict::Allowed),
+            "the burst"
+        );
         assert_eq!(verdicts[20], Verdict::Refused, "the first refusal");
         assert!(verdicts[21..].iter().all(|v| *v == Verdict::RefusedAgain));
         assert!(
-            rl.take_at(8, t0).allowed(),
+            rl.take_at(8, t0) == Verdict::Allowed,
             "other uids have their own bucket"
         );
         // 10/s: 250 ms later two more tokens, no more; then a new first refusal.
         let later = t0 + std::time::Duration::from_millis(250);
-        assert!(rl.take_at(7, later).allowed() && rl.take_at(7, later).allowed());
+        assert!(
+            rl.take_at(7, later) == Verdict::Allowed && rl.take_at(7, later) == Verdict::Allowed
+        );
         assert_eq!(rl.take_at(7, later), Verdict::Refused);
     }
 
@@ -189,15 +189,24 @@ mod tests {
         let _c: Vec<_> = (0..3).map(|_| slots.acquire(None).unwrap()).collect();
         assert_eq!(slots.acquire(Some(4)).err(), Some(SlotRefused::Total(5)));
         drop(b);
-        assert!(slots.per_uid.lock().unwrap().get(&Some(2)).is_none());
+        // Counts of uids with no connection (or only refused ones) go.
+        let open = slots.open.lock().unwrap();
+        assert_eq!(open.by_uid.keys().collect::<Vec<_>>(), [&None]);
+        assert_eq!(open.total, 3);
     }
 
     #[test]
     fn reconfigure_applies_at_once() {
         let rl = RateLimiter::new(1000, 1000);
-        assert_eq!((0..50).filter(|_| rl.take(1).allowed()).count(), 50);
+        assert_eq!(
+            (0..50).filter(|_| rl.take(1) == Verdict::Allowed).count(),
+            50
+        );
         rl.reconfigure(1, 5);
         // The bucket is capped to the new burst on its next refill.
-        assert_eq!((0..50).filter(|_| rl.take(1).allowed()).count(), 5);
+        assert_eq!(
+            (0..50).filter(|_| rl.take(1) == Verdict::Allowed).count(),
+            5
+        );
     }
 }
