@@ -35,8 +35,6 @@ use crate::source::EnvVault;
 /// credential could not be loaded because its passphrase source was down.
 const LOAD_RETRY_FIRST: Duration = Duration::from_secs(2);
 const LOAD_RETRY_MAX: Duration = Duration::from_secs(60);
-/// Least interval between reloads for a certificate that became valid.
-const VALIDITY_RETRY: Duration = Duration::from_secs(10);
 
 /// A credential change, as sent to watchers.
 #[derive(Debug, Clone)]
@@ -353,7 +351,6 @@ impl Daemon {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             let mut load_retry = LOAD_RETRY_FIRST;
             let mut next_load_retry = tokio::time::Instant::now() + load_retry;
-            let mut next_validity_retry = tokio::time::Instant::now();
             loop {
                 tick.tick().await;
                 for cred in me.registry().all() {
@@ -376,33 +373,20 @@ impl Daemon {
                         });
                     }
                 }
-                // Bundles that could not be opened because their source was
-                // down are loaded again, with a growing interval.
-                if me.registry().all().any(|c| c.load_retryable()) {
+                // Credentials whose load failed for a passing reason (a
+                // bundle's source down, a certificate that has since become
+                // valid) are loaded again, with a growing interval.
+                let now = now_unix();
+                if me.registry().all().any(|c| c.load_retryable(now)) {
                     if tokio::time::Instant::now() >= next_load_retry && !me.is_locked() {
                         let _ = me
-                            .reload("retry of credentials whose source was unavailable")
+                            .reload("retry of credentials that could not be loaded")
                             .await;
                         load_retry = (load_retry * 2).min(LOAD_RETRY_MAX);
                         next_load_retry = tokio::time::Instant::now() + load_retry;
                     }
                 } else {
                     load_retry = LOAD_RETRY_FIRST;
-                }
-                // A certificate installed before its notBefore goes live at
-                // that moment (at most one attempt per VALIDITY_RETRY, so a
-                // config that no longer loads is not reloaded every tick).
-                let now = crate::now_unix();
-                let became_valid = me
-                    .registry()
-                    .all()
-                    .any(|c| c.valid_from().is_some_and(|t| t <= now));
-                if became_valid
-                    && tokio::time::Instant::now() >= next_validity_retry
-                    && !me.is_locked()
-                {
-                    let _ = me.reload("a certificate became valid").await;
-                    next_validity_retry = tokio::time::Instant::now() + VALIDITY_RETRY;
                 }
                 me.observe().await;
             }

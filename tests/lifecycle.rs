@@ -346,7 +346,9 @@ async fn a_certificate_installed_early_goes_live_at_its_not_before() {
     }
     assert_eq!(later_health, SERVING);
     assert!(
-        daemon.stderr().contains("a certificate became valid"),
+        daemon
+            .stderr()
+            .contains("retry of credentials that could not be loaded"),
         "{}",
         daemon.stderr()
     );

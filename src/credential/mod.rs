@@ -379,22 +379,15 @@ impl Credential {
         self.loaded.is_ok()
     }
 
-    /// Whether loading failed only because the passphrase source was
-    /// unreachable (a PKCS#12 bundle needs its passphrase to be read), so
-    /// loading again may succeed.
-    pub fn load_retryable(&self) -> bool {
-        matches!(
-            self.loaded.as_ref().err().map(|e| &**e),
-            Some(CredentialError::Source(SourceError::Unavailable { .. }))
-        )
-    }
-
-    /// When loading failed only because the certificate is not yet valid:
-    /// its notBefore (Unix seconds), from when loading again succeeds.
-    pub fn valid_from(&self) -> Option<i64> {
+    /// Whether loading failed for a reason that passes, so that loading
+    /// again at `now` (Unix seconds) may succeed: the passphrase source was
+    /// unreachable (a PKCS#12 bundle needs its passphrase to be read), or
+    /// the certificate was not yet valid and now is.
+    pub fn load_retryable(&self, now: i64) -> bool {
         match self.loaded.as_ref().err().map(|e| &**e) {
-            Some(CredentialError::NotYetValid { valid_from, .. }) => Some(*valid_from),
-            _ => None,
+            Some(CredentialError::Source(SourceError::Unavailable { .. })) => true,
+            Some(CredentialError::NotYetValid { valid_from, .. }) => *valid_from <= now,
+            _ => false,
         }
     }
 
