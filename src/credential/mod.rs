@@ -142,10 +142,6 @@ fn fetch_within(
     src: &Arc<dyn PassphraseSource>,
     timeout: Duration,
 ) -> Result<Passphrase, SourceError> {
-    let unavailable = |reason: String| SourceError::Unavailable {
-        source_desc: src.describe(),
-        reason,
-    };
     // Capacity 1: a late answer is sent without blocking, then dropped.
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let fetching = Arc::clone(src);
@@ -154,15 +150,16 @@ fn fetch_within(
         .spawn(move || {
             let _ = tx.send(fetching.fetch());
         })
-        .map_err(|e| unavailable(format!("cannot start the fetch: {e}")))?;
+        .map_err(|e| {
+            SourceError::unavailable(&**src, format_args!("cannot start the fetch: {e}"))
+        })?;
     match rx.recv_timeout(timeout) {
         Ok(fetched) => fetched,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(unavailable(format!(
-            "no answer within {} s (passphrase_fetch_timeout_seconds)",
-            timeout.as_secs()
-        ))),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            Err(SourceError::timed_out(src.describe(), timeout))
+        }
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            Err(unavailable("the fetch failed".into()))
+            Err(SourceError::unavailable(&**src, "the fetch failed"))
         }
     }
 }
@@ -655,13 +652,10 @@ impl Credential {
                 }));
             }
             Err(_) => {
-                return Err(CredentialError::Source(SourceError::Unavailable {
-                    source_desc: desc,
-                    reason: format!(
-                        "no answer within {} s (passphrase_fetch_timeout_seconds)",
-                        self.fetch_timeout.as_secs()
-                    ),
-                }));
+                return Err(CredentialError::Source(SourceError::timed_out(
+                    desc,
+                    self.fetch_timeout,
+                )));
             }
         };
         if self.is_locked() {

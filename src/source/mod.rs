@@ -83,6 +83,17 @@ impl SourceError {
         }
     }
 
+    /// No answer within the fetch timeout (the daemon waits no longer).
+    pub(crate) fn timed_out(source_desc: String, timeout: std::time::Duration) -> Self {
+        Self::Unavailable {
+            source_desc,
+            reason: format!(
+                "no answer within {} s (passphrase_fetch_timeout_seconds)",
+                timeout.as_secs()
+            ),
+        }
+    }
+
     pub(crate) fn invalid_value(src: &dyn PassphraseSource, e: PassphraseError) -> Self {
         Self::refused(src, format_args!("it holds an unusable value: {e}"))
     }
