@@ -956,10 +956,13 @@ async fn client_command_async(command: ClientCommand) -> Result<(), String> {
                 .filter(|c| client_id.as_ref().is_none_or(|id| &c.client_id == id))
                 .collect();
             for c in &mine {
-                if c.public_jwk_json.is_empty() {
-                    eprintln!("left out {}: not loaded ({})", c.name, c.error);
-                } else if c.not_after <= now {
-                    eprintln!("left out {}: certificate expired", c.name);
+                if let Some(why) = crate::service::not_live(c, now) {
+                    let detail = if c.error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", c.error)
+                    };
+                    eprintln!("left out {}: {why}{detail}", c.name);
                 }
             }
             let jwks = crate::service::live_jwks(mine, now);

@@ -85,7 +85,7 @@ fn padding_to_pb(p: PaddingName) -> pb::Padding {
 pub fn live_jwks<'a>(creds: impl IntoIterator<Item = &'a pb::Credential>, now: i64) -> Value {
     let mut live: Vec<&pb::Credential> = creds
         .into_iter()
-        .filter(|c| !c.public_jwk_json.is_empty() && c.not_after > now)
+        .filter(|c| not_live(c, now).is_none())
         .collect();
     live.sort_by(|a, b| b.not_before.cmp(&a.not_before).then(a.name.cmp(&b.name)));
     let mut seen = std::collections::HashSet::new();
@@ -95,6 +95,17 @@ pub fn live_jwks<'a>(creds: impl IntoIterator<Item = &'a pb::Credential>, now: i
         .filter_map(|c| serde_json::from_str(&c.public_jwk_json).ok())
         .collect();
     serde_json::json!({ "keys": keys })
+}
+
+/// Why `c`'s key is left out of [`live_jwks`] at `now`, if it is.
+pub fn not_live(c: &pb::Credential, now: i64) -> Option<&'static str> {
+    if c.public_jwk_json.is_empty() {
+        Some("not loaded")
+    } else if c.not_after <= now {
+        Some("certificate expired")
+    } else {
+        None
+    }
 }
 
 /// The public facts of a credential as a message.
