@@ -108,6 +108,46 @@ async fn reload(client: &mut Client) -> pb::ReloadResponse {
         .into_inner()
 }
 
+/// The public facts of the credential `selector` picks.
+async fn credential(
+    client: &mut Client,
+    selector: Option<pb::CredentialSelector>,
+) -> pb::Credential {
+    client
+        .agent
+        .get_credential(pb::GetCredentialRequest {
+            credential: selector,
+        })
+        .await
+        .expect("GetCredential")
+        .into_inner()
+}
+
+/// The kids of a JWKS, in order.
+fn jwks_kids(json: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+    v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls the health of `service` for up to 4 s until it is `want`; the
+/// last status seen.
+async fn wait_health(socket: &std::path::Path, service: &str, want: i32) -> i32 {
+    let mut seen = health(socket, service).await;
+    for _ in 0..40 {
+        if seen == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = health(socket, service).await;
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_live_credentials_newest_signs_unless_pinned() {
     let fx = Fixtures::new();
@@ -135,15 +175,7 @@ async fn two_live_credentials_newest_signs_unless_pinned() {
         .collect();
     assert_eq!(kids.len(), 2);
     assert_ne!(kids[0], kids[1]);
-    let old_kid = client
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("old"),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .kid;
+    let old_kid = credential(&mut client, by_name("old")).await.kid;
     assert!(kids.contains(&old_kid.as_str()));
 
     let pinned = client
@@ -194,34 +226,10 @@ async fn a_credential_that_expires_while_running_stops_being_chosen() {
         "short"
     );
     assert_eq!(health(&daemon.socket, "client/solo").await, SERVING);
-    let info = client
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("short"),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = credential(&mut client, by_name("short")).await;
     assert!(info.error.contains("expires in 0 days"), "{}", info.error);
-    let long_kid = client
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("long"),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .kid;
+    let long_kid = credential(&mut client, by_name("long")).await.kid;
     // The client's JWKS: both live keys, newest certificate first.
-    let jwks_kids = |json: &[u8]| -> Vec<String> {
-        let v: serde_json::Value = serde_json::from_slice(json).unwrap();
-        v["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_owned())
-            .collect()
-    };
     assert_eq!(
         jwks_kids(info.client_jwks_json.as_bytes()),
         [info.kid.clone(), long_kid.clone()]
@@ -242,19 +250,9 @@ async fn a_credential_that_expires_while_running_stops_being_chosen() {
         "long"
     );
     // An expired key leaves the client's JWKS, in the API and the CLI.
-    let by_client = client
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: Some(pb::CredentialSelector {
-                by: Some(pb::credential_selector::By::ClientId("acme".into())),
-                kid: String::new(),
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let active = credential(&mut client, by_client("acme")).await;
     assert_eq!(
-        jwks_kids(by_client.client_jwks_json.as_bytes()),
+        jwks_kids(active.client_jwks_json.as_bytes()),
         std::slice::from_ref(&long_kid)
     );
     let cli = daemon.cli(&["jwks", "--client-id", "acme"]);
@@ -272,15 +270,10 @@ async fn a_credential_that_expires_while_running_stops_being_chosen() {
         e.message()
     );
     // Health follows within the observation tick.
-    let mut solo_health = SERVING;
-    for _ in 0..40 {
-        solo_health = health(&daemon.socket, "client/solo").await;
-        if solo_health == NOT_SERVING {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(solo_health, NOT_SERVING);
+    assert_eq!(
+        wait_health(&daemon.socket, "client/solo", NOT_SERVING).await,
+        NOT_SERVING
+    );
     assert_eq!(health(&daemon.socket, "client/acme").await, SERVING);
 }
 
@@ -312,14 +305,7 @@ async fn a_certificate_installed_early_goes_live_at_its_not_before() {
         sign_client(&mut client, "acme").await.unwrap().credential,
         "current"
     );
-    let info = client
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("next"),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = credential(&mut client, by_name("next")).await;
     assert!(info.error.contains("not yet valid"), "{}", info.error);
     assert_eq!(health(&daemon.socket, "client/later").await, NOT_SERVING);
 
@@ -336,15 +322,10 @@ async fn a_certificate_installed_early_goes_live_at_its_not_before() {
     sign_client(&mut client, "later")
         .await
         .expect("the early credential serves once valid");
-    let mut later_health = NOT_SERVING;
-    for _ in 0..40 {
-        later_health = health(&daemon.socket, "client/later").await;
-        if later_health == SERVING {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(later_health, SERVING);
+    assert_eq!(
+        wait_health(&daemon.socket, "client/later", SERVING).await,
+        SERVING
+    );
     assert!(
         daemon
             .stderr()
@@ -532,14 +513,7 @@ async fn reload_by_sighup_and_rpc_keeps_old_versions_when_new_files_are_invalid(
         kid_a,
         "old version keeps serving"
     );
-    let info = client
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("a"),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = credential(&mut client, by_name("a")).await;
     assert_eq!(info.state(), pb::CredentialState::Available);
     assert!(
         info.error
@@ -669,36 +643,14 @@ async fn rotation_under_load_fails_no_request() {
             // The client's JWKS just before and just after each signature:
             // the key set only changes at a reload, so the assertion's kid
             // must be in one of them (the JWKS of its moment).
-            let jwks = |c: &mut Client| {
-                let mut c = c.clone();
-                async move {
-                    let json = c
-                        .agent
-                        .get_credential(pb::GetCredentialRequest {
-                            credential: Some(pb::CredentialSelector {
-                                by: Some(pb::credential_selector::By::ClientId("acme".into())),
-                                kid: String::new(),
-                            }),
-                        })
-                        .await
-                        .expect("GetCredential during rotation")
-                        .into_inner()
-                        .client_jwks_json;
-                    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-                    v["keys"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|k| k["kid"].as_str().unwrap().to_owned())
-                        .collect::<Vec<String>>()
-                }
-            };
             let mut out = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let started = t0.elapsed();
-                let before = jwks(&mut c).await;
+                let before = credential(&mut c, by_client("acme")).await;
                 let r = sign_client(&mut c, "acme").await;
-                let after = jwks(&mut c).await;
+                let after = credential(&mut c, by_client("acme")).await;
+                let [before, after] =
+                    [before, after].map(|c| jwks_kids(c.client_jwks_json.as_bytes()));
                 out.push((started, r, [before, after].concat()));
             }
             out
