@@ -46,17 +46,32 @@ printf '%s' keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/de
 exec "$FAPI_AGENT" run --config "$CONFIG" --socket "$SOCKET" --log debug"#,
         name = cred.name
     );
-    Command::new("dbus-run-session")
-        .args(["--", "bash", "-c", &script])
-        .env("HOME", &home)
+    in_session(
+        &home,
+        &script,
+        &[
+            ("PASS_FILE", cred.pass_file.as_path()),
+            ("CONFIG", &config),
+            ("SOCKET", socket),
+        ],
+    )
+}
+
+/// Runs `script` (bash) in a fresh D-Bus session with `HOME` and the XDG
+/// directories under `home`, `$FAPI_AGENT` set to the binary, and `vars`;
+/// stderr goes to `home/stderr.log`. Its own process group, for [`stop`].
+fn in_session(home: &Path, script: &str, vars: &[(&str, &Path)]) -> Child {
+    let mut cmd = Command::new("dbus-run-session");
+    cmd.args(["--", "bash", "-c", script])
+        .env("HOME", home)
         .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_RUNTIME_DIR", home.join("run"))
         .env("FAPI_AGENT", env!("CARGO_BIN_EXE_fapi-agent"))
-        .env("PASS_FILE", &cred.pass_file)
-        .env("CONFIG", &config)
-        .env("SOCKET", socket)
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .stdout(Stdio::null())
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.stdout(Stdio::null())
         .stderr(std::fs::File::create(home.join("stderr.log")).unwrap())
         .process_group(0)
         .spawn()
@@ -185,23 +200,17 @@ openssl x509 -req -in "$DIR/ssnext.csr" -CA "$CA_CERT" -CAkey "$CA_KEY" -days 30
 "$FAPI_AGENT" install-cert --name ssnext --cert "$DIR/issued.crt" --dir "$DIR" --config "$CONFIG"
 exec "$FAPI_AGENT" run --config "$CONFIG" --socket "$SOCKET" --log debug"#;
     let log = home.join("stderr.log");
-    let mut child = Command::new("dbus-run-session")
-        .args(["--", "bash", "-c", script])
-        .env("HOME", &home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("FAPI_AGENT", env!("CARGO_BIN_EXE_fapi-agent"))
-        .env("DIR", &dir)
-        .env("CA_CERT", &ca_cert)
-        .env("CA_KEY", &ca_key)
-        .env("CONFIG", &config)
-        .env("SOCKET", &socket)
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .process_group(0)
-        .spawn()
-        .expect("dbus-run-session (Debian package dbus) must be installed");
+    let mut child = in_session(
+        &home,
+        script,
+        &[
+            ("DIR", dir.as_path()),
+            ("CA_CERT", &ca_cert),
+            ("CA_KEY", &ca_key),
+            ("CONFIG", &config),
+            ("SOCKET", &socket),
+        ],
+    );
     let mut c = connect(&socket, &mut child, &log).await;
     let r = sign(&mut c, "ssnext").await;
     let stanza = std::fs::read_to_string(&config).unwrap();
