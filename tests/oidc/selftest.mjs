@@ -4,7 +4,7 @@
 // exactly as the Rust tests do and checks what the FAPI 2.0 server answers.
 //
 //   node tests/oidc/selftest.mjs     (exit 0 when every check passed)
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,13 +30,22 @@ function check(name, ok, detail) {
 
 // One signing key: its alg, public JWK with RFC 7638 kid, and a self-signed
 // certificate made by the openssl CLI.
+// Keys are generated as PEM and imported again: on Node 20, exporting a
+// JWK from a key object straight from generateKeyPairSync can deadlock
+// when garbage collection runs at the wrong moment (seen under gdb).
 async function makeKey(dir, name, alg, type, options) {
-  const { privateKey, publicKey } = generateKeyPairSync(type, options);
+  const pems = generateKeyPairSync(type, {
+    ...options,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const privateKey = createPrivateKey(pems.privateKey);
+  const publicKey = createPublicKey(pems.publicKey);
   const jwk = await exportJWK(publicKey);
   jwk.kid = await calculateJwkThumbprint(jwk, 'sha256');
   const keyFile = join(dir, `${name}.key.pem`);
   const certFile = join(dir, `${name}.crt.pem`);
-  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(keyFile, pems.privateKey);
   execFileSync('openssl', ['req', '-x509', '-new', '-key', keyFile, '-subj', `/CN=${name}`,
     '-days', '30', '-out', certFile]);
   return { alg, privateKey, jwk, certPem: readFileSync(certFile, 'utf8') };
