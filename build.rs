@@ -23,6 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     tonic_prost_build::configure()
+        // Undecodable requests are INVALID_ARGUMENT, not INTERNAL.
+        .codec_path("crate::service::codec::StrictCodec")
         // These messages carry secrets: their Debug is written by hand.
         .skip_debug([
             "fapi_agent.v1.DecryptSecretResponse",

@@ -9,9 +9,19 @@
 //! callers, credentials, kids, jtis and outcomes. Truncation of the newest
 //! records is not visible in the chain itself: keep the last hash (printed
 //! by `verify`) somewhere else to detect it.
+//!
+//! Durability: each record is one `write(2)` on an `O_APPEND` file, so a
+//! crash of the daemon loses nothing that was written. Against power loss
+//! the file is `fdatasync`ed at most [`SYNC_INTERVAL`] after a record was
+//! appended (`audit_fsync = "interval"`, the default: a power cut loses at
+//! most that last second), or after every record (`audit_fsync =
+//! "always"`, which costs a disk flush per request). A power cut can leave
+//! the last record torn (half written, or zeros where the file grew); at
+//! start the daemon moves such a tail aside to `LOG.torn-UNIXMS`, logs it
+//! loudly and continues the chain with a record that says so.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -20,6 +30,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::caller::Caller;
+
+/// Longest interval between appending a record and flushing it to disk,
+/// with `audit_fsync = "interval"`.
+pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Longest line `verify` reads as a record; records are a few hundred bytes.
+const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// When the log is flushed to disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// At most [`SYNC_INTERVAL`] after a record is appended.
+    #[default]
+    Interval,
+    /// After every record, before the request is answered.
+    Always,
+}
 
 /// The `prev` of a log's first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -34,10 +62,17 @@ pub struct AuditCaller {
     /// pid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
-    /// Executable.
+    /// Executable, as the caller's mount namespace names it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exe: Option<String>,
-    /// systemd unit.
+    /// What the executable is: device, inode and mount, as verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe_file: Option<String>,
+    /// Set when the caller runs in other mount or user namespaces than the
+    /// daemon (or they could not be read).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub other_namespaces: bool,
+    /// systemd unit, from its place in the cgroup hierarchy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
 }
@@ -49,7 +84,9 @@ impl From<&Caller> for AuditCaller {
             gid: c.gid,
             pid: c.pid,
             exe: c.exe.as_ref().map(|e| e.display().to_string()),
-            unit: c.unit.clone(),
+            exe_file: c.exe_file.map(|f| f.to_string()),
+            other_namespaces: !c.same_namespaces,
+            unit: c.unit.as_ref().map(ToString::to_string),
         }
     }
 }
@@ -121,6 +158,27 @@ pub enum AuditError {
         /// What is wrong.
         problem: String,
     },
+    /// Every record verifies but the last one is torn: what a crash or a
+    /// power loss during a write leaves behind.
+    #[error(
+        "audit log {path}: the last record (line {line}, {bytes} bytes) is torn: half written \
+         (or zeros), as a power loss during a write leaves it. The {good} records before it \
+         verify{last}. It is not an edit: fapi-agent moves such a tail aside to \
+         {path}.torn-UNIXMS when it next starts and records that in the chain",
+        last = match last_good { Some(r) => format!(" (last seq {}, hash {})", r.seq, r.hash), None => String::new() }
+    )]
+    TornTail {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the torn record.
+        line: usize,
+        /// Its length.
+        bytes: usize,
+        /// How many records verify before it.
+        good: usize,
+        /// The last record that verifies.
+        last_good: Option<Box<AuditRecord>>,
+    },
 }
 
 fn hash_of(value: &Value) -> String {
@@ -142,21 +200,36 @@ struct Tail {
 pub struct AuditLog {
     path: PathBuf,
     tail: Mutex<Tail>,
+    fsync: FsyncPolicy,
+    /// A record was appended since the last flush.
+    dirty: std::sync::atomic::AtomicBool,
+}
+
+/// What [`AuditLog::open`] found at the end of an existing log.
+struct Scan {
+    last: Option<AuditRecord>,
+    /// Byte length of the part that verifies.
+    good_len: u64,
+    /// The torn tail, if any.
+    torn: Option<AuditError>,
 }
 
 impl AuditLog {
-    /// Opens (or creates, mode 0600) the log and continues its chain after
-    /// verifying it.
-    pub fn open(path: &Path) -> Result<Self, AuditError> {
+    /// Opens (or creates, mode 0600) the log, verifies it and continues its
+    /// chain. A torn last record is moved aside (see the module docs).
+    pub fn open(path: &Path, fsync: FsyncPolicy) -> Result<Self, AuditError> {
         let io = |source| AuditError::Io {
             path: path.to_owned(),
             source,
         };
-        let (seq, prev) = match verify(path) {
-            Ok(Some(last)) => (last.seq + 1, last.hash),
-            Ok(None) => (0, GENESIS.to_owned()),
+        let scan = match scan(path) {
+            Ok(s) => s,
             Err(AuditError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                (0, GENESIS.to_owned())
+                Scan {
+                    last: None,
+                    good_len: 0,
+                    torn: None,
+                }
             }
             Err(e) => return Err(e),
         };
@@ -164,12 +237,43 @@ impl AuditLog {
             .create(true)
             .append(true)
             .mode(0o600)
+            .custom_flags(libc::O_NONBLOCK)
             .open(path)
             .map_err(io)?;
-        Ok(Self {
+        let kept_aside = match &scan.torn {
+            None => None,
+            Some(torn) => Some(set_torn_tail_aside(path, &file, scan.good_len, torn)?),
+        };
+        let (seq, prev) = match &scan.last {
+            Some(last) => (last.seq + 1, last.hash.clone()),
+            None => (0, GENESIS.to_owned()),
+        };
+        let log = Self {
             path: path.to_owned(),
             tail: Mutex::new(Tail { file, seq, prev }),
-        })
+            fsync,
+            dirty: std::sync::atomic::AtomicBool::new(false),
+        };
+        if let (Some(torn), Some((aside, bytes))) = (&scan.torn, kept_aside) {
+            tracing::error!(
+                log = %path.display(), kept_aside = %aside.display(), bytes,
+                "AUDIT LOG TAIL WAS TORN (a crash or power loss during a write): {torn}; \
+                 the torn bytes are kept aside and the chain continues"
+            );
+            log.record(AuditEvent {
+                op: "audit".into(),
+                outcome: "recovered".into(),
+                detail: Some(format!(
+                    "the last {bytes} bytes of the log were a torn record (a crash or power \
+                     loss during a write); kept aside in {}; the chain continues from seq {}",
+                    aside.display(),
+                    scan.last.as_ref().map_or(0, |l| l.seq + 1)
+                )),
+                ..Default::default()
+            });
+            log.sync();
+        }
+        Ok(log)
     }
 
     /// Appends one record. A write failure is logged, not fatal: the
@@ -200,37 +304,155 @@ impl AuditLog {
             Ok(()) => {
                 tail.seq += 1;
                 tail.prev = record.hash;
+                match self.fsync {
+                    FsyncPolicy::Always => {
+                        if let Err(e) = tail.file.sync_data() {
+                            tracing::error!(path = %self.path.display(), error = %e, "audit log not flushed");
+                        }
+                    }
+                    FsyncPolicy::Interval => {
+                        self.dirty.store(true, std::sync::atomic::Ordering::Release);
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(path = %self.path.display(), error = %e, "audit record not written")
             }
         }
     }
+
+    /// Flushes appended records to disk, if any since the last flush. The
+    /// daemon calls it every [`SYNC_INTERVAL`] (on a blocking thread) and at
+    /// exit.
+    pub fn sync(&self) {
+        if !self.dirty.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = tail.file.sync_data() {
+            tracing::error!(path = %self.path.display(), error = %e, "audit log not flushed");
+        }
+    }
+}
+
+/// Copies the torn tail (from `good_len` to the end) to a new file beside
+/// the log, flushes it, then cuts it off the log. Returns that file and
+/// how many bytes it holds.
+fn set_torn_tail_aside(
+    path: &Path,
+    log: &File,
+    good_len: u64,
+    _torn: &AuditError,
+) -> Result<(PathBuf, u64), AuditError> {
+    use std::io::{Seek, SeekFrom};
+    let io = |source| AuditError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut reader = File::open(path).map_err(io)?;
+    reader.seek(SeekFrom::Start(good_len)).map_err(io)?;
+    let mut tail = Vec::new();
+    reader.read_to_end(&mut tail).map_err(io)?;
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".torn-{ms}"));
+    let aside = PathBuf::from(name);
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&aside)
+        .map_err(|source| AuditError::Io {
+            path: aside.clone(),
+            source,
+        })?;
+    out.write_all(&tail)
+        .and_then(|()| out.sync_all())
+        .map_err(|source| AuditError::Io {
+            path: aside.clone(),
+            source,
+        })?;
+    log.set_len(good_len).map_err(io)?;
+    log.sync_all().map_err(io)?;
+    Ok((aside, tail.len() as u64))
 }
 
 /// Checks every record's hash, `seq` and `prev` link; returns the last
-/// record (`None` for an empty log).
+/// record (`None` for an empty log). A torn last record is reported as
+/// [`AuditError::TornTail`], apart from edits.
 pub fn verify(path: &Path) -> Result<Option<AuditRecord>, AuditError> {
-    let file = File::open(path).map_err(|source| AuditError::Io {
+    let scan = scan(path)?;
+    match scan.torn {
+        Some(torn) => Err(torn),
+        None => Ok(scan.last),
+    }
+}
+
+/// Reads the log record by record, verifying the chain.
+fn scan(path: &Path) -> Result<Scan, AuditError> {
+    let (file, _) = crate::files::open_regular(path).map_err(|e| AuditError::Io {
         path: path.to_owned(),
-        source,
+        source: match e {
+            crate::files::FileError::Io { source, .. } => source,
+            other => std::io::Error::other(other.to_string()),
+        },
     })?;
     let broken = |line: usize, problem: String| AuditError::Broken {
         path: path.to_owned(),
         line,
         problem,
     };
+    let mut reader = BufReader::new(file);
     let mut last: Option<AuditRecord> = None;
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|source| AuditError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let value: Value = serde_json::from_str(&line)
-            .map_err(|e| broken(n, format!("not a JSON record ({e})")))?;
-        let record: AuditRecord = serde_json::from_value(value.clone())
-            .map_err(|e| broken(n, format!("not an audit record ({e})")))?;
+    let mut good_len = 0u64;
+    let mut good = 0usize;
+    // A line that is not a record: torn if nothing follows it.
+    let mut unreadable: Option<(usize, usize, String)> = None;
+    let mut buf = Vec::new();
+    for n in 1.. {
+        buf.clear();
+        let read = (&mut reader)
+            .take(MAX_RECORD_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| AuditError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        if read == 0 {
+            break;
+        }
+        if let Some((line, _, problem)) = unreadable.take() {
+            // Something follows the unreadable line: not a torn tail.
+            return Err(broken(line, problem));
+        }
+        let complete = buf.last() == Some(&b'\n');
+        let text = &buf[..buf.len() - usize::from(complete)];
+        let parsed = if buf.len() > MAX_RECORD_BYTES {
+            Err(format!(
+                "a line of over {MAX_RECORD_BYTES} bytes is not a record"
+            ))
+        } else {
+            serde_json::from_slice::<Value>(text)
+                .map_err(|e| format!("not a JSON record ({e})"))
+                .and_then(|value| {
+                    serde_json::from_value::<AuditRecord>(value.clone())
+                        .map(|r| (value, r))
+                        .map_err(|e| format!("not an audit record ({e})"))
+                })
+        };
+        let (value, record) = match parsed {
+            Ok(p) if complete => p,
+            Ok(_) => {
+                unreadable = Some((n, read, "the record has no line end".into()));
+                continue;
+            }
+            Err(problem) => {
+                unreadable = Some((n, read, problem));
+                continue;
+            }
+        };
         if hash_of(&value) != record.hash {
             return Err(broken(
                 n,
@@ -267,9 +489,22 @@ pub fn verify(path: &Path) -> Result<Option<AuditRecord>, AuditError> {
             }
             _ => {}
         }
+        good_len += read as u64;
+        good += 1;
         last = Some(record);
     }
-    Ok(last)
+    let torn = unreadable.map(|(line, bytes, _)| AuditError::TornTail {
+        path: path.to_owned(),
+        line,
+        bytes,
+        good,
+        last_good: last.clone().map(Box::new),
+    });
+    Ok(Scan {
+        last,
+        good_len,
+        torn,
+    })
 }
 
 #[cfg(test)]
@@ -298,13 +533,15 @@ mod tests {
     fn chain_detects_edit_drop_reorder_and_resumes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let log = AuditLog::open(&path).unwrap();
+        let log = AuditLog::open(&path, FsyncPolicy::Interval).unwrap();
         for op in ["sign", "decrypt", "sign", "lock"] {
             log.record(event(op));
         }
         drop(log);
         // Reopening continues the chain.
-        AuditLog::open(&path).unwrap().record(event("unlock"));
+        AuditLog::open(&path, FsyncPolicy::Always)
+            .unwrap()
+            .record(event("unlock"));
         let last = verify(&path).unwrap().unwrap();
         assert_eq!((last.seq, last.event.op.as_str()), (4, "unlock"));
         let good = lines(&path);

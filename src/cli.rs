@@ -400,7 +400,15 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging(filter: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+    // notify logs every inotify event at trace level; with the log file in
+    // a watched directory each such line is itself an event, a loop that
+    // fills the disk. It is heard only when the filter names it.
+    let filter = if filter.contains("notify") {
+        filter.to_owned()
+    } else {
+        format!("{filter},notify=info")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only on a terminal: journald and log files get plain text.
     let builder = tracing_subscriber::fmt()
@@ -458,7 +466,14 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (config, vault) = match &args.config {
+    // Absolute from the start: a reload reads the same path, so relative
+    // credential paths resolve the same way and unchanged credentials are
+    // recognised as such (not "updated" and decrypted again).
+    let config_path = args
+        .config
+        .as_ref()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+    let (config, vault) = match &config_path {
         Some(path) => match Config::load(path) {
             Ok(c) => {
                 let vault = take_env(&c);
@@ -482,7 +497,7 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     let mut dev_files = None;
-    let daemon = match &args.config {
+    let daemon = match &config_path {
         None => match dev::credential(&config.agent) {
             Ok(d) => {
                 dev_files = Some(d.dir);
@@ -495,11 +510,10 @@ fn run(args: RunArgs) -> ExitCode {
         },
         Some(path) => {
             let registry = Registry::load(&config, &vault);
-            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            let daemon = Daemon::from_config(registry, &config, path, vault);
+            let daemon = Daemon::from_config(registry, &config, path.clone(), vault);
             match &config.agent.audit_log {
                 None => daemon,
-                Some(log) => match audit::AuditLog::open(log) {
+                Some(log) => match audit::AuditLog::open(log, config.agent.audit_fsync) {
                     Ok(log) => daemon.with_audit(log),
                     Err(e) => {
                         eprintln!(
@@ -542,6 +556,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
         server::serve(Arc::clone(&daemon), socket, server::shutdown_signal()).await
     });
+    // Work still running on the runtime's threads (a passphrase fetch that
+    // hangs, say) does not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     drop(dev_files);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -594,8 +611,21 @@ fn check(path: &Path) -> ExitCode {
         eprintln!("fapi-agent: cannot start the runtime");
         return ExitCode::FAILURE;
     };
-    let registry = Registry::load(&config, &vault);
     let mut failed = 0;
+    // `run` refuses to start without the socket group; Admin rules name
+    // nobody without the admin group.
+    for (key, group) in [
+        ("socket_group", &config.agent.socket_group),
+        ("admin_group", &config.agent.admin_group),
+    ] {
+        if let Some(name) = group
+            && os::group_id(name).is_none()
+        {
+            failed += 1;
+            println!("FAIL [agent]: {key} {name:?} is not a group on this system");
+        }
+    }
+    let registry = Registry::load(&config, &vault);
     for cred in registry.all() {
         let cred = Arc::clone(cred);
         let outcome = runtime.block_on(cred.verify());
@@ -975,8 +1005,10 @@ async fn client_command_async(command: ClientCommand) -> Result<(), String> {
             let mut text = String::new();
             match &d.input {
                 Some(p) => {
-                    text = std::fs::read_to_string(p)
-                        .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                    let bytes = crate::files::read_capped(p, 64 * 1024, "a base64 ciphertext")
+                        .map_err(|e| e.to_string())?;
+                    text = String::from_utf8(bytes)
+                        .map_err(|_| format!("{} is not base64 text", p.display()))?;
                 }
                 None => {
                     std::io::stdin()

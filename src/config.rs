@@ -52,6 +52,9 @@ pub struct AgentConfig {
     pub admin_group: Option<String>,
     /// Append-only, hash-chained audit log (JSON lines); none if unset.
     pub audit_log: Option<PathBuf>,
+    /// When audit records are flushed to disk: `"interval"` (within 1 s,
+    /// the default) or `"always"` (before each request is answered).
+    pub audit_fsync: crate::audit::FsyncPolicy,
     /// Connections served at once; further ones are closed at accept.
     pub max_connections: usize,
     /// Of those, connections from one uid, so a caller holding idle
@@ -77,6 +80,9 @@ pub struct AgentConfig {
     pub passphrase_fetch_timeout_seconds: u64,
     /// Prometheus metrics endpoint; off unless set.
     pub metrics: Option<MetricsConfig>,
+    /// After SIGTERM/SIGINT, how long in-flight calls may take to finish
+    /// before the daemon stops anyway.
+    pub shutdown_grace_seconds: u64,
 }
 
 /// Where the Prometheus endpoint listens (`[agent] metrics = { … }`).
@@ -152,12 +158,33 @@ pub struct AllowRule {
     pub uids: Vec<u32>,
     /// Caller's primary or a supplementary gid is one of these.
     pub gids: Vec<u32>,
-    /// Caller's executable (`/proc/PID/exe`) is one of these paths.
+    /// Caller's executable is one of these files: compared by device and
+    /// inode (resolved at load and reload), never by the path the caller's
+    /// mount namespace shows.
     pub executables: Vec<PathBuf>,
-    /// Caller runs in one of these systemd units (`app.service`).
+    /// Let `executables` match a caller in other mount or user namespaces
+    /// than the daemon's (containers), where the same file may be mounted
+    /// elsewhere. Off: such a caller could mount anything at any path.
+    pub allow_other_namespaces: bool,
+    /// Caller runs in one of these system units (`app.service`), at its
+    /// place in systemd's hierarchy (`/…slice/app.service`): never a unit
+    /// of that name inside another unit's delegated subtree.
     pub systemd_units: Vec<String>,
+    /// Caller runs in one of these units of a user's own systemd manager
+    /// (`{ uid = 1000, unit = "app.service" }`), as that user.
+    pub systemd_user_units: Vec<UserUnit>,
     /// What the rule allows.
     pub operations: Vec<Operation>,
+}
+
+/// A unit of one user's systemd manager, in an allow rule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserUnit {
+    /// The user whose manager runs the unit.
+    pub uid: u32,
+    /// The unit, e.g. `app.service`.
+    pub unit: String,
 }
 
 impl Default for AgentConfig {
@@ -172,6 +199,7 @@ impl Default for AgentConfig {
             watch_files: true,
             admin_group: None,
             audit_log: None,
+            audit_fsync: crate::audit::FsyncPolicy::Interval,
             max_connections: 256,
             max_connections_per_uid: 64,
             max_streams_per_connection: 32,
@@ -182,6 +210,7 @@ impl Default for AgentConfig {
             passphrase_max_ttl_seconds: Ttl::Named(TtlName::Forever),
             passphrase_fetch_timeout_seconds: 10,
             metrics: None,
+            shutdown_grace_seconds: 10,
         }
     }
 }
@@ -409,13 +438,8 @@ pub enum KeyringName {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error("config file: {0}")]
+    Read(#[from] crate::files::FileError),
     /// TOML syntax or an unknown/mistyped key.
     #[error("config file {path} is invalid: {message}")]
     Parse {
@@ -424,6 +448,9 @@ pub enum ConfigError {
         /// The parser's message, with line and column.
         message: String,
     },
+    /// A daemon-wide (`[agent]`) value that parses but is not allowed.
+    #[error("[agent]: {0}")]
+    Agent(String),
     /// A value that parses but is not allowed.
     #[error("credential {credential:?}: {message}")]
     Invalid {
@@ -476,9 +503,11 @@ fn redact_quoted_strings(message: &str) -> String {
 impl Config {
     /// Reads, parses, resolves relative paths and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes =
+            crate::files::read_capped(path, crate::files::MAX_CONFIG_BYTES, "a config file")?;
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
             path: path.to_owned(),
-            source,
+            message: "the file is not UTF-8 text".into(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let cfg = Self::parse(&text, base).map_err(|e| match e {
@@ -512,57 +541,43 @@ impl Config {
             || agent.requests_per_second_per_uid == 0
             || agent.request_timeout_seconds == 0
         {
-            return Err(ConfigError::Invalid {
-                credential: "[agent]".into(),
-                message:
-                    "max_connections, max_connections_per_uid, max_streams_per_connection, \
+            return Err(ConfigError::Agent("max_connections, max_connections_per_uid, max_streams_per_connection, \
                           requests_per_second_per_uid and request_timeout_seconds must be at least 1"
-                        .into(),
-            });
+                        .into()));
         }
         if cfg.agent.event_buffer < 4 {
-            return Err(ConfigError::Invalid {
-                credential: "[agent]".into(),
-                message: "event_buffer must be at least 4".into(),
-            });
+            return Err(ConfigError::Agent("event_buffer must be at least 4".into()));
         }
         if cfg.agent.passphrase_fetch_timeout_seconds == 0
             || cfg.agent.passphrase_idle_ttl_seconds == Ttl::Seconds(0)
             || cfg.agent.passphrase_max_ttl_seconds == Ttl::Seconds(0)
         {
-            return Err(ConfigError::Invalid {
-                credential: "[agent]".into(),
-                message: "passphrase_fetch_timeout_seconds and the passphrase TTLs must be at \
+            return Err(ConfigError::Agent(
+                "passphrase_fetch_timeout_seconds and the passphrase TTLs must be at \
                           least 1 (or \"forever\" for the TTLs)"
                     .into(),
-            });
+            ));
         }
         if let Some(m) = &cfg.agent.metrics
             && m.listen.is_some() == m.socket.is_some()
         {
-            return Err(ConfigError::Invalid {
-                credential: "[agent]".into(),
-                message: "metrics needs exactly one of listen (a loopback address) or socket"
-                    .into(),
-            });
+            return Err(ConfigError::Agent(
+                "metrics needs exactly one of listen (a loopback address) or socket".into(),
+            ));
         }
         if let Some(m) = &cfg.agent.metrics
             && let Some(addr) = m.listen
             && !addr.ip().is_loopback()
         {
-            return Err(ConfigError::Invalid {
-                credential: "[agent]".into(),
-                message: format!(
-                    "metrics listen address {addr} is not a loopback address: metrics name \
+            return Err(ConfigError::Agent(format!(
+                "metrics listen address {addr} is not a loopback address: metrics name \
                      credentials and callers, serve them on 127.0.0.1 or ::1 (or a socket)"
-                ),
-            });
+            )));
         }
         if cfg.agent.key_idle_ttl_seconds == 0 || cfg.agent.key_max_ttl_seconds == 0 {
-            return Err(ConfigError::Invalid {
-                credential: "[agent]".into(),
-                message: "key_idle_ttl_seconds and key_max_ttl_seconds must be at least 1".into(),
-            });
+            return Err(ConfigError::Agent(
+                "key_idle_ttl_seconds and key_max_ttl_seconds must be at least 1".into(),
+            ));
         }
         Ok(cfg)
     }
@@ -644,9 +659,25 @@ impl CredentialConfig {
                 && rule.gids.is_empty()
                 && rule.executables.is_empty()
                 && rule.systemd_units.is_empty()
+                && rule.systemd_user_units.is_empty()
             {
                 return Err(invalid(format!(
-                    "allow rule {} names no caller: give uids, gids, executables or systemd_units",
+                    "allow rule {} names no caller: give uids, gids, executables, systemd_units \
+                     or systemd_user_units",
+                    i + 1
+                )));
+            }
+            if let Some(e) = rule.executables.iter().find(|e| e.is_relative()) {
+                return Err(invalid(format!(
+                    "allow rule {}: executable {} must be an absolute path",
+                    i + 1,
+                    e.display()
+                )));
+            }
+            if rule.allow_other_namespaces && rule.executables.is_empty() {
+                return Err(invalid(format!(
+                    "allow rule {}: allow_other_namespaces applies to executables, and the rule \
+                     names none",
                     i + 1
                 )));
             }

@@ -105,12 +105,23 @@ pub struct Daemon {
     events: broadcast::Sender<Event>,
     observed: Mutex<Observed>,
     health: Mutex<Option<HealthReporter>>,
+    /// Serialises reloads. Lock and Unlock never take it: a reload may be
+    /// slow (KDFs, a stalled passphrase source) and Lock must not wait.
     reload_gate: tokio::sync::Mutex<()>,
+    /// Held, briefly and with no I/O, to swap the registry in and to set or
+    /// clear the lock, so that neither misses the other.
+    swap: Mutex<()>,
+    /// Credentials a reload in progress has loaded and not yet swapped in:
+    /// Lock wipes them too.
+    pending: Mutex<Vec<std::sync::Weak<Credential>>>,
+    /// Incremented by every Lock: a reload during which it changed is
+    /// abandoned, so nothing loaded before a Lock is swapped in after it.
+    lock_epoch: std::sync::atomic::AtomicU64,
     last_reload: Mutex<ReloadStatus>,
     locked: std::sync::atomic::AtomicBool,
     rate: RateLimiter,
     admin_gid: Mutex<Option<u32>>,
-    audit: Option<AuditLog>,
+    audit: Option<Arc<AuditLog>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -150,6 +161,9 @@ impl Daemon {
             observed: Mutex::new(Observed::default()),
             health: Mutex::new(None),
             reload_gate: tokio::sync::Mutex::new(()),
+            swap: Mutex::new(()),
+            pending: Mutex::new(Vec::new()),
+            lock_epoch: std::sync::atomic::AtomicU64::new(0),
             last_reload: Mutex::new(ReloadStatus::default()),
             locked: std::sync::atomic::AtomicBool::new(false),
             rate: RateLimiter::new(
@@ -164,8 +178,15 @@ impl Daemon {
 
     /// Records every sign, decrypt, export, lock, unlock and denial in `log`.
     pub fn with_audit(mut self, log: AuditLog) -> Self {
-        self.audit = Some(log);
+        self.audit = Some(Arc::new(log));
         self
+    }
+
+    /// Flushes audit records appended since the last flush to disk.
+    pub fn sync_audit(&self) {
+        if let Some(log) = &self.audit {
+            log.sync();
+        }
     }
 
     /// Appends an audit record, if an audit log is configured.
@@ -242,16 +263,28 @@ impl Daemon {
         self.locked.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Wipes every passphrase and decrypted key (Admin.Lock, SIGUSR1).
-    /// Holds the reload gate so no reload loads keys meanwhile.
+    /// Wipes every passphrase and decrypted key (Admin.Lock, SIGUSR1),
+    /// including those a reload in progress has loaded. Never waits for a
+    /// reload or for file I/O.
     pub async fn lock(&self, trigger: &str, caller: Option<&Caller>) -> Vec<String> {
-        let _gate = self.reload_gate.lock().await;
-        self.locked.store(true, std::sync::atomic::Ordering::SeqCst);
-        let mut names = Vec::new();
-        for cred in self.registry().all() {
-            cred.lock();
-            names.push(cred.name.clone());
-        }
+        let names = {
+            let _swap = lock(&self.swap);
+            self.locked.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.lock_epoch
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut names = Vec::new();
+            for cred in self.registry().all() {
+                cred.lock();
+                names.push(cred.name.clone());
+            }
+            for cred in lock(&self.pending)
+                .iter()
+                .filter_map(std::sync::Weak::upgrade)
+            {
+                cred.lock();
+            }
+            names
+        };
         tracing::warn!(trigger, credentials = ?names, "locked: passphrases and keys wiped");
         self.audit(AuditEvent {
             op: "lock".into(),
@@ -264,19 +297,33 @@ impl Daemon {
         names
     }
 
-    /// Fetches every passphrase again and proves each key; returns the
-    /// unlocked names and `NAME: reason` for failures.
+    /// Fetches every passphrase again and proves each key, all credentials
+    /// at once (each fetch bounded by its timeout); returns the unlocked
+    /// names and `NAME: reason` for failures.
     pub async fn unlock(&self, caller: Option<&Caller>) -> (Vec<String>, Vec<String>) {
-        let _gate = self.reload_gate.lock().await;
-        self.locked
-            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let creds: Vec<Arc<Credential>> = {
+            let _swap = lock(&self.swap);
+            self.locked
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            self.registry().all().cloned().collect()
+        };
+        let mut unlocking = tokio::task::JoinSet::new();
+        for cred in creds {
+            unlocking.spawn(async move {
+                let outcome = cred.unlock().await;
+                (cred.name.clone(), outcome)
+            });
+        }
         let (mut ok, mut failed) = (Vec::new(), Vec::new());
-        for cred in self.registry().all() {
-            match cred.unlock().await {
-                Ok(()) => ok.push(cred.name.clone()),
-                Err(e) => failed.push(format!("{}: {e}", cred.name)),
+        while let Some(done) = unlocking.join_next().await {
+            match done {
+                Ok((name, Ok(()))) => ok.push(name),
+                Ok((name, Err(e))) => failed.push(format!("{name}: {e}")),
+                Err(e) => failed.push(format!("unlock task failed: {e}")),
             }
         }
+        ok.sort();
+        failed.sort();
         tracing::info!(unlocked = ?ok, failed = failed.len(), "unlocked");
         self.audit(AuditEvent {
             op: "unlock".into(),
@@ -323,6 +370,8 @@ impl Daemon {
         let mut files: Vec<PathBuf> = self.config_path().map(Path::to_owned).into_iter().collect();
         for cred in self.registry().all() {
             files.extend(cred.config.files().map(Path::to_owned));
+            // A replaced binary is a new file: resolve the rules again.
+            files.extend(cred.config.allow.iter().flat_map(|r| r.executables.clone()));
         }
         files
     }
@@ -353,6 +402,11 @@ impl Daemon {
             let mut next_load_retry = tokio::time::Instant::now() + load_retry;
             loop {
                 tick.tick().await;
+                if let Some(log) = me.audit.clone() {
+                    // At most SYNC_INTERVAL (1 s) between a record and its
+                    // flush; the disk wait is off the async workers.
+                    tokio::task::spawn_blocking(move || log.sync());
+                }
                 for cred in me.registry().all() {
                     // Passphrase first: a key whose passphrase is gone is
                     // kept until its hard TTL (see evict_expired_key).
@@ -426,6 +480,14 @@ impl Daemon {
             Ok(Err(e)) => return Err(self.reload_failed(trigger, e.to_string())),
             Err(e) => return Err(self.reload_failed(trigger, format!("loader failed: {e}"))),
         };
+        let epoch = self.lock_epoch.load(std::sync::atomic::Ordering::SeqCst);
+        let lock_intervened = || {
+            Error::FailedPrecondition(
+                "the daemon was locked during the reload, which is abandoned: unlock it \
+                 (`fapi-agent unlock`), then reload again"
+                    .into(),
+            )
+        };
         let old = self.registry();
         let mut report = ReloadReport::default();
         let mut next: Vec<Arc<Credential>> = Vec::new();
@@ -452,6 +514,16 @@ impl Daemon {
                     .map_err(|e| Error::Internal(format!("credential loader failed: {e}")))?
             };
             let fresh = Arc::new(fresh);
+            {
+                // Registered where Lock finds it before it decrypts anything.
+                let _swap = lock(&self.swap);
+                if self.lock_epoch.load(std::sync::atomic::Ordering::SeqCst) != epoch {
+                    fresh.lock();
+                    lock(&self.pending).clear();
+                    return Err(lock_intervened());
+                }
+                lock(&self.pending).push(Arc::downgrade(&fresh));
+            }
             // Validate fully: a new key must decrypt and match its certificate.
             let validation = match fresh.facts() {
                 Ok(_) => fresh.verify().await.err(),
@@ -512,7 +584,15 @@ impl Daemon {
                 allow: c.config.allow.clone().into(),
             })
             .collect();
-        self.registry.store(Arc::new(Registry::from_shared(next)));
+        {
+            let _swap = lock(&self.swap);
+            lock(&self.pending).clear();
+            if self.lock_epoch.load(std::sync::atomic::Ordering::SeqCst) != epoch {
+                // What this reload loaded is dropped (and wiped) here.
+                return Err(lock_intervened());
+            }
+            self.registry.store(Arc::new(Registry::from_shared(next)));
+        }
         for e in failed_reloads {
             let _ = self.events.send(e);
         }
@@ -555,7 +635,7 @@ impl Daemon {
         cred: &Credential,
         op: crate::config::Operation,
     ) -> Result<(), Error> {
-        crate::policy::check(caller, cred, op).inspect_err(|e| {
+        crate::policy::check(caller, cred, op, self.registry().executables()).inspect_err(|e| {
             tracing::warn!(%caller, credential = %cred.name, operation = op.as_str(), "denied: {e}");
             self.audit(AuditEvent {
                 op: op.as_str().into(),
@@ -575,16 +655,26 @@ impl Daemon {
             &event.credential.name,
             &event.allow,
             crate::config::Operation::Read,
+            self.registry().executables(),
         )
         .is_ok()
     }
 
     /// The credentials `caller` may read (optionally of one client).
     pub fn snapshot_for(&self, caller: &Caller, client_id: Option<&str>) -> Vec<pb::Credential> {
-        self.registry()
+        let registry = self.registry();
+        registry
             .all()
             .filter(|c| client_id.is_none_or(|id| c.client_id() == id))
-            .filter(|c| crate::policy::check(caller, c, crate::config::Operation::Read).is_ok())
+            .filter(|c| {
+                crate::policy::check(
+                    caller,
+                    c,
+                    crate::config::Operation::Read,
+                    registry.executables(),
+                )
+                .is_ok()
+            })
             .map(|c| credential_to_pb(c))
             .collect()
     }

@@ -134,24 +134,71 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EnrollError + '_ {
     }
 }
 
-/// Writes `bytes` to a new file with `mode`, refusing to overwrite.
-fn create(path: &Path, bytes: &[u8], mode: u32) -> Result<(), EnrollError> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| {
+/// A file written under a temporary name beside its final one, flushed to
+/// disk, and renamed into place only by [`Staged::commit`]; removed if
+/// dropped before that.
+struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// Writes `bytes` with `mode` to `PATH.tmp` (replacing what an
+    /// interrupted earlier attempt left there) and flushes it.
+    fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<Self, EnrollError> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".tmp");
+        let tmp = PathBuf::from(name);
+        let staged = Self {
+            tmp,
+            path: path.to_owned(),
+            committed: false,
+        };
+        let _ = std::fs::remove_file(&staged.tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&staged.tmp)
+            .map_err(io(&staged.tmp))?;
+        f.write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(io(&staged.tmp))?;
+        Ok(staged)
+    }
+
+    /// Renames the file into place, refusing to replace an existing one.
+    fn commit(mut self) -> Result<(), EnrollError> {
+        // link + unlink: unlike rename, link fails if the final name exists.
+        std::fs::hard_link(&self.tmp, &self.path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                EnrollError::Exists(path.to_owned())
+                EnrollError::Exists(self.path.clone())
             } else {
                 EnrollError::Io {
-                    path: path.to_owned(),
+                    path: self.path.clone(),
                     source: e,
                 }
             }
         })?;
-    f.write_all(bytes).map_err(io(path))
+        self.committed = true;
+        std::fs::remove_file(&self.tmp).map_err(io(&self.tmp))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Flushes a directory, so renames and new names in it survive a crash.
+fn sync_dir(dir: &Path) -> Result<(), EnrollError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
 }
 
 fn generate(alg: Alg) -> Result<PKey<Private>, EnrollError> {
@@ -195,11 +242,12 @@ fn csr(key: &PKey<Private>, alg: Alg, subject: &str) -> Result<String, EnrollErr
 }
 
 /// Stores the passphrase where `req.store` says, through the same code as
-/// `fapi-agent passphrase store`.
+/// `fapi-agent passphrase store`; a passphrase file is staged like the
+/// other files instead (returned, committed with them).
 fn store_passphrase(
     req: &EnrollRequest,
     pass: &Passphrase,
-) -> Result<PassphraseConfig, EnrollError> {
+) -> Result<(PassphraseConfig, Option<Staged>), EnrollError> {
     use crate::onboard::StoreTarget;
     let target = match req.store {
         PassphraseStore::Keyutils => StoreTarget::Keyutils {
@@ -214,11 +262,17 @@ fn store_passphrase(
             .into(),
             label: format!("fapi-agent {}", req.name),
         },
-        PassphraseStore::File => StoreTarget::File {
-            path: req.dir.join(format!("{}.pass", req.name)),
-        },
+        PassphraseStore::File => {
+            let path = req.dir.join(format!("{}.pass", req.name));
+            let staged = Staged::write(&path, pass.expose(), 0o600)?;
+            let cfg = PassphraseConfig::File {
+                path,
+                allow_group_read: false,
+            };
+            return Ok((cfg, Some(staged)));
+        }
     };
-    Ok(crate::onboard::store(&target, pass)?)
+    Ok((crate::onboard::store(&target, pass)?, None))
 }
 
 fn stanza(req: &EnrollRequest, key: &Path, cert: &Path, pass: &PassphraseConfig) -> String {
@@ -245,7 +299,12 @@ pub fn enroll(req: &EnrollRequest) -> Result<Enrolled, EnrollError> {
     let csr_path = dir.join(format!("{}.csr", req.name));
     let stanza_path = dir.join(format!("{}.toml", req.name));
     let cert_path = dir.join(format!("{}.crt", req.name));
-    for p in [&key_path, &csr_path, &stanza_path, &cert_path] {
+    let pass_path = dir.join(format!("{}.pass", req.name));
+    let pass_file = (req.store == PassphraseStore::File).then_some(&pass_path);
+    for p in [&key_path, &csr_path, &stanza_path, &cert_path]
+        .into_iter()
+        .chain(pass_file)
+    {
         if p.exists() {
             return Err(EnrollError::Exists(p.clone()));
         }
@@ -259,15 +318,28 @@ pub fn enroll(req: &EnrollRequest) -> Result<Enrolled, EnrollError> {
     let encrypted =
         key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), pass.expose())?;
     drop(key);
-    let pass_cfg = store_passphrase(&req, &pass)?;
+    // Crash-safe order: every file is written under a temporary name and
+    // flushed first; the passphrase is stored only then (a crash before it
+    // leaves no final file and nothing stored, so a retry starts clean);
+    // the files take their final names last. The stanza names the
+    // passphrase's place, which only storing it tells.
+    let staged_key = Staged::write(&key_path, &encrypted, 0o600)?;
+    let staged_csr = Staged::write(&csr_path, csr_pem.as_bytes(), 0o644)?;
+    let (pass_cfg, staged_pass) = store_passphrase(&req, &pass)?;
     drop(pass);
-    create(&key_path, &encrypted, 0o600)?;
-    create(&csr_path, csr_pem.as_bytes(), 0o644)?;
-    create(
+    let staged_stanza = Staged::write(
         &stanza_path,
         stanza(&req, &key_path, &cert_path, &pass_cfg).as_bytes(),
         0o644,
     )?;
+    // The stanza last: it is what `install-cert` looks for.
+    if let Some(p) = staged_pass {
+        p.commit()?;
+    }
+    staged_key.commit()?;
+    staged_csr.commit()?;
+    staged_stanza.commit()?;
+    sync_dir(&dir)?;
     Ok(Enrolled {
         key: key_path,
         csr: csr_path,
@@ -291,7 +363,10 @@ pub fn install_cert(
         path: stanza_path.clone(),
         reason,
     };
-    let text = std::fs::read_to_string(&stanza_path).map_err(|e| stanza_err(e.to_string()))?;
+    let text = crate::files::read_capped(&stanza_path, crate::files::MAX_CONFIG_BYTES, "a stanza")
+        .map_err(|e| e.to_string())
+        .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_owned()))
+        .map_err(stanza_err)?;
     let parsed = Config::parse(&text, dir).map_err(|e| stanza_err(e.to_string()))?;
     let cfg = parsed
         .credentials
@@ -311,14 +386,11 @@ pub fn install_cert(
             "the stanza needs key, certificate and passphrase".into(),
         ));
     };
-    let src = source::from_config(
-        pass_cfg,
-        &EnvVault::default(),
-        std::time::Duration::from_secs(
-            crate::config::AgentConfig::default().passphrase_fetch_timeout_seconds,
-        ),
+    let timeout = std::time::Duration::from_secs(
+        crate::config::AgentConfig::default().passphrase_fetch_timeout_seconds,
     );
-    let pass = src.fetch().map_err(|e| cert_err(e.to_string()))?;
+    let src = source::from_config(pass_cfg, &EnvVault::default(), timeout);
+    let pass = source::fetch_blocking(&src, timeout).map_err(|e| cert_err(e.to_string()))?;
     let key = KeyFile::read_key(key_path)
         .and_then(|k| k.decrypt(Some(&pass), &src.describe()))
         .map_err(|e| cert_err(e.to_string()))?;
@@ -333,7 +405,13 @@ pub fn install_cert(
         )));
     }
     if let Some(config) = config {
-        let current = std::fs::read_to_string(config).map_err(io(config))?;
+        let current =
+            crate::files::read_capped(config, crate::files::MAX_CONFIG_BYTES, "a config file")
+                .map_err(|e| EnrollError::Io {
+                    path: config.to_owned(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+        let current = String::from_utf8_lossy(&current);
         if Config::parse(&current, dir).is_ok_and(|c| c.credentials.contains_key(name)) {
             return Err(EnrollError::AlreadyConfigured {
                 name: name.to_owned(),

@@ -46,6 +46,7 @@ pub mod daemon;
 pub mod dev;
 pub mod enroll;
 pub mod error;
+pub mod files;
 pub mod jose;
 pub mod limits;
 pub mod metrics;

@@ -87,6 +87,25 @@ impl Drop for SecretPage {
     }
 }
 
+/// How much of the stack [`scrub_stack`] overwrites: far more than the
+/// deepest OpenSSL call chain that handles a passphrase (the PEM password
+/// prompt's buffer sits about 17 KiB below a thread's first frame), far
+/// less than any thread's stack (2 MiB).
+const STACK_SCRUB_BYTES: usize = 64 * 1024;
+
+/// Overwrites the stack below the caller's frame with zeros. Call it right
+/// after a call that may have left secrets in its (now popped) frames:
+/// OpenSSL's PEM password path copies the passphrase into an unwiped stack
+/// buffer (`ui_read`'s `result`), and glibc keeps the stacks of ended
+/// threads for reuse, so such residue would outlive Lock.
+#[inline(never)]
+pub fn scrub_stack() {
+    let mut area = [0u8; STACK_SCRUB_BYTES];
+    // Volatile writes: not removed as dead stores.
+    area.zeroize();
+    std::hint::black_box(&area);
+}
+
 /// How many secret pages are locked in RAM now, and how many could not be
 /// locked since start (`RLIMIT_MEMLOCK` too small).
 pub fn memory_lock_report() -> (usize, usize) {
@@ -412,6 +431,20 @@ pub fn lower_current_thread_priority() {
         let tid = libc::gettid();
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 5);
     }
+}
+
+/// The mount id (`statx` `STATX_MNT_ID`) of the file `path` names,
+/// following symlinks (and `/proc/PID/exe`'s magic link): which mount the
+/// file was reached through. `None` where the kernel does not report it.
+pub fn mount_id(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statx is plain data; all-zero is a valid value.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is NUL-terminated and outlives the call; `stx` is a valid
+    // out-parameter of the right type.
+    let rc = unsafe { libc::statx(libc::AT_FDCWD, c.as_ptr(), 0, libc::STATX_MNT_ID, &mut stx) };
+    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id)
 }
 
 /// The effective uid of this process.

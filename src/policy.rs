@@ -7,14 +7,43 @@
 //! (through a pidfd). A credential without rules serves only the daemon's
 //! own uid. Denials name the rules that failed, never secrets.
 
-use crate::caller::Caller;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::caller::{Caller, FileIdentity, Unit};
 use crate::config::{AllowRule, Operation};
 use crate::credential::Credential;
 use crate::error::Error;
 use crate::os;
 
+/// The files the `executables` selectors name, resolved to what they are
+/// (device, inode, mount) when the registry is built: at load and at every
+/// reload. A path that cannot be resolved matches nothing.
+#[derive(Debug, Default, Clone)]
+pub struct Executables(HashMap<PathBuf, Result<FileIdentity, String>>);
+
+impl Executables {
+    /// Resolves every executable the rules name.
+    pub fn resolve<'a>(rules: impl IntoIterator<Item = &'a AllowRule>) -> Self {
+        let mut map = HashMap::new();
+        for path in rules.into_iter().flat_map(|r| &r.executables) {
+            map.entry(path.clone()).or_insert_with(|| {
+                FileIdentity::of(path).map_err(|e| {
+                    tracing::warn!(executable = %path.display(), error = %e, "an allow rule names an executable that cannot be read: it matches no caller");
+                    e.to_string()
+                })
+            });
+        }
+        Self(map)
+    }
+
+    fn identity(&self, path: &Path) -> Option<&FileIdentity> {
+        self.0.get(path).and_then(|r| r.as_ref().ok())
+    }
+}
+
 /// Why `rule` does not admit `caller` for `op`, or `None` if it does.
-fn refusal(rule: &AllowRule, caller: &Caller, op: Operation) -> Option<String> {
+fn refusal(rule: &AllowRule, caller: &Caller, op: Operation, exes: &Executables) -> Option<String> {
     if !rule.operations.contains(&op) {
         return Some(format!(
             "allows only {:?}",
@@ -31,31 +60,60 @@ fn refusal(rule: &AllowRule, caller: &Caller, op: Operation) -> Option<String> {
         return Some(format!("needs a group in {:?}", rule.gids));
     }
     if !rule.executables.is_empty() {
-        let ok = caller.race_free
-            && caller
-                .exe
-                .as_ref()
-                .is_some_and(|e| rule.executables.contains(e));
-        if !ok {
-            return Some(format!(
-                "needs executable in {:?}{}",
-                rule.executables,
-                if caller.race_free {
-                    ""
-                } else {
-                    " (identity not race-free: no pidfd)"
-                }
-            ));
+        let is_one = caller.exe_file.is_some_and(|f| {
+            rule.executables.iter().any(|path| {
+                exes.identity(path)
+                    .is_some_and(|want| want.same_file(&f, caller.same_namespaces))
+            })
+        });
+        let why = if !caller.race_free {
+            Some(" (identity not race-free: no pidfd)".to_owned())
+        } else if !caller.same_namespaces && !rule.allow_other_namespaces {
+            Some(
+                " (the caller runs in other mount or user namespaces than the daemon, where \
+                 any file can be mounted at any path: set allow_other_namespaces = true in the \
+                 rule to admit such callers)"
+                    .to_owned(),
+            )
+        } else if !is_one {
+            Some(match caller.exe_file {
+                Some(f) => format!(" (its executable is the file {f}, none of those)"),
+                None => " (its executable could not be read)".to_owned(),
+            })
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Some(format!("needs executable in {:?}{why}", rule.executables));
         }
     }
-    if !rule.systemd_units.is_empty() {
+    if !rule.systemd_units.is_empty() || !rule.systemd_user_units.is_empty() {
         let ok = caller.race_free
-            && caller
-                .unit
-                .as_ref()
-                .is_some_and(|u| rule.systemd_units.contains(u));
+            && match &caller.unit {
+                Some(Unit::System(name)) => rule.systemd_units.contains(name),
+                Some(Unit::User { uid, name }) => {
+                    *uid == caller.uid
+                        && rule
+                            .systemd_user_units
+                            .iter()
+                            .any(|u| u.uid == *uid && &u.unit == name)
+                }
+                None => false,
+            };
         if !ok {
-            return Some(format!("needs systemd unit in {:?}", rule.systemd_units));
+            let mut wanted = Vec::new();
+            if !rule.systemd_units.is_empty() {
+                wanted.push(format!("systemd unit in {:?}", rule.systemd_units));
+            }
+            if !rule.systemd_user_units.is_empty() {
+                let users: Vec<String> = rule
+                    .systemd_user_units
+                    .iter()
+                    .map(|u| format!("{} of uid {}", u.unit, u.uid))
+                    .collect();
+                wanted.push(format!("user unit in {users:?}"));
+            }
+            return Some(format!("needs {}", wanted.join(" or ")));
         }
     }
     None
@@ -63,8 +121,13 @@ fn refusal(rule: &AllowRule, caller: &Caller, op: Operation) -> Option<String> {
 
 /// Whether `caller` may perform `op` on `cred`; the error names each rule
 /// and why it did not match.
-pub fn check(caller: &Caller, cred: &Credential, op: Operation) -> Result<(), Error> {
-    check_rules(caller, &cred.name, &cred.config.allow, op)
+pub fn check(
+    caller: &Caller,
+    cred: &Credential,
+    op: Operation,
+    exes: &Executables,
+) -> Result<(), Error> {
+    check_rules(caller, &cred.name, &cred.config.allow, op, exes)
 }
 
 /// [`check`] against a credential's name and rules (for a credential that
@@ -74,6 +137,7 @@ pub fn check_rules(
     name: &str,
     rules: &[AllowRule],
     op: Operation,
+    exes: &Executables,
 ) -> Result<(), Error> {
     if rules.is_empty() {
         let own = os::effective_uid();
@@ -88,7 +152,7 @@ pub fn check_rules(
     }
     let mut reasons = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
-        match refusal(rule, caller, op) {
+        match refusal(rule, caller, op, exes) {
             None => return Ok(()),
             Some(r) => reasons.push(format!("rule {}: {r}", i + 1)),
         }
@@ -126,7 +190,9 @@ mod tests {
             groups: vec![50],
             pid: Some(1),
             exe: Some(exe.into()),
-            unit: Some("app.service".into()),
+            exe_file: FileIdentity::of(Path::new(exe)).ok(),
+            same_namespaces: true,
+            unit: Some(Unit::System("app.service".into())),
             race_free,
         }
     }
@@ -139,22 +205,24 @@ mod tests {
 
     #[test]
     fn rules_match_every_selector_they_give() {
+        let none = Executables::default();
         let sign_for_1000 = rule(|r| {
             r.uids = vec![1000];
             r.operations = vec![Operation::Sign];
         });
-        let c = caller(1000, 1000, "/usr/bin/app", true);
-        assert!(refusal(&sign_for_1000, &c, Operation::Sign).is_none());
+        let c = caller(1000, 1000, "/bin/sh", true);
+        assert!(refusal(&sign_for_1000, &c, Operation::Sign, &none).is_none());
         assert!(
-            refusal(&sign_for_1000, &c, Operation::Decrypt)
+            refusal(&sign_for_1000, &c, Operation::Decrypt, &none)
                 .unwrap()
                 .contains("allows only")
         );
         assert!(
             refusal(
                 &sign_for_1000,
-                &caller(1001, 1000, "/x", true),
-                Operation::Sign
+                &caller(1001, 1000, "/bin/sh", true),
+                Operation::Sign,
+                &none
             )
             .is_some()
         );
@@ -164,31 +232,73 @@ mod tests {
             r.operations = vec![Operation::Read];
         });
         assert!(
-            refusal(&by_group, &c, Operation::Read).is_none(),
+            refusal(&by_group, &c, Operation::Read, &none).is_none(),
             "supplementary group"
         );
 
         let by_exe = rule(|r| {
-            r.executables = vec!["/usr/bin/app".into()];
+            r.executables = vec!["/bin/sh".into()];
             r.systemd_units = vec!["app.service".into()];
             r.operations = vec![Operation::Sign];
         });
-        assert!(refusal(&by_exe, &c, Operation::Sign).is_none());
-        let racy = caller(1000, 1000, "/usr/bin/app", false);
+        let exes = Executables::resolve([&by_exe]);
+        assert!(refusal(&by_exe, &c, Operation::Sign, &exes).is_none());
         assert!(
-            refusal(&by_exe, &racy, Operation::Sign)
+            refusal(&by_exe, &c, Operation::Sign, &none)
+                .unwrap()
+                .contains("none of those"),
+            "an executable not resolved at load matches nothing"
+        );
+        let racy = caller(1000, 1000, "/bin/sh", false);
+        assert!(
+            refusal(&by_exe, &racy, Operation::Sign, &exes)
                 .unwrap()
                 .contains("not race-free"),
             "no pidfd, no executable match"
         );
+        // The path a caller shows is not what is compared: the file is.
+        let mut renamed = caller(1000, 1000, "/bin/sh", true);
+        renamed.exe_file = FileIdentity::of(Path::new("/bin/cat")).ok();
         assert!(
-            refusal(
-                &by_exe,
-                &caller(1000, 1000, "/usr/bin/other", true),
-                Operation::Sign
-            )
-            .is_some()
+            refusal(&by_exe, &renamed, Operation::Sign, &exes)
+                .unwrap()
+                .contains("none of those")
         );
+        let mut elsewhere = caller(1000, 1000, "/bin/sh", true);
+        elsewhere.same_namespaces = false;
+        assert!(
+            refusal(&by_exe, &elsewhere, Operation::Sign, &exes)
+                .unwrap()
+                .contains("allow_other_namespaces")
+        );
+        let mut containers = by_exe.clone();
+        containers.allow_other_namespaces = true;
+        assert!(refusal(&containers, &elsewhere, Operation::Sign, &exes).is_none());
+
+        let user_unit = rule(|r| {
+            r.systemd_user_units = vec![crate::config::UserUnit {
+                uid: 1000,
+                unit: "app.service".into(),
+            }];
+            r.operations = vec![Operation::Sign];
+        });
+        let mut in_user = caller(1000, 1000, "/bin/sh", true);
+        in_user.unit = Some(Unit::User {
+            uid: 1000,
+            name: "app.service".into(),
+        });
+        assert!(refusal(&user_unit, &in_user, Operation::Sign, &none).is_none());
+        assert!(
+            refusal(&by_exe, &in_user, Operation::Sign, &exes).is_some(),
+            "a user unit is not the system unit of that name"
+        );
+        assert!(
+            refusal(&user_unit, &c, Operation::Sign, &none).is_some(),
+            "the system unit is not the user unit"
+        );
+        let mut other_user = in_user.clone();
+        other_user.uid = 1001;
+        assert!(refusal(&user_unit, &other_user, Operation::Sign, &none).is_some());
     }
 
     #[test]

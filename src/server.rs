@@ -306,9 +306,18 @@ pub async fn serve(
         socket.guard.path.display()
     ));
     crate::systemd::spawn_watchdog();
-    let shutdown = async {
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
         shutdown.await;
         crate::systemd::stopping();
+        let _ = stopping_tx.send(true);
+    };
+    let grace = std::time::Duration::from_secs(daemon.agent_config().shutdown_grace_seconds);
+    // In-flight calls get `grace` to finish after the stop signal; one that
+    // hangs does not keep the daemon alive.
+    let drained = async move {
+        let _ = stopping_rx.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
     };
 
     let limits = daemon.agent_config();
@@ -332,7 +341,7 @@ pub async fn serve(
         }
         Err(e) => Some(Err(e)),
     });
-    let result = Server::builder()
+    let serving = Server::builder()
         .layer(crate::metrics::MetricsLayer)
         .concurrency_limit_per_connection(limits.max_streams_per_connection as usize)
         .max_concurrent_streams(limits.max_streams_per_connection)
@@ -346,9 +355,19 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(agent)
         .add_service(admin)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await;
+        .serve_with_incoming_shutdown(incoming, shutdown);
+    let result = tokio::select! {
+        r = serving => r,
+        () = drained => {
+            tracing::warn!(
+                grace_seconds = grace.as_secs(),
+                "in-flight calls did not finish in time after the stop signal; stopping anyway"
+            );
+            Ok(())
+        }
+    };
     drop(guard);
+    daemon.sync_audit();
     tracing::info!("stopped");
     result.map_err(SocketError::from)
 }

@@ -278,6 +278,128 @@ async fn after_lock_no_passphrase_or_key_bytes_remain_in_memory() {
     assert!(out.unlocked.contains(&"memtest".to_owned()));
 }
 
+/// The byte strings a credential's private key may sit in memory as: the
+/// EC scalar or RSA prime p big-endian and as OpenSSL's little-endian
+/// limbs, or the Ed25519 seed.
+fn private_key_forms(c: &common::Cred) -> Vec<Vec<u8>> {
+    let key =
+        openssl::pkey::PKey::private_key_from_pem(&std::fs::read(&c.plain_key).unwrap()).unwrap();
+    let be = match c.key_type {
+        KeyType::P256 | KeyType::P384 => key.ec_key().unwrap().private_key().to_vec(),
+        KeyType::Rsa2048 | KeyType::Rsa1024 => key.rsa().unwrap().p().unwrap().to_vec(),
+        KeyType::Ed25519 => return vec![key.raw_private_key().unwrap()],
+    };
+    let limbs = be.iter().rev().copied().collect();
+    vec![be, limbs]
+}
+
+/// Lock leaves nothing behind whatever the key format and however the
+/// passphrase arrived: every encrypted PEM, PKCS#8 and PKCS#12 variant
+/// platforms hand out, through the file, exec and keyutils sources. (The
+/// legacy `Proc-Type: 4,ENCRYPTED` path once left the passphrase on a
+/// thread stack: OpenSSL's PEM password prompt copies it to an unwiped
+/// stack buffer.)
+#[tokio::test(flavor = "multi_thread")]
+async fn lock_wipes_every_key_format_and_passphrase_path() {
+    let fx = Fixtures::new();
+    let cases = [
+        ("legacy-ec", KeyType::P256, KeyFormat::LegacyPem, "file"),
+        ("legacy-rsa", KeyType::Rsa2048, KeyFormat::LegacyPem, "file"),
+        (
+            "legacy-des3",
+            KeyType::P256,
+            KeyFormat::LegacyPemDes3,
+            "exec",
+        ),
+        (
+            "pbe3des",
+            KeyType::P256,
+            KeyFormat::Pkcs8Pbe3Des,
+            "keyutils",
+        ),
+        ("scrypt-ec", KeyType::P256, KeyFormat::Pkcs8Scrypt, "file"),
+        ("der-ed", KeyType::Ed25519, KeyFormat::Pkcs8Der, "file"),
+        ("p12-legacy", KeyType::P256, KeyFormat::Pkcs12Legacy, "file"),
+    ];
+    let mut config = String::new();
+    let mut secrets: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
+    let mut keys = Vec::new();
+    for (name, key_type, format, source) in cases {
+        let c = fx.credential(name, key_type, format);
+        let stanza = c.toml(name, ISSUER, "");
+        let stanza = match source {
+            "file" => stanza,
+            "exec" => stanza.replace(
+                &format!(
+                    "passphrase = {{ source = \"file\", path = {:?} }}",
+                    c.pass_file
+                ),
+                &format!(
+                    "passphrase = {{ source = \"exec\", command = [\"/bin/cat\", {:?}] }}",
+                    c.pass_file
+                ),
+            ),
+            "keyutils" => {
+                let desc = format!("fapi-agent-test:memscan:{}", std::process::id());
+                run(std::process::Command::new("keyctl").args([
+                    "add",
+                    "user",
+                    &desc,
+                    &c.passphrase,
+                    "@u",
+                ]));
+                keys.push(desc.clone());
+                stanza.replace(
+                    &format!(
+                        "passphrase = {{ source = \"file\", path = {:?} }}",
+                        c.pass_file
+                    ),
+                    &format!("passphrase = {{ source = \"keyutils\", description = {desc:?} }}"),
+                )
+            }
+            _ => unreachable!(),
+        };
+        assert!(
+            stanza.contains(&format!("source = \"{source}\"")),
+            "{stanza}"
+        );
+        config.push_str(&stanza);
+        secrets.push((
+            format!("the {name} passphrase ({source})"),
+            vec![c.passphrase.clone().into_bytes()],
+        ));
+        secrets.push((format!("the {name} private key"), private_key_forms(&c)));
+    }
+    let daemon = Daemon::start(&config).await;
+    let mut client = daemon.client().await;
+    for (name, ..) in cases {
+        sign(&mut client, name)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let before = memory_of(daemon.pid());
+    for (what, forms) in &secrets {
+        assert!(
+            forms.iter().any(|f| contains(&before, f)),
+            "positive control: {what} is not found before Lock"
+        );
+    }
+    drop(before);
+    client.admin.lock(pb::LockRequest {}).await.unwrap();
+    let after = memory_of(daemon.pid());
+    let survived: Vec<&str> = secrets
+        .iter()
+        .filter(|(_, forms)| forms.iter().any(|f| contains(&after, f)))
+        .map(|(what, _)| what.as_str())
+        .collect();
+    for desc in keys {
+        let _ = std::process::Command::new("keyctl")
+            .args(["purge", "-s", "user", &desc])
+            .output();
+    }
+    assert!(survived.is_empty(), "survived Lock: {survived:?}");
+}
+
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -584,14 +706,29 @@ async fn stalled_clients_and_limits() {
                 .unwrap(),
         );
     }
-    let per_uid_refusals = |d: &Daemon| d.stderr().matches("from this uid").count();
-    for _ in 0..100 {
-        if per_uid_refusals(&capped) >= 6 {
-            break;
+    // The property, not a count a race can change (the readiness check's
+    // own connection may still hold one of root's slots): each hog
+    // connection is either served (the server speaks first, its HTTP/2
+    // SETTINGS) or closed at accept (EOF), and at most the cap are served.
+    let mut served = 0;
+    for hog in &mut hogs {
+        use tokio::io::AsyncReadExt;
+        let mut byte = [0u8; 1];
+        match tokio::time::timeout(Duration::from_secs(10), hog.read(&mut byte)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {}
+            Ok(Ok(_)) => served += 1,
+            Err(_) => panic!("a hog connection was neither served nor closed"),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(per_uid_refusals(&capped), 6, "{}", capped.stderr());
+    assert!(
+        (1..=4).contains(&served),
+        "{served} of root's 10 idle connections were served, cap 4"
+    );
+    assert!(
+        capped.stderr().contains("from this uid"),
+        "{}",
+        capped.stderr()
+    );
     let other = capped.cli_as_nobody(&["credentials"]);
     assert!(
         other.status.success(),

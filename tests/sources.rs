@@ -536,24 +536,19 @@ async fn exec_leftover_children_are_killed_and_do_not_block() {
 }
 
 /// A PKCS#12 bundle is opened while loading, passphrase included; a source
-/// that never answers (here a FIFO nobody writes, so `open` blocks) costs
-/// start-up at most the fetch timeout, and the other credentials serve.
+/// that never answers (here a command that hangs) costs start-up at most
+/// the fetch timeout, and the other credentials serve.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stalled_source_for_a_bundle_does_not_hang_start_up() {
     let fx = Fixtures::new();
     let stuck = fx.credential("stuck", KeyType::P256, KeyFormat::Pkcs12);
     let fine = fx.credential("fine", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
-    let fifo = fx.path().join("stuck.fifo");
-    let made = std::process::Command::new("mkfifo")
-        .args(["-m", "600"])
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let stuck_toml = stuck
-        .toml("stuck", ISSUER, "")
-        .replace(&format!("{:?}", stuck.pass_file), &format!("{fifo:?}"));
-    assert!(stuck_toml.contains("stuck.fifo"), "{stuck_toml}");
+    let hang = write_script(fx.path(), "stuck-source", "exec sleep 600");
+    let stuck_toml = stuck.toml("stuck", ISSUER, "").replace(
+        &format!("{{ source = \"file\", path = {:?} }}", stuck.pass_file),
+        &format!("{{ source = \"exec\", command = [{hang:?}] }}"),
+    );
+    assert!(stuck_toml.contains("stuck-source"), "{stuck_toml}");
     let started = Instant::now();
     let d = Daemon::start(&format!(
         "[agent]\npassphrase_fetch_timeout_seconds = 2\n{stuck_toml}{}",
@@ -572,7 +567,7 @@ async fn a_stalled_source_for_a_bundle_does_not_hang_start_up() {
     let err = sign(&mut c, "stuck").await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
     assert!(
-        err.message().contains("no answer within 2 s") && err.message().contains("stuck.fifo"),
+        err.message().contains("no answer within 2 s") && err.message().contains("stuck-source"),
         "{}",
         err.message()
     );

@@ -8,6 +8,7 @@ use openssl::error::ErrorStack;
 use openssl::pkey::{PKey, Private, Public};
 use openssl::x509::X509;
 
+use crate::files::{self, FileError};
 use crate::jose::{Alg, KeyPolicyError, PublicJwk, x5t_s256};
 use crate::os;
 use crate::secret::Passphrase;
@@ -17,14 +18,9 @@ use crate::source::SourceError;
 /// what to do; none contains secret material.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
-    /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// A file could not be read (missing, not a regular file, too large).
+    #[error("{0}")]
+    File(#[from] FileError),
     /// The certificate file holds no parseable certificate.
     #[error("certificate {path} is not a valid PEM or DER certificate ({detail})")]
     CorruptCertificate {
@@ -146,10 +142,11 @@ impl Drop for KeyFile {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, CredentialError> {
-    std::fs::read(path).map_err(|source| CredentialError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    Ok(files::read_capped(
+        path,
+        files::MAX_CREDENTIAL_FILE_BYTES,
+        "a key, certificate or PKCS#12 file",
+    )?)
 }
 
 fn reasons(e: &ErrorStack) -> String {
@@ -269,6 +266,8 @@ impl KeyFile {
                 None => Err(ErrorStack::get()),
             },
         };
+        // The calls above ran below this frame: wipe what they left there.
+        os::scrub_stack();
         result.map_err(|e| self.classify(&e, source_desc))
     }
 

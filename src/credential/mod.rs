@@ -61,9 +61,11 @@ impl Failure {
     }
 }
 
-/// A fetched passphrase and its clock.
+/// A fetched passphrase and its clock. Shared (not copied) with a
+/// decryption in progress, so Lock can drop it at once: the last holder
+/// wipes it.
 struct Held {
-    pass: Passphrase,
+    pass: Arc<Passphrase>,
     fetched: Instant,
     used: Instant,
 }
@@ -134,36 +136,6 @@ pub enum Phase {
     Error,
 }
 
-/// Fetches on a helper thread and waits at most `timeout`: a bundle's
-/// passphrase is fetched while loading (start-up, reload), which must not
-/// hang on a stalled secret manager. An answer that comes later is dropped,
-/// and wiped with it.
-fn fetch_within(
-    src: &Arc<dyn PassphraseSource>,
-    timeout: Duration,
-) -> Result<Passphrase, SourceError> {
-    // Capacity 1: a late answer is sent without blocking, then dropped.
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let fetching = Arc::clone(src);
-    std::thread::Builder::new()
-        .name("fapi-fetch".into())
-        .spawn(move || {
-            let _ = tx.send(fetching.fetch());
-        })
-        .map_err(|e| {
-            SourceError::unavailable(&**src, format_args!("cannot start the fetch: {e}"))
-        })?;
-    match rx.recv_timeout(timeout) {
-        Ok(fetched) => fetched,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            Err(SourceError::timed_out(src.describe(), timeout))
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            Err(SourceError::unavailable(&**src, "the fetch failed"))
-        }
-    }
-}
-
 /// SHA-256 over the paths and contents of a credential's files (a missing
 /// file hashes as such, so its later appearance is a change).
 pub fn fingerprint(config: &CredentialConfig) -> Vec<u8> {
@@ -171,8 +143,11 @@ pub fn fingerprint(config: &CredentialConfig) -> Vec<u8> {
     for path in config.files() {
         h.update(path.as_os_str().as_encoded_bytes());
         h.update(&[0]);
-        match std::fs::read(path) {
-            Ok(bytes) => h.update(&bytes),
+        match crate::files::read_capped(path, crate::files::MAX_CREDENTIAL_FILE_BYTES, "") {
+            Ok(mut bytes) => {
+                h.update(&bytes);
+                zeroize::Zeroize::zeroize(&mut bytes);
+            }
             Err(e) => h.update(e.to_string().as_bytes()),
         }
         h.update(&[0]);
@@ -287,14 +262,14 @@ impl Credential {
                     reason: "a PKCS#12 bundle needs a passphrase source".into(),
                 })
             })?;
-            let pass = fetch_within(&src, fetch_timeout)?;
+            let pass = source::fetch_blocking(&src, fetch_timeout)?;
             let opened = key_file.decrypt(Some(&pass), &src.describe())?;
             let certs = opened.certs.as_deref().unwrap_or_default();
             let facts = PublicFacts::from_chain(certs)?;
             facts.check_matches(&opened.key)?;
             let now = Instant::now();
             *lock_ignoring_poison(held) = Some(Held {
-                pass,
+                pass: Arc::new(pass),
                 fetched: now,
                 used: now,
             });
@@ -461,8 +436,8 @@ impl Credential {
     /// nothing is fetched or decrypted.
     pub fn lock(&self) {
         self.locked.store(true, Ordering::SeqCst);
-        // Taking the passphrase lock also waits out a decryption in progress,
-        // which sees the flag and discards its result.
+        // A decryption in progress keeps its share of the passphrase until
+        // it ends (then it is wiped); it sees the flag and discards its key.
         *lock_ignoring_poison(&self.passphrase) = None;
         if let Some(src) = self.source() {
             src.wipe();
@@ -639,31 +614,15 @@ impl Credential {
             return Ok(());
         };
         let desc = src.describe();
-        let kind = src.kind();
-        let fetch = tokio::task::spawn_blocking(move || src.fetch());
-        let fetched = tokio::time::timeout(self.fetch_timeout, fetch).await;
-        crate::metrics::metrics().fetch(&self.name, kind, matches!(fetched, Ok(Ok(Ok(_)))));
-        let pass = match fetched {
-            Ok(Ok(r)) => r?,
-            Ok(Err(e)) => {
-                return Err(CredentialError::Source(SourceError::Unavailable {
-                    source_desc: desc,
-                    reason: format!("the fetch failed: {e}"),
-                }));
-            }
-            Err(_) => {
-                return Err(CredentialError::Source(SourceError::timed_out(
-                    desc,
-                    self.fetch_timeout,
-                )));
-            }
-        };
+        let fetched = source::fetch(&src, self.fetch_timeout).await;
+        crate::metrics::metrics().fetch(&self.name, src.kind(), fetched.is_ok());
+        let pass = fetched?;
         if self.is_locked() {
             return Err(CredentialError::Locked);
         }
         let now = Instant::now();
         *lock_ignoring_poison(&self.passphrase) = Some(Held {
-            pass,
+            pass: Arc::new(pass),
             fetched: now,
             used: now,
         });
@@ -711,33 +670,46 @@ impl Credential {
                 path: Default::default(),
                 detail: e.to_string(),
             })?;
-        let mut held = lock_ignoring_poison(&self.passphrase);
-        if self.is_locked() {
-            return Err(CredentialError::Locked);
-        }
         let desc = loaded
             .source
             .as_ref()
             .map(|s| s.describe())
             .unwrap_or_default();
-        if loaded.key_file.needs_passphrase() && held.is_none() {
-            // Wiped (TTL sweep) between the fetch and here: the next
-            // attempt fetches again.
-            return Err(CredentialError::Source(SourceError::Unavailable {
-                source_desc: desc,
-                reason: "the passphrase expired before it could be used; retrying".into(),
-            }));
-        }
-        if let Some(h) = held.as_mut() {
-            h.used = Instant::now();
-        }
+        // The passphrase is shared with this decryption, not held under the
+        // lock during it: Lock takes the lock, drops the held one and
+        // returns at once; the decryption's result is then discarded.
+        let pass = {
+            let mut held = lock_ignoring_poison(&self.passphrase);
+            if self.is_locked() {
+                return Err(CredentialError::Locked);
+            }
+            if loaded.key_file.needs_passphrase() && held.is_none() {
+                // Wiped (TTL sweep) between the fetch and here: the next
+                // attempt fetches again.
+                return Err(CredentialError::Source(SourceError::Unavailable {
+                    source_desc: desc,
+                    reason: "the passphrase expired before it could be used; retrying".into(),
+                }));
+            }
+            held.as_mut().map(|h| {
+                h.used = Instant::now();
+                Arc::clone(&h.pass)
+            })
+        };
         let result = loaded
             .key_file
-            .decrypt(held.as_ref().map(|h| &h.pass), &desc)
+            .decrypt(pass.as_deref(), &desc)
             .and_then(|d| loaded.facts.check_matches(&d.key).map(|()| d.key));
         if matches!(result, Err(CredentialError::WrongPassphrase { .. })) {
             // Fetch again next time: the source may have been corrected.
-            *held = None;
+            let mut held = lock_ignoring_poison(&self.passphrase);
+            if held
+                .as_ref()
+                .zip(pass.as_ref())
+                .is_some_and(|(h, p)| Arc::ptr_eq(&h.pass, p))
+            {
+                *held = None;
+            }
         }
         result
     }
@@ -761,9 +733,11 @@ fn lock_ignoring_poison<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Every configured credential, by name.
+/// Every configured credential, by name, and the executables their
+/// allow rules name, resolved when the registry is built.
 pub struct Registry {
     by_name: BTreeMap<String, Arc<Credential>>,
+    executables: crate::policy::Executables,
 }
 
 impl Registry {
@@ -786,9 +760,21 @@ impl Registry {
     /// A registry of credentials that may also belong to another registry
     /// (a reload reuses unchanged credentials).
     pub fn from_shared(creds: impl IntoIterator<Item = Arc<Credential>>) -> Self {
+        let by_name: BTreeMap<String, Arc<Credential>> =
+            creds.into_iter().map(|c| (c.name.clone(), c)).collect();
+        // Resolved anew for every registry (start-up, each reload), reused
+        // credentials included: a replaced binary is a new file.
+        let executables =
+            crate::policy::Executables::resolve(by_name.values().flat_map(|c| &c.config.allow));
         Self {
-            by_name: creds.into_iter().map(|c| (c.name.clone(), c)).collect(),
+            by_name,
+            executables,
         }
+    }
+
+    /// The executables the allow rules name, as resolved.
+    pub fn executables(&self) -> &crate::policy::Executables {
+        &self.executables
     }
 
     /// The credential named `name`.

@@ -3,6 +3,7 @@
 
 mod admin;
 mod agent;
+pub mod codec;
 
 use std::fmt;
 

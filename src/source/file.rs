@@ -1,11 +1,11 @@
 //! The `file` source: a passphrase in a file only the daemon's user can read.
 
-use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::{PassphraseSource, SourceError};
+use crate::files::{self, FileError};
 use crate::os;
 use crate::secret::Passphrase;
 
@@ -45,10 +45,21 @@ impl PassphraseSource for FileSource {
     }
 
     fn fetch(&self) -> Result<Passphrase, SourceError> {
-        let mut file = File::open(&self.path).map_err(|e| SourceError::unavailable(self, e))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| SourceError::unavailable(self, e))?;
+        // Regular files only, opened without blocking: a FIFO here would
+        // otherwise hold a thread until a writer came.
+        let (mut file, meta) = files::open_regular(&self.path).map_err(|e| match e {
+            FileError::Io { source, .. } => SourceError::unavailable(self, source),
+            other => SourceError::refused(self, other),
+        })?;
+        if meta.len() > files::MAX_PASSPHRASE_FILE_BYTES {
+            return Err(SourceError::refused(
+                self,
+                format_args!(
+                    "it is {} bytes: a passphrase file holds one passphrase of at most 1023 bytes",
+                    meta.len()
+                ),
+            ));
+        }
         let me = os::effective_uid();
         if meta.uid() != me && meta.uid() != 0 {
             return Err(SourceError::refused(

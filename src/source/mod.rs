@@ -99,6 +99,101 @@ impl SourceError {
     }
 }
 
+/// Descriptions of the sources with a fetch in flight, process-wide.
+fn in_flight() -> &'static std::sync::Mutex<std::collections::HashSet<String>> {
+    static SET: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(Default::default)
+}
+
+/// Removes a source from [`in_flight`] when its fetch thread ends.
+struct InFlight(String);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        in_flight()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// Starts `src.fetch()` on a thread of its own and hands the result to
+/// `deliver` (a late answer nobody waits for any more is dropped, and wiped,
+/// there). At most one fetch per source (by description) runs in the whole
+/// process: a source that hangs past every timeout holds one thread, not one
+/// per attempt, and never a thread of a shared pool.
+fn spawn_fetch(
+    src: &Arc<dyn PassphraseSource>,
+    deliver: impl FnOnce(Result<Passphrase, SourceError>) + Send + 'static,
+) -> Result<(), SourceError> {
+    let desc = src.describe();
+    if !in_flight()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(desc.clone())
+    {
+        return Err(SourceError::unavailable(
+            &**src,
+            "an earlier fetch from this source has not returned yet; not starting another",
+        ));
+    }
+    let guard = InFlight(desc);
+    let fetching = Arc::clone(src);
+    std::thread::Builder::new()
+        .name("fapi-fetch".into())
+        .spawn(move || {
+            let result = fetching.fetch();
+            // The source's own frames (D-Bus, an SDK, a pipe read) may have
+            // held the secret; this thread's stack is reused after it ends.
+            crate::os::scrub_stack();
+            // Out of the set before delivering: a caller woken by the
+            // answer may fetch again at once.
+            drop(guard);
+            deliver(result);
+        })
+        .map(|_| ())
+        .map_err(|e| SourceError::unavailable(&**src, format_args!("cannot start the fetch: {e}")))
+}
+
+/// Fetches from `src`, waiting at most `timeout` (blocking; see
+/// [`spawn_fetch`] for the thread it runs on).
+pub fn fetch_blocking(
+    src: &Arc<dyn PassphraseSource>,
+    timeout: std::time::Duration,
+) -> Result<Passphrase, SourceError> {
+    // Capacity 1: a late answer is sent without blocking, then dropped.
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    spawn_fetch(src, move |r| {
+        let _ = tx.send(r);
+    })?;
+    match rx.recv_timeout(timeout) {
+        Ok(fetched) => fetched,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            Err(SourceError::timed_out(src.describe(), timeout))
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err(SourceError::unavailable(&**src, "the fetch failed"))
+        }
+    }
+}
+
+/// [`fetch_blocking`] for async callers: no runtime thread waits.
+pub async fn fetch(
+    src: &Arc<dyn PassphraseSource>,
+    timeout: std::time::Duration,
+) -> Result<Passphrase, SourceError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    spawn_fetch(src, move |r| {
+        let _ = tx.send(r);
+    })?;
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(fetched)) => fetched,
+        Ok(Err(_)) => Err(SourceError::unavailable(&**src, "the fetch failed")),
+        Err(_) => Err(SourceError::timed_out(src.describe(), timeout)),
+    }
+}
+
 /// Builds the source a credential's config names. Environment variables
 /// must have been taken into `env` before any thread started; `timeout`
 /// bounds commands run by the `exec` source.

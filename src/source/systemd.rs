@@ -6,11 +6,11 @@
 //! readable only by the service. The name must match the one given to
 //! `systemd-creds encrypt --name=NAME`.
 
-use std::fs::File;
 use std::path::PathBuf;
 
 use super::file::read_full;
 use super::{PassphraseSource, SourceError};
+use crate::files::{self, FileError};
 use crate::secret::Passphrase;
 
 /// Reads one systemd credential at every fetch.
@@ -48,15 +48,16 @@ impl PassphraseSource for SystemdSource {
 
     fn fetch(&self) -> Result<Passphrase, SourceError> {
         let path = self.path()?;
-        let mut file = File::open(&path).map_err(|e| {
-            SourceError::unavailable(
+        let (mut file, _) = files::open_regular(&path).map_err(|e| match e {
+            FileError::Io { source, .. } => SourceError::unavailable(
                 self,
                 format_args!(
-                    "{}: {e} (is the unit's LoadCredential[Encrypted]= name {:?}?)",
+                    "{}: {source} (is the unit's LoadCredential[Encrypted]= name {:?}?)",
                     path.display(),
                     self.name
                 ),
-            )
+            ),
+            other => SourceError::refused(self, other),
         })?;
         let filled = Passphrase::fill_with(|buf| read_full(&mut file, buf))
             .map_err(|e| SourceError::unavailable(self, e))?;
