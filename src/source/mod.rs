@@ -46,7 +46,7 @@ pub trait PassphraseSource: Send + Sync + fmt::Debug {
 
 /// Why a source could not deliver a passphrase. Messages name the source
 /// and the cause, never the secret.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SourceError {
     /// The source cannot be reached or does not hold the secret now; a
     /// retry may succeed.
@@ -99,61 +99,93 @@ impl SourceError {
     }
 }
 
-/// Descriptions of the sources with a fetch in flight, process-wide.
-fn in_flight() -> &'static std::sync::Mutex<std::collections::HashSet<String>> {
-    static SET: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
-        std::sync::OnceLock::new();
-    SET.get_or_init(Default::default)
-}
+/// Hands a fetch's result to one waiting caller.
+type Deliver = Box<dyn FnOnce(Result<Passphrase, SourceError>) + Send>;
 
-/// Removes a source from [`in_flight`] when its fetch thread ends.
-struct InFlight(String);
+/// Callers beyond this many waiting on one hung fetch are refused at once.
+const MAX_WAITERS: usize = 64;
 
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        in_flight()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.0);
-    }
+/// The fetches in flight, process-wide, by source description, with the
+/// callers waiting for each.
+fn in_flight() -> &'static std::sync::Mutex<std::collections::HashMap<String, Vec<Deliver>>> {
+    static MAP: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Vec<Deliver>>>,
+    > = std::sync::OnceLock::new();
+    MAP.get_or_init(Default::default)
 }
 
 /// Starts `src.fetch()` on a thread of its own and hands the result to
-/// `deliver` (a late answer nobody waits for any more is dropped, and wiped,
-/// there). At most one fetch per source (by description) runs in the whole
-/// process: a source that hangs past every timeout holds one thread, not one
-/// per attempt, and never a thread of a shared pool.
+/// `deliver` (a late answer nobody waits for any more is dropped, and
+/// wiped, there). One fetch per source (by description) runs at a time in
+/// the whole process; callers that arrive meanwhile (two credentials
+/// sharing a passphrase, a retry) wait for the same answer, each getting
+/// its own copy. So a source that hangs past every timeout holds one
+/// thread, not one per attempt, and never a thread of a shared pool.
 fn spawn_fetch(
     src: &Arc<dyn PassphraseSource>,
     deliver: impl FnOnce(Result<Passphrase, SourceError>) + Send + 'static,
 ) -> Result<(), SourceError> {
     let desc = src.describe();
-    if !in_flight()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(desc.clone())
     {
-        return Err(SourceError::unavailable(
-            &**src,
-            "an earlier fetch from this source has not returned yet; not starting another",
-        ));
+        let mut flights = in_flight().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(waiting) = flights.get_mut(&desc) {
+            if waiting.len() >= MAX_WAITERS {
+                return Err(SourceError::unavailable(
+                    &**src,
+                    "an earlier fetch from this source has not returned and many callers \
+                     wait for it; not waiting too",
+                ));
+            }
+            waiting.push(Box::new(deliver));
+            return Ok(());
+        }
+        flights.insert(desc.clone(), vec![Box::new(deliver)]);
     }
-    let guard = InFlight(desc);
     let fetching = Arc::clone(src);
-    std::thread::Builder::new()
+    let key = desc.clone();
+    let spawned = std::thread::Builder::new()
         .name("fapi-fetch".into())
         .spawn(move || {
             let result = fetching.fetch();
             // The source's own frames (D-Bus, an SDK, a pipe read) may have
             // held the secret; this thread's stack is reused after it ends.
             crate::os::scrub_stack();
-            // Out of the set before delivering: a caller woken by the
-            // answer may fetch again at once.
-            drop(guard);
-            deliver(result);
-        })
-        .map(|_| ())
-        .map_err(|e| SourceError::unavailable(&**src, format_args!("cannot start the fetch: {e}")))
+            let waiting = in_flight()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key)
+                .unwrap_or_default();
+            deliver_all(waiting, result);
+        });
+    if let Err(e) = spawned {
+        let waiting = in_flight()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&desc)
+            .unwrap_or_default();
+        deliver_all(
+            waiting,
+            Err(SourceError::unavailable(
+                &**src,
+                format_args!("cannot start the fetch: {e}"),
+            )),
+        );
+    }
+    Ok(())
+}
+
+/// Gives every waiter its own copy of `result` (each in a locked page).
+fn deliver_all(mut waiting: Vec<Deliver>, result: Result<Passphrase, SourceError>) {
+    let last = waiting.pop();
+    for deliver in waiting {
+        deliver(match &result {
+            Ok(p) => Ok(p.duplicate()),
+            Err(e) => Err(e.clone()),
+        });
+    }
+    if let Some(deliver) = last {
+        deliver(result);
+    }
 }
 
 /// Fetches from `src`, waiting at most `timeout` (blocking; see
@@ -308,5 +340,65 @@ impl PassphraseSource for MemorySource {
 
     fn wipe(&self) {
         *self.pass.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A source whose fetch waits until the test releases it.
+    #[derive(Debug)]
+    struct Gated {
+        calls: AtomicUsize,
+        release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl PassphraseSource for Gated {
+        fn kind(&self) -> &'static str {
+            "gated"
+        }
+        fn describe(&self) -> String {
+            "gated test source".into()
+        }
+        fn fetch(&self) -> Result<Passphrase, SourceError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let _ = self.release.lock().unwrap().recv();
+            Ok(Passphrase::from_slice(b"shared answer").unwrap())
+        }
+    }
+
+    #[test]
+    fn callers_of_one_source_share_one_fetch() {
+        let (release, gate) = std::sync::mpsc::channel();
+        let src: Arc<dyn PassphraseSource> = Arc::new(Gated {
+            calls: AtomicUsize::new(0),
+            release: std::sync::Mutex::new(gate),
+        });
+        let callers: Vec<_> = (0..3)
+            .map(|_| {
+                let src = Arc::clone(&src);
+                std::thread::spawn(move || {
+                    fetch_blocking(&src, std::time::Duration::from_secs(60))
+                        .map(|p| p.expose().to_vec())
+                })
+            })
+            .collect();
+        // Released once all three wait on the one flight.
+        while in_flight()
+            .lock()
+            .unwrap()
+            .get("gated test source")
+            .is_none_or(|w| w.len() < 3)
+        {
+            std::thread::yield_now();
+        }
+        release.send(()).unwrap();
+        for c in callers {
+            assert_eq!(c.join().unwrap().unwrap(), b"shared answer");
+        }
+        let gated = format!("{src:?}");
+        assert!(gated.contains("calls: 1"), "{gated}");
     }
 }
