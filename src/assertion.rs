@@ -9,7 +9,8 @@ use crate::config::MAX_ASSERTION_LIFETIME_SECS;
 use crate::credential::Credential;
 use crate::error::Error;
 use crate::jose::{self, Alg, b64url};
-use crate::{cpu, now_unix};
+use crate::now_unix;
+use crate::sys::cpu;
 
 /// A1: the `client_assertion_type` to post beside the assertion.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -392,10 +392,10 @@ pub fn verify(path: &Path) -> Result<Option<AuditRecord>, AuditError> {
 
 /// Reads the log record by record, verifying the chain.
 fn scan(path: &Path) -> Result<Scan, AuditError> {
-    let (file, _) = crate::files::open_regular(path).map_err(|e| AuditError::Io {
+    let (file, _) = crate::sys::fs::open_regular(path).map_err(|e| AuditError::Io {
         path: path.to_owned(),
         source: match e {
-            crate::files::FileError::Io { source, .. } => source,
+            crate::sys::fs::FileError::Io { source, .. } => source,
             other => std::io::Error::other(other.to_string()),
         },
     })?;

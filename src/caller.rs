@@ -39,7 +39,6 @@ use tonic::transport::server::Connected;
 
 use crate::error::Error;
 use crate::limits::ConnectionSlot;
-use crate::os;
 
 /// A file by what it is: the device and inode it has, and the mount it was
 /// reached through.
@@ -60,7 +59,7 @@ impl FileIdentity {
         Ok(Self {
             dev: meta.dev(),
             ino: meta.ino(),
-            mnt_id: os::mount_id(path),
+            mnt_id: crate::sys::process::mount_id(path),
         })
     }
 
@@ -245,7 +244,7 @@ impl Caller {
     /// when the kernel gives no credentials.
     pub fn of_stream(stream: &UnixStream) -> Option<Caller> {
         let cred = stream.peer_cred().ok()?;
-        let pidfd = os::peer_pidfd(stream);
+        let pidfd = crate::sys::process::peer_pidfd(stream);
         let pid = cred.pid();
         let proc_dir = pid.map(|p| PathBuf::from(format!("/proc/{p}")));
         let read = |name: &str| {
@@ -271,7 +270,7 @@ impl Caller {
         let unit = read("cgroup").and_then(|c| unit_from_cgroup(&c));
         // Checked last: if the process still runs, everything read above
         // was read from it.
-        let race_free = pidfd.as_ref().is_some_and(os::pidfd_alive);
+        let race_free = pidfd.as_ref().is_some_and(crate::sys::process::pidfd_alive);
         Some(Caller {
             uid: cred.uid(),
             gid: cred.gid(),

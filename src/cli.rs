@@ -17,7 +17,7 @@ use crate::jose::Alg;
 use crate::secret::Passphrase;
 use crate::service::pb;
 use crate::source::EnvVault;
-use crate::{audit, dev, enroll, onboard, os, server};
+use crate::{audit, dev, enroll, onboard};
 
 /// fapi-agent: signs FAPI client assertions and decrypts shared secrets for
 /// local apps, from passphrase-encrypted credentials, over gRPC on a Unix socket.
@@ -283,7 +283,7 @@ impl SocketArg {
     fn path(&self) -> PathBuf {
         self.socket
             .clone()
-            .unwrap_or_else(server::default_socket_path)
+            .unwrap_or_else(crate::sys::listen::default_socket_path)
     }
 }
 
@@ -428,16 +428,16 @@ fn init_logging(filter: &str, format: LogFormat) {
 /// Steps every process that touches keys takes first.
 fn prepare_process() {
     // First, before OpenSSL allocates anything.
-    if !os::install_wiping_allocator() {
+    if !crate::sys::openssl::install_wiping_allocator() {
         tracing::warn!("OpenSSL allocator not replaced: freed OpenSSL buffers are not wiped");
     }
-    if let Err(e) = os::harden_process() {
+    if let Err(e) = crate::sys::process::harden_process() {
         tracing::warn!(error = %e, "process hardening incomplete");
     }
-    if !os::init_openssl_secure_heap() {
+    if !crate::sys::openssl::init_openssl_secure_heap() {
         tracing::warn!("OpenSSL secure heap unavailable: key internals use the normal heap");
     }
-    if let Err(e) = os::load_legacy_provider() {
+    if let Err(e) = crate::sys::openssl::load_legacy_provider() {
         tracing::warn!(error = %e, "OpenSSL legacy provider unavailable: legacy PKCS#12 and DES keys will not load");
     }
 }
@@ -459,7 +459,7 @@ fn take_env(config: &Config) -> EnvVault {
 fn run(args: RunArgs) -> ExitCode {
     prepare_process();
     // Before any thread starts: systemd's LISTEN_* variables are read once.
-    let inherited = match crate::systemd::inherited_listener() {
+    let inherited = match crate::sys::systemd::inherited_listener() {
         Ok(l) => l,
         Err(e) => {
             eprintln!("fapi-agent: cannot use the socket systemd passed: {e}");
@@ -531,16 +531,16 @@ fn run(args: RunArgs) -> ExitCode {
         .socket
         .clone()
         .or_else(|| config.agent.socket.clone())
-        .unwrap_or_else(server::default_socket_path);
+        .unwrap_or_else(crate::sys::listen::default_socket_path);
 
     let group = match &config.agent.socket_group {
         None => None,
-        Some(name) => match os::group_id(name) {
+        Some(name) => match crate::sys::process::group_id(name) {
             Some(gid) => Some(gid),
             None => {
                 eprintln!(
                     "fapi-agent: {}",
-                    server::SocketError::UnknownGroup(name.clone())
+                    crate::sys::listen::SocketError::UnknownGroup(name.clone())
                 );
                 return ExitCode::from(2);
             }
@@ -548,13 +548,13 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let socket = match inherited {
-            Some(listener) => server::BoundSocket::inherited(listener)?,
-            None => server::BoundSocket::bind(&socket_path, group)?,
+            Some(listener) => crate::sys::listen::BoundSocket::inherited(listener)?,
+            None => crate::sys::listen::BoundSocket::bind(&socket_path, group)?,
         };
         if args.dev {
             print_dev_banner(&daemon.registry(), socket.path());
         }
-        server::serve(Arc::clone(&daemon), socket, server::shutdown_signal()).await
+        crate::service::server::serve(Arc::clone(&daemon), socket, crate::service::server::shutdown_signal()).await
     });
     // Work still running on the runtime's threads (a passphrase fetch that
     // hangs, say) does not keep the process alive.
@@ -619,7 +619,7 @@ fn check(path: &Path) -> ExitCode {
         ("admin_group", &config.agent.admin_group),
     ] {
         if let Some(name) = group
-            && os::group_id(name).is_none()
+            && crate::sys::process::group_id(name).is_none()
         {
             failed += 1;
             println!("FAIL [agent]: {key} {name:?} is not a group on this system");
@@ -705,7 +705,7 @@ fn store_target(name: &str, t: &StoreTargetArgs) -> Result<onboard::StoreTarget,
 fn read_passphrase(prompt: &str) -> Result<Passphrase, String> {
     use std::io::IsTerminal;
     let filled = if std::io::stdin().is_terminal() {
-        Passphrase::fill_with(|buf| os::read_tty_no_echo(prompt, buf))
+        Passphrase::fill_with(|buf| crate::sys::tty::read_tty_no_echo(prompt, buf))
     } else {
         let mut stdin = std::io::stdin().lock();
         Passphrase::fill_with(|buf| crate::source::read_full(&mut stdin, buf))
@@ -1005,7 +1005,7 @@ async fn client_command_async(command: ClientCommand) -> Result<(), String> {
             let mut text = String::new();
             match &d.input {
                 Some(p) => {
-                    let bytes = crate::files::read_capped(p, 64 * 1024, "a base64 ciphertext")
+                    let bytes = crate::sys::fs::read_capped(p, 64 * 1024, "a base64 ciphertext")
                         .map_err(|e| e.to_string())?;
                     text = String::from_utf8(bytes)
                         .map_err(|_| format!("{} is not base64 text", p.display()))?;

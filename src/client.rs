@@ -44,7 +44,7 @@ pub async fn channel_with(
 
 /// The uids a daemon may run as, for this client.
 pub fn trusted_server_uids() -> Vec<u32> {
-    let mut uids = vec![crate::os::effective_uid(), 0];
+    let mut uids = vec![crate::sys::process::effective_uid(), 0];
     if let Some(uid) = std::env::var("FAPI_AGENT_SOCKET_OWNER")
         .ok()
         .and_then(|v| v.trim().parse().ok())

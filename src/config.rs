@@ -439,7 +439,7 @@ pub enum KeyringName {
 pub enum ConfigError {
     /// The file could not be read.
     #[error("config file: {0}")]
-    Read(#[from] crate::files::FileError),
+    Read(#[from] crate::sys::fs::FileError),
     /// TOML syntax or an unknown/mistyped key.
     #[error("config file {path} is invalid: {message}")]
     Parse {
@@ -504,7 +504,7 @@ impl Config {
     /// Reads, parses, resolves relative paths and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let bytes =
-            crate::files::read_capped(path, crate::files::MAX_CONFIG_BYTES, "a config file")?;
+            crate::sys::fs::read_capped(path, crate::sys::fs::MAX_CONFIG_BYTES, "a config file")?;
         let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
             path: path.to_owned(),
             message: "the file is not UTF-8 text".into(),

@@ -27,7 +27,6 @@ use crate::credential::{Credential, Phase, Registry, Selector};
 use crate::error::Error;
 use crate::limits::{RateLimiter, Verdict};
 use crate::now_unix;
-use crate::os;
 use crate::service::{credential_to_pb, pb};
 use crate::source::EnvVault;
 
@@ -170,7 +169,7 @@ impl Daemon {
                 agent.requests_per_second_per_uid,
                 agent.request_burst_per_uid,
             ),
-            admin_gid: Mutex::new(agent.admin_group.as_deref().and_then(os::group_id)),
+            admin_gid: Mutex::new(agent.admin_group.as_deref().and_then(crate::sys::process::group_id)),
             agent: Mutex::new(agent),
             audit: None,
         }
@@ -462,12 +461,12 @@ impl Daemon {
             ));
         };
         tracing::info!(trigger, "reloading");
-        crate::systemd::reloading();
+        crate::sys::systemd::reloading();
         // READY=1 again whatever the outcome: the running state serves.
         struct ReadyAgain;
         impl Drop for ReadyAgain {
             fn drop(&mut self) {
-                crate::systemd::ready("serving (reloaded)");
+                crate::sys::systemd::ready("serving (reloaded)");
             }
         }
         let _ready = ReadyAgain;
@@ -596,7 +595,7 @@ impl Daemon {
         for e in failed_reloads {
             let _ = self.events.send(e);
         }
-        *lock(&self.admin_gid) = config.agent.admin_group.as_deref().and_then(os::group_id);
+        *lock(&self.admin_gid) = config.agent.admin_group.as_deref().and_then(crate::sys::process::group_id);
         self.rate.reconfigure(
             config.agent.requests_per_second_per_uid,
             config.agent.request_burst_per_uid,

@@ -363,7 +363,7 @@ pub fn install_cert(
         path: stanza_path.clone(),
         reason,
     };
-    let text = crate::files::read_capped(&stanza_path, crate::files::MAX_CONFIG_BYTES, "a stanza")
+    let text = crate::sys::fs::read_capped(&stanza_path, crate::sys::fs::MAX_CONFIG_BYTES, "a stanza")
         .map_err(|e| e.to_string())
         .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_owned()))
         .map_err(stanza_err)?;
@@ -406,7 +406,7 @@ pub fn install_cert(
     }
     if let Some(config) = config {
         let current =
-            crate::files::read_capped(config, crate::files::MAX_CONFIG_BYTES, "a config file")
+            crate::sys::fs::read_capped(config, crate::sys::fs::MAX_CONFIG_BYTES, "a config file")
                 .map_err(|e| EnrollError::Io {
                     path: config.to_owned(),
                     source: std::io::Error::other(e.to_string()),

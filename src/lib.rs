@@ -40,25 +40,21 @@ pub mod caller;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod cpu;
 pub mod credential;
 pub mod daemon;
 pub mod dev;
 pub mod enroll;
 pub mod error;
-pub mod files;
 pub mod jose;
 pub mod limits;
 pub mod metrics;
 pub mod onboard;
-pub mod os;
+pub mod sys;
 pub mod policy;
 pub mod rsa_decrypt;
 pub mod secret;
-pub mod server;
 pub mod service;
 pub mod source;
-pub mod systemd;
 pub mod watch;
 
 /// Seconds since the Unix epoch, now.

@@ -14,7 +14,6 @@ use crate::caller::{Caller, FileIdentity, Unit};
 use crate::config::{AllowRule, Operation};
 use crate::credential::Credential;
 use crate::error::Error;
-use crate::os;
 
 /// The files the `executables` selectors name, resolved to what they are
 /// (device, inode, mount) when the registry is built: at load and at every
@@ -140,7 +139,7 @@ pub fn check_rules(
     exes: &Executables,
 ) -> Result<(), Error> {
     if rules.is_empty() {
-        let own = os::effective_uid();
+        let own = crate::sys::process::effective_uid();
         if caller.uid == own {
             return Ok(());
         }
@@ -167,7 +166,7 @@ pub fn check_rules(
 /// Whether `caller` may use the Admin service: root, the daemon's uid, or
 /// a member of the admin group.
 pub fn check_admin(caller: &Caller, admin_gid: Option<u32>) -> Result<(), Error> {
-    let own = os::effective_uid();
+    let own = crate::sys::process::effective_uid();
     if caller.uid == 0 || caller.uid == own || admin_gid.is_some_and(|g| caller.in_group(g)) {
         return Ok(());
     }
@@ -304,7 +303,7 @@ mod tests {
     #[test]
     fn admin_is_root_own_uid_or_group() {
         assert!(check_admin(&caller(0, 0, "/x", true), None).is_ok());
-        assert!(check_admin(&caller(os::effective_uid(), 0, "/x", true), None).is_ok());
+        assert!(check_admin(&caller(crate::sys::process::effective_uid(), 0, "/x", true), None).is_ok());
         let other = caller(54321, 54321, "/x", true);
         assert!(check_admin(&other, None).is_err());
         assert!(

@@ -16,7 +16,7 @@ use openssl::pkey::{Id, PKeyRef, Private};
 use openssl::rsa::Padding as RsaPadding;
 
 use crate::config::PaddingName;
-use crate::cpu;
+use crate::sys::cpu;
 use crate::credential::Credential;
 use crate::error::Error;
 use crate::secret::SecretBytes;

@@ -10,7 +10,6 @@ use std::fmt;
 
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::os;
 
 /// Longest passphrase accepted, in bytes. The buffer holds one more byte for
 /// the NUL terminator OpenSSL's C APIs need.
@@ -20,10 +19,10 @@ pub const MAX_PASSPHRASE_LEN: usize = 1023;
 ///
 /// The buffer is allocated once at its full size and never reallocated, so
 /// reading a passphrase into it leaves no stray copies; it is locked in RAM
-/// and excluded from core dumps where the OS allows ([`os::SecretPage`]),
+/// and excluded from core dumps where the OS allows ([`crate::sys::mem::SecretPage`]),
 /// and wiped when dropped.
 pub struct Passphrase {
-    buf: Box<os::SecretPage>,
+    buf: Box<crate::sys::mem::SecretPage>,
     len: usize,
 }
 
@@ -111,7 +110,7 @@ impl Passphrase {
 
     fn empty() -> Self {
         Self {
-            buf: os::SecretPage::new_boxed(),
+            buf: crate::sys::mem::SecretPage::new_boxed(),
             len: 0,
         }
     }

@@ -9,7 +9,7 @@ use openssl::error::ErrorStack;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
 
-use crate::os::SecretPage;
+use crate::sys::mem::SecretPage;
 use crate::secret::SecretBytes;
 
 /// How a decrypted key is held between operations.

@@ -8,9 +8,8 @@ use openssl::error::ErrorStack;
 use openssl::pkey::{PKey, Private, Public};
 use openssl::x509::X509;
 
-use crate::files::{self, FileError};
+use crate::sys::fs::{self as files, FileError};
 use crate::jose::{Alg, KeyPolicyError, PublicJwk, x5t_s256};
-use crate::os;
 use crate::secret::Passphrase;
 use crate::source::SourceError;
 
@@ -255,7 +254,7 @@ impl KeyFile {
             KeyFile::Der { bytes, .. } => PKey::private_key_from_pkcs8_callback(bytes, callback)
                 .map(|key| Decrypted { key, certs: None }),
             KeyFile::Pkcs12 { der, .. } => match pass {
-                Some(p) => os::pkcs12_parse(der, p).map(|c| {
+                Some(p) => crate::sys::openssl::pkcs12_parse(der, p.expose_nul_terminated()).map(|c| {
                     let mut certs = vec![c.cert];
                     certs.extend(c.chain);
                     Decrypted {
@@ -267,7 +266,7 @@ impl KeyFile {
             },
         };
         // The calls above ran below this frame: wipe what they left there.
-        os::scrub_stack();
+        crate::sys::mem::scrub_stack();
         result.map_err(|e| self.classify(&e, source_desc))
     }
 

@@ -23,7 +23,8 @@ use crate::config::{AgentConfig, Config, CredentialConfig};
 use crate::error::Error;
 use crate::secret::Passphrase;
 use crate::source::{self, EnvVault, PassphraseSource, SourceError};
-use crate::{cpu, now_unix};
+use crate::now_unix;
+use crate::sys::cpu;
 
 /// After a failed fetch or decryption, attempts within a backoff window get
 /// the recorded error instead of another (costly, or hanging) attempt: a
@@ -143,7 +144,7 @@ pub fn fingerprint(config: &CredentialConfig) -> Vec<u8> {
     for path in config.files() {
         h.update(path.as_os_str().as_encoded_bytes());
         h.update(&[0]);
-        match crate::files::read_capped(path, crate::files::MAX_CREDENTIAL_FILE_BYTES, "") {
+        match crate::sys::fs::read_capped(path, crate::sys::fs::MAX_CREDENTIAL_FILE_BYTES, "") {
             Ok(mut bytes) => {
                 h.update(&bytes);
                 zeroize::Zeroize::zeroize(&mut bytes);

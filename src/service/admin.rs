@@ -36,7 +36,7 @@ impl pb::admin_server::Admin for AdminService {
         let caller = self.daemon.admit(&request, "status")?;
         self.daemon.authorize_admin(&caller, "status")?;
         let reload = self.daemon.last_reload();
-        let (locked, unlockable) = crate::os::memory_lock_report();
+        let (locked, unlockable) = crate::sys::mem::memory_lock_report();
         Ok(Response::new(pb::StatusResponse {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_seconds: self.started.elapsed().as_secs(),
@@ -58,7 +58,7 @@ impl pb::admin_server::Admin for AdminService {
             locked: self.daemon.is_locked(),
             secret_pages_locked: locked as u64,
             secret_pages_unlockable: unlockable as u64,
-            secure_heap: crate::os::secure_heap_active(),
+            secure_heap: crate::sys::openssl::secure_heap_active(),
         }))
     }
 

@@ -14,7 +14,8 @@ use crate::config::{Operation, PaddingName};
 use crate::daemon::Daemon;
 use crate::error::Error;
 use crate::secret::{MAX_PASSPHRASE_LEN, SecretBytes};
-use crate::{cpu, rsa_decrypt};
+use crate::rsa_decrypt;
+use crate::sys::cpu;
 
 /// Serves `fapi_agent.v1.Agent` from the daemon's current registry.
 pub struct AgentService {

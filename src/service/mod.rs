@@ -4,6 +4,7 @@
 mod admin;
 mod agent;
 pub mod codec;
+pub mod server;
 
 use std::fmt;
 

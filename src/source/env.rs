@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::{PassphraseSource, SourceError};
-use crate::os;
 use crate::secret::{Passphrase, PassphraseError};
 
 /// Passphrases taken from the environment at start-up, by variable name.
@@ -29,14 +28,14 @@ enum EnvProblem {
 
 impl EnvVault {
     /// Takes and wipes each named variable. Must be called before the
-    /// process starts any thread (see [`os::take_env_secret`]).
+    /// process starts any thread (see [`crate::sys::env::take_env_secret`]).
     pub fn take<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         let mut taken = HashMap::new();
         for name in names {
             if taken.contains_key(name) {
                 continue;
             }
-            let value = match os::take_env_secret(name) {
+            let value = match crate::sys::env::take_env_secret(name, Passphrase::from_slice) {
                 Ok(Some(Ok(p))) => Ok(p),
                 Ok(Some(Err(e))) => Err(EnvProblem::Invalid(e)),
                 Ok(None) => Err(EnvProblem::Unset),

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use super::file::{drain_wiped, read_full};
 use super::{PassphraseSource, SourceError};
-use crate::os;
 use crate::secret::Passphrase;
 
 /// The `PATH` the command runs with.
@@ -147,12 +146,12 @@ impl PassphraseSource for ExecSource {
         // Polled without reaping, so the group id stays ours until the
         // group is killed below.
         let exited = loop {
-            match os::child_exited_unreaped(pgid) {
+            match crate::sys::process::child_exited_unreaped(pgid) {
                 Ok(true) => break true,
                 Ok(false) if Instant::now() >= deadline => break false,
                 Ok(false) => std::thread::sleep(Duration::from_millis(5)),
                 Err(e) => {
-                    os::kill_process_group(pgid);
+                    crate::sys::process::kill_process_group(pgid);
                     let _ = child.wait();
                     return Err(SourceError::unavailable(self, format_args!("wait: {e}")));
                 }
@@ -160,7 +159,7 @@ impl PassphraseSource for ExecSource {
         };
         // Whatever happened, nothing the command started may outlive the
         // fetch or keep the pipes open.
-        os::kill_process_group(pgid);
+        crate::sys::process::kill_process_group(pgid);
         let status = child
             .wait()
             .map_err(|e| SourceError::unavailable(self, format_args!("wait: {e}")))?;

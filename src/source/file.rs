@@ -5,8 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::{PassphraseSource, SourceError};
-use crate::files::{self, FileError};
-use crate::os;
+use crate::sys::fs::{self as files, FileError};
 use crate::secret::Passphrase;
 
 /// Reads a passphrase file. Refuses a file that is group- or world-readable
@@ -60,7 +59,7 @@ impl PassphraseSource for FileSource {
                 ),
             ));
         }
-        let me = os::effective_uid();
+        let me = crate::sys::process::effective_uid();
         if meta.uid() != me && meta.uid() != 0 {
             return Err(SourceError::refused(
                 self,
@@ -71,7 +70,7 @@ impl PassphraseSource for FileSource {
             ));
         }
         let group_read_ok =
-            self.allow_group_read && meta.gid() == os::effective_gid() && meta.mode() & 0o037 == 0;
+            self.allow_group_read && meta.gid() == crate::sys::process::effective_gid() && meta.mode() & 0o037 == 0;
         if meta.mode() & 0o077 != 0 && !group_read_ok {
             return Err(SourceError::refused(
                 self,

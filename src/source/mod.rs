@@ -149,7 +149,7 @@ fn spawn_fetch(
             let result = fetching.fetch();
             // The source's own frames (D-Bus, an SDK, a pipe read) may have
             // held the secret; this thread's stack is reused after it ends.
-            crate::os::scrub_stack();
+            crate::sys::mem::scrub_stack();
             let waiting = in_flight()
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use super::file::read_full;
 use super::{PassphraseSource, SourceError};
-use crate::files::{self, FileError};
+use crate::sys::fs::{self as files, FileError};
 use crate::secret::Passphrase;
 
 /// Reads one systemd credential at every fetch.

@@ -35,7 +35,7 @@ where
         let _permit = permit;
         thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
         if !LOWERED.get() {
-            crate::os::lower_current_thread_priority();
+            crate::sys::process::lower_current_thread_priority();
             LOWERED.set(true);
         }
         f()
