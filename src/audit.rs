@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::caller::Caller;
+pub use crate::config::FsyncPolicy;
 
 /// Longest interval between appending a record and flushing it to disk,
 /// with `audit_fsync = "interval"`.
@@ -37,17 +38,6 @@ pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1)
 
 /// Longest line `verify` reads as a record; records are a few hundred bytes.
 const MAX_RECORD_BYTES: usize = 64 * 1024;
-
-/// When the log is flushed to disk.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FsyncPolicy {
-    /// At most [`SYNC_INTERVAL`] after a record is appended.
-    #[default]
-    Interval,
-    /// After every record, before the request is answered.
-    Always,
-}
 
 /// The `prev` of a log's first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -554,7 +554,12 @@ fn run(args: RunArgs) -> ExitCode {
         if args.dev {
             print_dev_banner(&daemon.registry(), socket.path());
         }
-        crate::service::server::serve(Arc::clone(&daemon), socket, crate::service::server::shutdown_signal()).await
+        crate::service::server::serve(
+            Arc::clone(&daemon),
+            socket,
+            crate::service::server::shutdown_signal(),
+        )
+        .await
     });
     // Work still running on the runtime's threads (a passphrase fetch that
     // hangs, say) does not keep the process alive.

@@ -169,7 +169,12 @@ impl Daemon {
                 agent.requests_per_second_per_uid,
                 agent.request_burst_per_uid,
             ),
-            admin_gid: Mutex::new(agent.admin_group.as_deref().and_then(crate::sys::process::group_id)),
+            admin_gid: Mutex::new(
+                agent
+                    .admin_group
+                    .as_deref()
+                    .and_then(crate::sys::process::group_id),
+            ),
             agent: Mutex::new(agent),
             audit: None,
         }
@@ -595,7 +600,11 @@ impl Daemon {
         for e in failed_reloads {
             let _ = self.events.send(e);
         }
-        *lock(&self.admin_gid) = config.agent.admin_group.as_deref().and_then(crate::sys::process::group_id);
+        *lock(&self.admin_gid) = config
+            .agent
+            .admin_group
+            .as_deref()
+            .and_then(crate::sys::process::group_id);
         self.rate.reconfigure(
             config.agent.requests_per_second_per_uid,
             config.agent.request_burst_per_uid,

@@ -363,10 +363,11 @@ pub fn install_cert(
         path: stanza_path.clone(),
         reason,
     };
-    let text = crate::sys::fs::read_capped(&stanza_path, crate::sys::fs::MAX_CONFIG_BYTES, "a stanza")
-        .map_err(|e| e.to_string())
-        .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_owned()))
-        .map_err(stanza_err)?;
+    let text =
+        crate::sys::fs::read_capped(&stanza_path, crate::sys::fs::MAX_CONFIG_BYTES, "a stanza")
+            .map_err(|e| e.to_string())
+            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_owned()))
+            .map_err(stanza_err)?;
     let parsed = Config::parse(&text, dir).map_err(|e| stanza_err(e.to_string()))?;
     let cfg = parsed
         .credentials

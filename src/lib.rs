@@ -49,12 +49,12 @@ pub mod jose;
 pub mod limits;
 pub mod metrics;
 pub mod onboard;
-pub mod sys;
 pub mod policy;
 pub mod rsa_decrypt;
 pub mod secret;
 pub mod service;
 pub mod source;
+pub mod sys;
 pub mod watch;
 
 /// Seconds since the Unix epoch, now.

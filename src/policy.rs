@@ -303,7 +303,13 @@ mod tests {
     #[test]
     fn admin_is_root_own_uid_or_group() {
         assert!(check_admin(&caller(0, 0, "/x", true), None).is_ok());
-        assert!(check_admin(&caller(crate::sys::process::effective_uid(), 0, "/x", true), None).is_ok());
+        assert!(
+            check_admin(
+                &caller(crate::sys::process::effective_uid(), 0, "/x", true),
+                None
+            )
+            .is_ok()
+        );
         let other = caller(54321, 54321, "/x", true);
         assert!(check_admin(&other, None).is_err());
         assert!(

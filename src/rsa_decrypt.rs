@@ -16,10 +16,10 @@ use openssl::pkey::{Id, PKeyRef, Private};
 use openssl::rsa::Padding as RsaPadding;
 
 use crate::config::PaddingName;
-use crate::sys::cpu;
 use crate::credential::Credential;
 use crate::error::Error;
 use crate::secret::SecretBytes;
+use crate::sys::cpu;
 
 /// Decodes base64 ciphertext as platforms show it: standard or URL-safe
 /// alphabet, with or without padding, whitespace and line breaks ignored.

@@ -10,7 +10,6 @@ use std::fmt;
 
 use zeroize::{Zeroize, Zeroizing};
 
-
 /// Longest passphrase accepted, in bytes. The buffer holds one more byte for
 /// the NUL terminator OpenSSL's C APIs need.
 pub const MAX_PASSPHRASE_LEN: usize = 1023;

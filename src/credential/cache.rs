@@ -9,8 +9,8 @@ use openssl::error::ErrorStack;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
 
-use crate::sys::mem::SecretPage;
 use crate::secret::SecretBytes;
+use crate::sys::mem::SecretPage;
 
 /// How a decrypted key is held between operations.
 enum Held {

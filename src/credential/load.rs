@@ -8,10 +8,10 @@ use openssl::error::ErrorStack;
 use openssl::pkey::{PKey, Private, Public};
 use openssl::x509::X509;
 
-use crate::sys::fs::{self as files, FileError};
 use crate::jose::{Alg, KeyPolicyError, PublicJwk, x5t_s256};
 use crate::secret::Passphrase;
 use crate::source::SourceError;
+use crate::sys::fs::{self as files, FileError};
 
 /// Why a credential cannot be used. Every message says what is wrong and
 /// what to do; none contains secret material.
@@ -254,14 +254,16 @@ impl KeyFile {
             KeyFile::Der { bytes, .. } => PKey::private_key_from_pkcs8_callback(bytes, callback)
                 .map(|key| Decrypted { key, certs: None }),
             KeyFile::Pkcs12 { der, .. } => match pass {
-                Some(p) => crate::sys::openssl::pkcs12_parse(der, p.expose_nul_terminated()).map(|c| {
-                    let mut certs = vec![c.cert];
-                    certs.extend(c.chain);
-                    Decrypted {
-                        key: c.key,
-                        certs: Some(certs),
-                    }
-                }),
+                Some(p) => {
+                    crate::sys::openssl::pkcs12_parse(der, p.expose_nul_terminated()).map(|c| {
+                        let mut certs = vec![c.cert];
+                        certs.extend(c.chain);
+                        Decrypted {
+                            key: c.key,
+                            certs: Some(certs),
+                        }
+                    })
+                }
                 None => Err(ErrorStack::get()),
             },
         };

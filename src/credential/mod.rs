@@ -21,9 +21,9 @@ pub use load::{
 
 use crate::config::{AgentConfig, Config, CredentialConfig};
 use crate::error::Error;
+use crate::now_unix;
 use crate::secret::Passphrase;
 use crate::source::{self, EnvVault, PassphraseSource, SourceError};
-use crate::now_unix;
 use crate::sys::cpu;
 
 /// After a failed fetch or decryption, attempts within a backoff window get

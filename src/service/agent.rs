@@ -13,8 +13,8 @@ use crate::audit::AuditEvent;
 use crate::config::{Operation, PaddingName};
 use crate::daemon::Daemon;
 use crate::error::Error;
-use crate::secret::{MAX_PASSPHRASE_LEN, SecretBytes};
 use crate::rsa_decrypt;
+use crate::secret::{MAX_PASSPHRASE_LEN, SecretBytes};
 use crate::sys::cpu;
 
 /// Serves `fapi_agent.v1.Agent` from the daemon's current registry.

@@ -5,8 +5,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::{PassphraseSource, SourceError};
-use crate::sys::fs::{self as files, FileError};
 use crate::secret::Passphrase;
+use crate::sys::fs::{self as files, FileError};
 
 /// Reads a passphrase file. Refuses a file that is group- or world-readable
 /// or owned by another user (root's files are accepted: root can read ours
@@ -69,8 +69,9 @@ impl PassphraseSource for FileSource {
                 ),
             ));
         }
-        let group_read_ok =
-            self.allow_group_read && meta.gid() == crate::sys::process::effective_gid() && meta.mode() & 0o037 == 0;
+        let group_read_ok = self.allow_group_read
+            && meta.gid() == crate::sys::process::effective_gid()
+            && meta.mode() & 0o037 == 0;
         if meta.mode() & 0o077 != 0 && !group_read_ok {
             return Err(SourceError::refused(
                 self,

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use super::file::read_full;
 use super::{PassphraseSource, SourceError};
-use crate::sys::fs::{self as files, FileError};
 use crate::secret::Passphrase;
+use crate::sys::fs::{self as files, FileError};
 
 /// Reads one systemd credential at every fetch.
 #[derive(Debug)]

@@ -34,4 +34,3 @@ pub fn take_env_secret<T>(
     };
     Ok(Some(taken))
 }
-

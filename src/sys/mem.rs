@@ -102,4 +102,3 @@ pub fn memory_lock_report() -> (usize, usize) {
         PAGES_UNLOCKABLE.load(Ordering::Relaxed),
     )
 }
-

@@ -149,7 +149,9 @@ pub struct Pkcs12Contents {
 /// `openssl` crate's `Pkcs12::parse2` copies the passphrase into a heap
 /// `CString` that is never wiped; this does not.
 pub fn pkcs12_parse(der: &[u8], pass_c: &[u8]) -> Result<Pkcs12Contents, ErrorStack> {
-    let terminated = pass_c.split_last().is_some_and(|(last, rest)| *last == 0 && !rest.contains(&0));
+    let terminated = pass_c
+        .split_last()
+        .is_some_and(|(last, rest)| *last == 0 && !rest.contains(&0));
     if !terminated {
         // A caller's bug; OpenSSL must never read past the slice.
         return Err(ErrorStack::get());
@@ -193,4 +195,3 @@ pub fn pkcs12_parse(der: &[u8], pass_c: &[u8]) -> Result<Pkcs12Contents, ErrorSt
         _ => Err(ErrorStack::get()),
     }
 }
-

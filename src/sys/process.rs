@@ -181,4 +181,3 @@ pub fn child_exited_unreaped(pid: u32) -> std::io::Result<bool> {
     // SAFETY: after a successful waitid the pid field is initialised.
     Ok(unsafe { info.si_pid() } != 0)
 }
-

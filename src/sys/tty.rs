@@ -50,4 +50,3 @@ pub fn read_tty_no_echo(prompt: &str, buf: &mut [u8]) -> std::io::Result<usize> 
     let _ = tty.write_all(b"\n");
     result.map(|n| n.min(buf.len()))
 }
-

@@ -1,0 +1,276 @@
+//! One credential (`[credentials.NAME]`) and its validation.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{AllowRule, ConfigError, PassphraseConfig};
+
+/// Hard cap on an assertion's lifetime (`exp - iat`), whatever the config
+/// says: no authorization server enforces one (STANDARDS A4).
+pub const MAX_ASSERTION_LIFETIME_SECS: u32 = 300;
+/// Default assertion lifetime.
+pub const DEFAULT_ASSERTION_LIFETIME_SECS: u32 = 60;
+
+/// One credential (`[credentials.NAME]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialConfig {
+    /// The OAuth client_id: the assertion's `iss` and `sub`, byte-exact.
+    pub client_id: String,
+    /// The authorization server's issuer identifier: the default `aud`.
+    pub issuer: String,
+    /// Private key file (PEM or DER). Exclusive with `pkcs12`.
+    pub key: Option<PathBuf>,
+    /// Certificate file (PEM, leaf first, optional chain). Required with `key`.
+    pub certificate: Option<PathBuf>,
+    /// PKCS#12 bundle holding key and certificate (and chain).
+    pub pkcs12: Option<PathBuf>,
+    /// Where the key's passphrase comes from. Required unless the key is
+    /// plaintext and `allow_plaintext_key` is set.
+    pub passphrase: Option<PassphraseConfig>,
+    /// Accept an unencrypted key file (a warning is logged at every start).
+    #[serde(default)]
+    pub allow_plaintext_key: bool,
+    /// Allow `GetKeyMaterial` to hand out the decrypted key.
+    #[serde(default)]
+    pub export: bool,
+    /// Paddings `DecryptSecret` accepts for this (RSA) credential.
+    #[serde(default = "default_paddings")]
+    pub decrypt_paddings: Vec<PaddingName>,
+    /// How assertions for this credential are built.
+    #[serde(default)]
+    pub assertion: AssertionConfig,
+    /// Keep the decrypted key sealed in memory, unsealed per operation
+    /// (costs a key parse per operation; see docs/benchmarks.md).
+    #[serde(default)]
+    pub shielded: bool,
+    /// Who may use this credential. Without rules, only the daemon's uid.
+    #[serde(default)]
+    pub allow: Vec<AllowRule>,
+}
+
+/// RSA decryption paddings by config name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum PaddingName {
+    /// RSAES-PKCS1-v1_5: padding-oracle risk, never on by default.
+    #[serde(rename = "pkcs1-v1_5")]
+    Pkcs1V15,
+    /// RSAES-OAEP with SHA-1 / MGF1-SHA-1.
+    #[serde(rename = "oaep-sha1")]
+    OaepSha1,
+    /// RSAES-OAEP with SHA-256 / MGF1-SHA-256.
+    #[serde(rename = "oaep-sha256")]
+    OaepSha256,
+}
+
+fn default_paddings() -> Vec<PaddingName> {
+    vec![PaddingName::OaepSha1, PaddingName::OaepSha256]
+}
+
+/// Client-assertion settings per credential (`[credentials.NAME.assertion]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssertionConfig {
+    /// Emit `typ: client-authentication+jwt` (rfc7523bis; some servers reject it).
+    pub typ: bool,
+    /// Emit the `x5t#S256` header (Entra ID wants it).
+    pub x5t_s256: bool,
+    /// Default lifetime in seconds.
+    pub default_lifetime_seconds: u32,
+    /// Largest lifetime a caller may ask for (never above 300 s).
+    pub max_lifetime_seconds: u32,
+    /// Audiences a caller may ask for besides the issuer, such as a legacy
+    /// server's token endpoint. Each use is logged.
+    pub allowed_audiences: Vec<String>,
+    /// Seconds added to `iat`/`nbf` for a server whose clock is known to be
+    /// off (within ±60).
+    pub clock_offset_seconds: i64,
+}
+
+impl Default for AssertionConfig {
+    fn default() -> Self {
+        Self {
+            typ: true,
+            x5t_s256: false,
+            default_lifetime_seconds: DEFAULT_ASSERTION_LIFETIME_SECS,
+            max_lifetime_seconds: MAX_ASSERTION_LIFETIME_SECS,
+            allowed_audiences: Vec::new(),
+            clock_offset_seconds: 0,
+        }
+    }
+}
+
+impl CredentialConfig {
+    /// The key, certificate and bundle files this credential reads.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        [&self.key, &self.certificate, &self.pkcs12]
+            .into_iter()
+            .flatten()
+            .map(PathBuf::as_path)
+    }
+
+    pub(super) fn resolve_paths(&mut self, base: &Path) {
+        for p in [&mut self.key, &mut self.certificate, &mut self.pkcs12]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        if let Some(PassphraseConfig::File { path, .. }) = &mut self.passphrase
+            && path.is_relative()
+        {
+            *path = base.join(&*path);
+        }
+    }
+
+    pub(super) fn validate(&self, name: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            credential: name.to_owned(),
+            message,
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(invalid(
+                "credential names may use only letters, digits, '-', '_' and '.'".into(),
+            ));
+        }
+        if self.client_id.is_empty() {
+            return Err(invalid("client_id is empty".into()));
+        }
+        if self.issuer.is_empty() {
+            return Err(invalid(
+                "issuer is empty: set it to the authorization server's issuer identifier".into(),
+            ));
+        }
+        match (&self.key, &self.certificate, &self.pkcs12) {
+            (Some(_), Some(_), None) | (None, None, Some(_)) => {}
+            (Some(_), None, None) => {
+                return Err(invalid("`key` needs `certificate` beside it".into()));
+            }
+            _ => {
+                return Err(invalid(
+                    "set either `key` and `certificate`, or `pkcs12` alone".into(),
+                ));
+            }
+        }
+        if self.pkcs12.is_some() && self.passphrase.is_none() {
+            return Err(invalid(
+                "a PKCS#12 bundle needs a `passphrase` source".into(),
+            ));
+        }
+        if self.passphrase.is_none() && !self.allow_plaintext_key {
+            return Err(invalid(
+                "no `passphrase` source: add one (e.g. passphrase = { source = \"keyutils\", \
+                 description = \"fapi-agent:NAME\" }), or set allow_plaintext_key = true for an \
+                 unencrypted key"
+                    .into(),
+            ));
+        }
+        for (i, rule) in self.allow.iter().enumerate() {
+            if rule.uids.is_empty()
+                && rule.gids.is_empty()
+                && rule.executables.is_empty()
+                && rule.systemd_units.is_empty()
+                && rule.systemd_user_units.is_empty()
+            {
+                return Err(invalid(format!(
+                    "allow rule {} names no caller: give uids, gids, executables, systemd_units \
+                     or systemd_user_units",
+                    i + 1
+                )));
+            }
+            if let Some(e) = rule.executables.iter().find(|e| e.is_relative()) {
+                return Err(invalid(format!(
+                    "allow rule {}: executable {} must be an absolute path",
+                    i + 1,
+                    e.display()
+                )));
+            }
+            if rule.allow_other_namespaces && rule.executables.is_empty() {
+                return Err(invalid(format!(
+                    "allow rule {}: allow_other_namespaces applies to executables, and the rule \
+                     names none",
+                    i + 1
+                )));
+            }
+            if rule.operations.is_empty() {
+                return Err(invalid(format!(
+                    "allow rule {} allows no operations",
+                    i + 1
+                )));
+            }
+        }
+        let a = &self.assertion;
+        if a.max_lifetime_seconds == 0 || a.max_lifetime_seconds > MAX_ASSERTION_LIFETIME_SECS {
+            return Err(invalid(format!(
+                "assertion.max_lifetime_seconds must be between 1 and {MAX_ASSERTION_LIFETIME_SECS}"
+            )));
+        }
+        if a.default_lifetime_seconds == 0 || a.default_lifetime_seconds > a.max_lifetime_seconds {
+            return Err(invalid(format!(
+                "assertion.default_lifetime_seconds must be between 1 and max_lifetime_seconds ({})",
+                a.max_lifetime_seconds
+            )));
+        }
+        if a.clock_offset_seconds.abs() > 60 {
+            return Err(invalid(
+                "assertion.clock_offset_seconds must be within ±60 (a FAPI 2.0 server rejects more)"
+                    .into(),
+            ));
+        }
+        if a.allowed_audiences.iter().any(String::is_empty) {
+            return Err(invalid(
+                "assertion.allowed_audiences has an empty entry".into(),
+            ));
+        }
+        match &self.passphrase {
+            Some(PassphraseConfig::Exec { command, .. })
+                if command.is_empty() || command[0].is_empty() =>
+            {
+                return Err(invalid(
+                    "passphrase source exec needs a command: [\"/path/to/program\", \"arg\", …]"
+                        .into(),
+                ));
+            }
+            Some(PassphraseConfig::SecretService { attributes }) if attributes.is_empty() => {
+                return Err(invalid(
+                    "passphrase source secret-service needs at least one lookup attribute".into(),
+                ));
+            }
+            Some(PassphraseConfig::Systemd { name })
+                if name.is_empty() || name.contains('/') || name == "." || name == ".." =>
+            {
+                return Err(invalid(format!(
+                    "passphrase source systemd: {name:?} is not a credential name (no '/')"
+                )));
+            }
+            Some(PassphraseConfig::AwsSecretsManager {
+                secret_id,
+                version_stage,
+                version_id,
+                ..
+            }) => {
+                if secret_id.is_empty() {
+                    return Err(invalid(
+                        "passphrase source aws-secrets-manager needs secret_id".into(),
+                    ));
+                }
+                if version_stage.is_some() && version_id.is_some() {
+                    return Err(invalid(
+                        "passphrase source aws-secrets-manager: give version_stage or \
+                         version_id, not both"
+                            .into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

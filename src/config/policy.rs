@@ -1,0 +1,69 @@
+//! Who may do what with a credential: `[[credentials.NAME.allow]]` rules.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// What a caller may do with a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// SignClientAssertion.
+    Sign,
+    /// DecryptSecret.
+    Decrypt,
+    /// GetKeyMaterial (also needs `export = true`).
+    Export,
+    /// GetCredential, ListCredentials, WatchCredentials.
+    Read,
+}
+
+impl Operation {
+    /// The config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Sign => "sign",
+            Operation::Decrypt => "decrypt",
+            Operation::Export => "export",
+            Operation::Read => "read",
+        }
+    }
+}
+
+/// One `[[credentials.NAME.allow]]` rule: callers matching every selector
+/// given may perform `operations`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AllowRule {
+    /// Caller uid is one of these.
+    pub uids: Vec<u32>,
+    /// Caller's primary or a supplementary gid is one of these.
+    pub gids: Vec<u32>,
+    /// Caller's executable is one of these files: compared by device and
+    /// inode (resolved at load and reload), never by the path the caller's
+    /// mount namespace shows.
+    pub executables: Vec<PathBuf>,
+    /// Let `executables` match a caller in other mount or user namespaces
+    /// than the daemon's (containers), where the same file may be mounted
+    /// elsewhere. Off: such a caller could mount anything at any path.
+    pub allow_other_namespaces: bool,
+    /// Caller runs in one of these system units (`app.service`), at its
+    /// place in systemd's hierarchy (`/…slice/app.service`): never a unit
+    /// of that name inside another unit's delegated subtree.
+    pub systemd_units: Vec<String>,
+    /// Caller runs in one of these units of a user's own systemd manager
+    /// (`{ uid = 1000, unit = "app.service" }`), as that user.
+    pub systemd_user_units: Vec<UserUnit>,
+    /// What the rule allows.
+    pub operations: Vec<Operation>,
+}
+
+/// A unit of one user's systemd manager, in an allow rule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserUnit {
+    /// The user whose manager runs the unit.
+    pub uid: u32,
+    /// The unit, e.g. `app.service`.
+    pub unit: String,
+}
