@@ -34,28 +34,23 @@
 //!   installing its certificate.
 //! - [`client`], [`cli`], [`dev`]: the command line and `run --dev`.
 
-pub mod assertion;
-pub mod audit;
-pub mod caller;
+#![deny(unsafe_code)]
+#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+
+pub mod access;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod credential;
 pub mod daemon;
-pub mod dev;
-pub mod enroll;
-pub mod error;
 pub mod jose;
-pub mod limits;
+pub mod keys;
 pub mod metrics;
-pub mod onboard;
-pub mod policy;
-pub mod rsa_decrypt;
+pub mod ops;
 pub mod secret;
 pub mod service;
 pub mod source;
 pub mod sys;
-pub mod watch;
 
 /// Seconds since the Unix epoch, now.
 pub fn now_unix() -> i64 {

@@ -200,6 +200,22 @@ impl Metrics {
     }
 }
 
+/// Counts passphrase fetches in the process's metrics; handed to the
+/// credentials the daemon loads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchCounter;
+
+impl crate::source::FetchObserver for FetchCounter {
+    fn fetched(&self, credential: &str, kind: &str, ok: bool) {
+        metrics().fetch(credential, kind, ok);
+    }
+}
+
+/// The fetch observer for a daemon's credentials.
+pub fn fetch_observer() -> Option<std::sync::Arc<dyn crate::source::FetchObserver>> {
+    Some(std::sync::Arc::new(FetchCounter))
+}
+
 /// The process's metrics.
 pub fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();

@@ -135,7 +135,7 @@ async fn an_executable_rule_is_satisfied_by_the_file_not_by_its_path() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let client_id = fapi_agent::caller::FileIdentity::of(&client).unwrap();
+    let client_id = fapi_agent::sys::fs::FileIdentity::of(&client).unwrap();
     let refused = records
         .iter()
         .find(|r| r["credential"] == "named" && r["outcome"] == "denied")

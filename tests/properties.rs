@@ -10,11 +10,12 @@ use std::sync::OnceLock;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::*;
-use fapi_agent::assertion::{RESERVED_CLAIMS, parse_extra_claims};
 use fapi_agent::config::{Config, MAX_ASSERTION_LIFETIME_SECS};
-use fapi_agent::credential::{KeyFile, PublicFacts, parse_certificates};
+use fapi_agent::credential::{PublicFacts, parse_certificates};
+use fapi_agent::jose::assertion::{RESERVED_CLAIMS, parse_extra_claims};
 use fapi_agent::jose::{self, Alg, PublicJwk};
-use fapi_agent::rsa_decrypt::decode_base64;
+use fapi_agent::keys::software::KeyFile;
+use fapi_agent::ops::decrypt::decode_base64;
 use fapi_agent::secret::Passphrase;
 use openssl::pkey::{PKey, Private};
 use proptest::prelude::*;
@@ -140,7 +141,12 @@ proptest! {
         let (alg, key) = &material().keys[which];
         let claims = json!(claims);
         let header = json!({"alg": alg.as_str(), "kid": PublicJwk::new(key, *alg, &[]).unwrap().thumbprint()});
-        let token = jose::sign_compact(&header, &claims, key, *alg).unwrap();
+        let ready = fapi_agent::keys::memory::MemoryKey::from_key(key.clone()).unwrap().into_ready();
+        let token = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(jose::sign_compact(&header, &claims, &ready, *alg))
+            .unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         prop_assert_eq!(parts.len(), 3);
         prop_assert!(!token.contains('='));

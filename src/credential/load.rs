@@ -1,7 +1,9 @@
-//! Reading credential files: certificate chains, private keys in every
-//! format platforms hand out, and the checks that make a credential usable.
+//! Reading a credential's certificate chain and the checks that make a
+//! credential usable; the key file itself is the key backend's
+//! ([`crate::keys::software`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::error::ErrorStack;
@@ -9,9 +11,8 @@ use openssl::pkey::{PKey, Private, Public};
 use openssl::x509::X509;
 
 use crate::jose::{Alg, KeyPolicyError, PublicJwk, x5t_s256};
-use crate::secret::Passphrase;
-use crate::source::SourceError;
-use crate::sys::fs::{self as files, FileError};
+use crate::keys::KeyError;
+use crate::sys::fs::FileError;
 
 /// Why a credential cannot be used. Every message says what is wrong and
 /// what to do; none contains secret material.
@@ -19,7 +20,7 @@ use crate::sys::fs::{self as files, FileError};
 pub enum CredentialError {
     /// A file could not be read (missing, not a regular file, too large).
     #[error("{0}")]
-    File(#[from] FileError),
+    File(FileError),
     /// The certificate file holds no parseable certificate.
     #[error("certificate {path} is not a valid PEM or DER certificate ({detail})")]
     CorruptCertificate {
@@ -27,42 +28,6 @@ pub enum CredentialError {
         path: PathBuf,
         /// OpenSSL's reason.
         detail: String,
-    },
-    /// The key file is not a private key in a known format.
-    #[error("key file {path} is not a readable private key ({detail})")]
-    CorruptKey {
-        /// The file.
-        path: PathBuf,
-        /// What was found, and OpenSSL's reason.
-        detail: String,
-    },
-    /// The passphrase does not decrypt the key.
-    #[error(
-        "the passphrase from {source_desc} does not decrypt {path} ({detail}): \
-         store the passphrase the platform issued with this key (if it is right, the file is damaged)"
-    )]
-    WrongPassphrase {
-        /// The key file.
-        path: PathBuf,
-        /// The passphrase source.
-        source_desc: String,
-        /// OpenSSL's reason (`bad decrypt`, `mac verify failure`).
-        detail: String,
-    },
-    /// The key file is unencrypted and the config did not opt in.
-    #[error(
-        "key file {0} is not encrypted: encrypt it (openssl pkcs8 -topk8 -v2 aes256) or set \
-         allow_plaintext_key = true"
-    )]
-    PlaintextNotAllowed(PathBuf),
-    /// Key and certificate belong to different key pairs.
-    #[error(
-        "the private key does not match the certificate's public key: check that the .crt \
-         belongs to this .key (kid of the certificate: {cert_kid})"
-    )]
-    KeyCertMismatch {
-        /// The certificate key's thumbprint, to tell certificates apart.
-        cert_kid: String,
     },
     /// A key FAPI forbids.
     #[error("{0}")]
@@ -89,245 +54,22 @@ pub enum CredentialError {
         /// The local time.
         now: String,
     },
-    /// The daemon was locked: no passphrase or key is held.
-    #[error("locked: unlock with `fapi-agent unlock` (Admin.Unlock)")]
-    Locked,
-    /// The passphrase source failed.
-    #[error("{0}")]
-    Source(#[from] SourceError),
+    /// The key cannot be used (its file, its passphrase, its source, a
+    /// lock).
+    #[error(transparent)]
+    Key(Arc<KeyError>),
     /// An unexpected OpenSSL failure.
     #[error("OpenSSL failure: {0}")]
     Crypto(#[from] ErrorStack),
 }
 
-/// A private key file as found on disk, not yet decrypted.
-pub enum KeyFile {
-    /// PEM: encrypted PKCS#8, legacy `Proc-Type: 4,ENCRYPTED`, or plaintext.
-    Pem {
-        /// The file.
-        path: PathBuf,
-        /// Its contents (encrypted unless `encrypted` is false).
-        bytes: Vec<u8>,
-        /// Whether a passphrase is needed.
-        encrypted: bool,
-    },
-    /// DER PKCS#8, encrypted or not.
-    Der {
-        /// The file.
-        path: PathBuf,
-        /// Its contents.
-        bytes: Vec<u8>,
-        /// Whether a passphrase is needed.
-        encrypted: bool,
-    },
-    /// A PKCS#12 bundle (key, certificate, chain).
-    Pkcs12 {
-        /// The file.
-        path: PathBuf,
-        /// Its contents.
-        der: Vec<u8>,
-    },
-}
-
-impl Drop for KeyFile {
-    fn drop(&mut self) {
-        // A plaintext key file's bytes are the key itself.
-        use zeroize::Zeroize;
-        match self {
-            KeyFile::Pem { bytes, .. } | KeyFile::Der { bytes, .. } => bytes.zeroize(),
-            KeyFile::Pkcs12 { der, .. } => der.zeroize(),
-        }
-    }
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, CredentialError> {
-    Ok(files::read_capped(
-        path,
-        files::MAX_CREDENTIAL_FILE_BYTES,
-        "a key, certificate or PKCS#12 file",
-    )?)
-}
-
-fn reasons(e: &ErrorStack) -> String {
-    let mut out: Vec<&str> = e.errors().iter().filter_map(|e| e.reason()).collect();
-    out.dedup();
-    if out.is_empty() {
-        "no detail from OpenSSL".into()
-    } else {
-        out.join("; ")
-    }
-}
-
-impl KeyFile {
-    /// Reads a key file and tells its format, without decrypting.
-    pub fn read_key(path: &Path) -> Result<Self, CredentialError> {
-        Self::from_bytes(path, read(path)?)
-    }
-
-    /// Tells the format of key-file contents (`path` is for messages).
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, CredentialError> {
-        let path = path.to_owned();
-        let text = String::from_utf8_lossy(&bytes);
-        if text.contains("-----BEGIN ") {
-            let encrypted = if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
-                || text.contains("Proc-Type: 4,ENCRYPTED")
-            {
-                true
-            } else if ["", "RSA ", "EC "]
-                .iter()
-                .any(|kind| text.contains(&format!("-----BEGIN {kind}PRIVATE KEY-----")))
-            {
-                false
-            } else {
-                return Err(CredentialError::CorruptKey {
-                    path,
-                    detail: "no PEM private key block (BEGIN [ENCRYPTED] PRIVATE KEY) found".into(),
-                });
-            };
-            return Ok(KeyFile::Pem {
-                path,
-                bytes,
-                encrypted,
-            });
-        }
-        // DER: a plaintext PKCS#8/traditional key parses without a passphrase.
-        let encrypted = PKey::private_key_from_der(&bytes).is_err();
-        Ok(KeyFile::Der {
-            path,
-            bytes,
-            encrypted,
-        })
-    }
-
-    /// Reads a PKCS#12 bundle (opened later, with the passphrase).
-    pub fn read_pkcs12(path: &Path) -> Result<Self, CredentialError> {
-        Ok(KeyFile::Pkcs12 {
-            der: read(path)?,
-            path: path.to_owned(),
-        })
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        match self {
-            KeyFile::Pem { path, .. }
-            | KeyFile::Der { path, .. }
-            | KeyFile::Pkcs12 { path, .. } => path,
-        }
-    }
-
-    /// Whether decrypting needs a passphrase.
-    pub fn needs_passphrase(&self) -> bool {
-        match self {
-            KeyFile::Pem { encrypted, .. } | KeyFile::Der { encrypted, .. } => *encrypted,
-            KeyFile::Pkcs12 { .. } => true,
-        }
-    }
-
-    /// Decrypts the key (and, for PKCS#12, its certificates). CPU-heavy for
-    /// scrypt/PBKDF2: call on a blocking thread.
-    pub fn decrypt(
-        &self,
-        pass: Option<&Passphrase>,
-        source_desc: &str,
-    ) -> Result<Decrypted, CredentialError> {
-        // OpenSSL asks the callback for the passphrase and copies it into its
-        // own buffer, which it cleanses; we never make another copy.
-        let callback = |buf: &mut [u8]| -> Result<usize, ErrorStack> {
-            let Some(p) = pass else {
-                // No passphrase configured: fail rather than let OpenSSL prompt.
-                return Ok(0);
-            };
-            let p = p.expose();
-            let dst = buf.get_mut(..p.len()).ok_or_else(ErrorStack::get)?;
-            dst.copy_from_slice(p);
-            Ok(p.len())
-        };
-        let result = match self {
-            KeyFile::Pem { bytes, .. } => PKey::private_key_from_pem_callback(bytes, callback)
-                .map(|key| Decrypted { key, certs: None }),
-            KeyFile::Der {
-                bytes,
-                encrypted: false,
-                ..
-            } => PKey::private_key_from_der(bytes).map(|key| Decrypted { key, certs: None }),
-            KeyFile::Der { bytes, .. } => PKey::private_key_from_pkcs8_callback(bytes, callback)
-                .map(|key| Decrypted { key, certs: None }),
-            KeyFile::Pkcs12 { der, .. } => match pass {
-                Some(p) => {
-                    crate::sys::openssl::pkcs12_parse(der, p.expose_nul_terminated()).map(|c| {
-                        let mut certs = vec![c.cert];
-                        certs.extend(c.chain);
-                        Decrypted {
-                            key: c.key,
-                            certs: Some(certs),
-                        }
-                    })
-                }
-                None => Err(ErrorStack::get()),
-            },
-        };
-        // The calls above ran below this frame: wipe what they left there.
-        crate::sys::mem::scrub_stack();
-        result.map_err(|e| self.classify(&e, source_desc))
-    }
-
-    fn classify(&self, e: &ErrorStack, source_desc: &str) -> CredentialError {
-        let detail = reasons(e);
-        let path = self.path().to_owned();
-        // Damage to the file's framing shows before any decryption. Past
-        // it, a wrong passphrase usually fails the padding ("bad decrypt")
-        // but passes it about once in 256 tries and then fails on garbage
-        // ASN.1 (measured: 1500 wrong passphrases, all one or the other).
-        // A file OpenSSL cannot make sense of at all says only
-        // "unsupported".
-        const FRAMING: &[&str] = &[
-            "bad base64 decode",
-            "no start line",
-            "bad end line",
-            "short header",
-            "not proc type",
-            "not encrypted",
-            "unsupported encryption",
-            "unsupported cipher",
-            "wrong final block length",
-            "data not multiple of block length",
-        ];
-        const DECRYPTED_GARBAGE: &[&str] = &[
-            "bad decrypt",
-            "mac verify failure",
-            "bad password read",
-            "nested asn1 error",
-            "wrong tag",
-            "header too long",
-            "bad object header",
-            "decode error",
-        ];
-        let damaged = FRAMING.iter().any(|r| detail.contains(r));
-        let wrong = DECRYPTED_GARBAGE.iter().any(|r| detail.contains(r));
-        if self.needs_passphrase() && wrong && !damaged {
-            return CredentialError::WrongPassphrase {
-                path,
-                source_desc: source_desc.to_owned(),
-                detail,
-            };
-        }
-        CredentialError::CorruptKey { path, detail }
-    }
-}
-
-/// A decrypted key, and the certificates when they came in the same file.
-pub struct Decrypted {
-    /// The private key (OpenSSL frees it with its secure heap when set up).
-    pub key: PKey<Private>,
-    /// Leaf first, then chain: only for PKCS#12.
-    pub certs: Option<Vec<X509>>,
-}
-
 /// Reads a certificate file: PEM (leaf first, then any chain) or one DER
 /// certificate.
 pub fn read_certificates(path: &Path) -> Result<Vec<X509>, CredentialError> {
-    parse_certificates(path, &read(path)?)
+    parse_certificates(
+        path,
+        &crate::keys::software::read_file(path).map_err(CredentialError::File)?,
+    )
 }
 
 /// Parses certificate-file contents (`path` is for messages).
@@ -347,7 +89,7 @@ pub fn parse_certificates(path: &Path, bytes: &[u8]) -> Result<Vec<X509>, Creden
         }),
         Err(e) => Err(CredentialError::CorruptCertificate {
             path: path.to_owned(),
-            detail: reasons(&e),
+            detail: crate::keys::software::reasons(&e),
         }),
     }
 }
@@ -378,6 +120,26 @@ fn unix(t: &Asn1TimeRef) -> Result<i64, ErrorStack> {
     let epoch = Asn1Time::from_unix(0)?;
     let d = epoch.diff(t)?;
     Ok(i64::from(d.days) * 86_400 + i64::from(d.secs))
+}
+
+impl From<KeyError> for CredentialError {
+    fn from(e: KeyError) -> Self {
+        CredentialError::Key(Arc::new(e))
+    }
+}
+
+impl From<FileError> for CredentialError {
+    fn from(e: FileError) -> Self {
+        CredentialError::File(e)
+    }
+}
+
+impl CredentialError {
+    /// Whether the passphrase source is down (which passes: UNAVAILABLE,
+    /// retried in the background).
+    pub fn is_source_unavailable(&self) -> bool {
+        matches!(self, CredentialError::Key(k) if k.is_source_unavailable())
+    }
 }
 
 impl PublicFacts {
@@ -428,12 +190,22 @@ impl PublicFacts {
 
     /// Checks that `key` is the private half of the certificate's key.
     pub fn check_matches(&self, key: &PKey<Private>) -> Result<(), CredentialError> {
-        if key.public_eq(&self.public_key) {
-            Ok(())
-        } else {
-            Err(CredentialError::KeyCertMismatch {
-                cert_kid: self.jwk.thumbprint().to_owned(),
-            })
+        Ok(crate::keys::software::check_matches(
+            key,
+            &self.public_key,
+            self.jwk.thumbprint(),
+        )?)
+    }
+
+    /// Whether `e` is the mismatch [`Self::check_matches`] reports, and the
+    /// certificate key's thumbprint if so.
+    pub fn mismatch(e: &CredentialError) -> Option<&str> {
+        match e {
+            CredentialError::Key(k) => match &**k {
+                KeyError::Mismatch { cert_kid } => Some(cert_kid),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -445,46 +217,5 @@ impl PublicFacts {
     /// Whole days left at `now` (negative once expired).
     pub fn days_left(&self, now: i64) -> i64 {
         (self.not_after - now).div_euclid(86_400)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use openssl::symm::Cipher;
-
-    /// A wrong passphrase passes the CBC padding check about once in 256
-    /// tries and then fails on garbage ASN.1: it must still be reported as
-    /// a wrong passphrase, never as a corrupt file.
-    #[test]
-    fn every_wrong_passphrase_is_reported_as_such() {
-        let group =
-            openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
-        let ec = PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
-        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
-        let files = [
-            ec.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"right")
-                .unwrap(),
-            rsa.private_key_to_pem_passphrase(Cipher::aes_256_cbc(), b"right")
-                .unwrap(),
-        ];
-        for pem in files {
-            let kf = KeyFile::from_bytes(Path::new("k.key"), pem).unwrap();
-            for i in 0..300 {
-                let p = Passphrase::from_slice(format!("wrong-{i}").as_bytes()).unwrap();
-                match kf.decrypt(Some(&p), "test") {
-                    Err(CredentialError::WrongPassphrase { .. }) => {}
-                    Err(e) => panic!("wrong passphrase #{i} reported as: {e}"),
-                    Ok(_) => panic!("wrong passphrase #{i} decrypted the key"),
-                }
-            }
-        }
-        let garbage = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nnot base64!\n-----END ENCRYPTED PRIVATE KEY-----\n";
-        let kf = KeyFile::from_bytes(Path::new("k.key"), garbage.to_vec()).unwrap();
-        let p = Passphrase::from_slice(b"x").unwrap();
-        assert!(matches!(
-            kf.decrypt(Some(&p), "test"),
-            Err(CredentialError::CorruptKey { .. })
-        ));
     }
 }

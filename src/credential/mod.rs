@@ -1,91 +1,64 @@
-//! Credentials: a certificate chain, an encrypted private key, a client_id
-//! and the passphrase source that unlocks the key.
+//! Credentials: a certificate chain, a private key (through its key
+//! handle), a client_id and the rules around them.
 //!
 //! Public facts (JWK, kid, validity) come from the certificate at load and
-//! never need the private key. The private key is decrypted on demand on a
-//! blocking thread, checked against the certificate, and held only for the
-//! configured idle/maximum TTL ([`cache`]).
+//! never need the private key. The private key is reached only through its
+//! [`KeyHandle`]: today the software backend, which decrypts the key file on
+//! demand with the passphrase from its source ([`crate::keys::software`]).
 
-mod cache;
+pub mod dev;
+mod executables;
 mod load;
+mod snapshot;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-pub use cache::{KeyCache, OpenKey, UnlockedKey};
-pub use load::{
-    CredentialError, Decrypted, KeyFile, PublicFacts, parse_certificates, read_certificates,
-};
+pub use executables::Executables;
+pub use load::{CredentialError, PublicFacts, parse_certificates, read_certificates};
+pub use snapshot::{JwksEntry, Serving, Snapshot, live_jwks, not_live};
 
 use crate::config::{AgentConfig, Config, CredentialConfig};
-use crate::error::Error;
+use crate::keys::software::{KeyFile, Settings, SoftwareKey};
+use crate::keys::{KeyError, KeyHandle, KeyKind, SourceStatus};
 use crate::now_unix;
-use crate::secret::Passphrase;
-use crate::source::{self, EnvVault, PassphraseSource, SourceError};
-use crate::sys::cpu;
+use crate::source::{self, EnvVault, FetchObserver, PassphraseSource, SourceError};
 
-/// After a failed fetch or decryption, attempts within a backoff window get
-/// the recorded error instead of another (costly, or hanging) attempt: a
-/// caller cannot turn a broken credential into a KDF-burning loop or a
-/// flood on a secret manager. The window doubles per consecutive failure
-/// from the first to the last value, with jitter; the daemon retries in the
-/// background when it ends, so a credential recovers without traffic.
-const BACKOFF_FIRST: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
-
-/// A recorded failure and when to try again.
-struct Failure {
-    error: Arc<CredentialError>,
-    attempts: u32,
-    retry_at: Instant,
+/// A credential that cannot serve a request, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("credential {name:?}: {source}")]
+pub struct CredentialFailure {
+    /// The credential.
+    pub name: String,
+    /// Why.
+    pub source: Arc<CredentialError>,
 }
 
-impl Failure {
-    fn after(previous: Option<&Failure>, error: Arc<CredentialError>) -> Self {
-        let attempts = previous.map_or(1, |f| f.attempts.saturating_add(1));
-        let base = BACKOFF_FIRST
-            .saturating_mul(1 << attempts.saturating_sub(1).min(16))
-            .min(BACKOFF_MAX);
-        // Full jitter over the upper half: many daemons (or credentials)
-        // that failed together do not retry together.
-        let mut r = [0u8; 2];
-        let _ = openssl::rand::rand_bytes(&mut r);
-        let frac = f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX);
-        let delay = base.mul_f64(0.5 + frac / 2.0);
-        Self {
-            error,
-            attempts,
-            retry_at: Instant::now() + delay,
-        }
+impl CredentialFailure {
+    /// Whether the credential's passphrase source is down (UNAVAILABLE).
+    pub fn is_source_unavailable(&self) -> bool {
+        self.source.is_source_unavailable()
     }
 }
 
-/// A fetched passphrase and its clock. Shared (not copied) with a
-/// decryption in progress, so Lock can drop it at once: the last holder
-/// wipes it.
-struct Held {
-    pass: Arc<Passphrase>,
-    fetched: Instant,
-    used: Instant,
-}
-
-/// What operators see of a credential's passphrase source (`Status`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SourceStatus {
-    /// `file`, `keyutils`, `exec`, … (empty without a source).
-    pub kind: String,
-    /// Where exactly (never the secret).
-    pub description: String,
-    /// Unix seconds of the last successful fetch.
-    pub last_fetch_at: Option<i64>,
-    /// The last fetch or decryption error, and when.
-    pub last_error: Option<(i64, String)>,
-    /// Whether the passphrase is held in memory now.
-    pub held: bool,
-    /// Unix seconds of the next attempt while failing.
-    pub next_retry_at: Option<i64>,
+/// Why a request's selection matched no credential.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SelectError {
+    /// No credential has that name.
+    #[error("no credential named {0:?} is configured (see `fapi-agent credentials`)")]
+    UnknownCredential(String),
+    /// No credential has that client_id.
+    #[error("no credential for client_id {0:?} is configured (see `fapi-agent credentials`)")]
+    UnknownClient(String),
+    /// The pinned kid is not among the selected credentials.
+    #[error("no key with kid {kid:?} in {within}")]
+    UnknownKid {
+        /// The kid asked for.
+        kid: String,
+        /// What was searched.
+        within: String,
+    },
 }
 
 /// Which credential a request means.
@@ -104,13 +77,6 @@ pub struct Credential {
     /// Its settings.
     pub config: CredentialConfig,
     loaded: Result<Loaded, Arc<CredentialError>>,
-    passphrase: Mutex<Option<Held>>,
-    /// Sliding and hard lifetime of a held passphrase (`None`: forever).
-    pass_ttl: (Option<Duration>, Option<Duration>),
-    fetch_timeout: Duration,
-    source_status: Mutex<SourceStatus>,
-    cache: KeyCache,
-    last_failure: Mutex<Option<Failure>>,
     expiry_warning_days: u32,
     /// SHA-256 over the credential's files as loaded: a reload reuses this
     /// credential (held passphrase, decrypted key) when neither the files
@@ -118,8 +84,9 @@ pub struct Credential {
     fingerprint: Vec<u8>,
     /// Set when a reload found new files invalid and kept this version.
     notice: Mutex<Option<String>>,
-    /// While set, no passphrase or key is held and none is fetched.
-    locked: AtomicBool,
+    /// The source's state as loading left it, for a credential that could
+    /// not be loaded (and so has no key backend to ask).
+    load_source_status: SourceStatus,
 }
 
 /// Where a credential stands, for events and health.
@@ -159,8 +126,7 @@ pub fn fingerprint(config: &CredentialConfig) -> Vec<u8> {
 /// What loading found, when it succeeded.
 struct Loaded {
     facts: PublicFacts,
-    key_file: KeyFile,
-    source: Option<Arc<dyn PassphraseSource>>,
+    key: KeyHandle,
 }
 
 /// A credential's state as operators and callers see it.
@@ -183,13 +149,19 @@ impl Credential {
     /// encrypted bundle), fetches the passphrase and opens it. Never fails:
     /// a broken credential is kept in an error state so that the daemon
     /// serves the others and reports this one. Blocking.
-    pub fn load(name: &str, config: CredentialConfig, agent: &AgentConfig, env: &EnvVault) -> Self {
+    pub fn load(
+        name: &str,
+        config: CredentialConfig,
+        agent: &AgentConfig,
+        env: &EnvVault,
+        observer: Option<Arc<dyn FetchObserver>>,
+    ) -> Self {
         let timeout = Duration::from_secs(agent.passphrase_fetch_timeout_seconds);
         let source = config
             .passphrase
             .as_ref()
             .map(|p| source::from_config(p, env, timeout));
-        Self::load_with_source(name, config, agent, source)
+        Self::load_with_source(name, config, agent, source, observer)
     }
 
     /// [`Self::load`] with an explicit passphrase source (dev mode, tests).
@@ -198,10 +170,22 @@ impl Credential {
         config: CredentialConfig,
         agent: &AgentConfig,
         source: Option<Arc<dyn PassphraseSource>>,
+        observer: Option<Arc<dyn FetchObserver>>,
     ) -> Self {
-        let passphrase = Mutex::new(None);
         let fingerprint = fingerprint(&config);
-        let mut status = SourceStatus {
+        let settings = Settings {
+            pass_ttl: (
+                agent.passphrase_idle_ttl_seconds.duration(),
+                agent.passphrase_max_ttl_seconds.duration(),
+            ),
+            key_ttl: (
+                Duration::from_secs(agent.key_idle_ttl_seconds),
+                Duration::from_secs(agent.key_max_ttl_seconds),
+            ),
+            fetch_timeout: Duration::from_secs(agent.passphrase_fetch_timeout_seconds),
+            shielded: config.shielded,
+        };
+        let mut load_source_status = SourceStatus {
             kind: source
                 .as_ref()
                 .map(|s| s.kind().to_owned())
@@ -209,39 +193,19 @@ impl Credential {
             description: source.as_ref().map(|s| s.describe()).unwrap_or_default(),
             ..Default::default()
         };
-        let fetch_timeout = Duration::from_secs(agent.passphrase_fetch_timeout_seconds);
-        let loaded =
-            Self::load_parts(&config, source, &passphrase, fetch_timeout).map_err(Arc::new);
-        match &loaded {
-            Err(e) => {
-                tracing::error!(credential = name, error = %e, "credential cannot be used");
-                status.last_error = Some((now_unix(), e.to_string()));
-            }
-            Ok(_) if lock_ignoring_poison(&passphrase).is_some() => {
-                status.last_fetch_at = Some(now_unix());
-            }
-            Ok(_) => {}
+        let loaded = Self::load_parts(name, &config, source, settings, observer).map_err(Arc::new);
+        if let Err(e) = &loaded {
+            tracing::error!(credential = name, error = %e, "credential cannot be used");
+            load_source_status.last_error = Some((now_unix(), e.to_string()));
         }
         let cred = Self {
-            pass_ttl: (
-                agent.passphrase_idle_ttl_seconds.duration(),
-                agent.passphrase_max_ttl_seconds.duration(),
-            ),
-            fetch_timeout: Duration::from_secs(agent.passphrase_fetch_timeout_seconds),
-            source_status: Mutex::new(status),
             name: name.to_owned(),
-            cache: KeyCache::new(
-                Duration::from_secs(agent.key_idle_ttl_seconds),
-                Duration::from_secs(agent.key_max_ttl_seconds),
-            ),
             config,
             loaded,
-            passphrase,
-            last_failure: Mutex::new(None),
             expiry_warning_days: agent.expiry_warning_days,
             fingerprint,
             notice: Mutex::new(None),
-            locked: AtomicBool::new(false),
+            load_source_status,
         };
         if let State::Available { warning: Some(w) } = cred.state() {
             tracing::warn!(credential = name, "{w}");
@@ -250,48 +214,62 @@ impl Credential {
     }
 
     fn load_parts(
+        name: &str,
         config: &CredentialConfig,
         source: Option<Arc<dyn PassphraseSource>>,
-        held: &Mutex<Option<Held>>,
-        fetch_timeout: Duration,
+        settings: Settings,
+        observer: Option<Arc<dyn FetchObserver>>,
     ) -> Result<Loaded, CredentialError> {
+        let no_source = |reason: String| {
+            CredentialError::from(KeyError::Source(SourceError::Refused {
+                source_desc: "none".into(),
+                reason,
+            }))
+        };
+        let handle = |facts: &PublicFacts, key: SoftwareKey| {
+            let kind = KeyKind::of(&facts.public_key).ok_or_else(|| {
+                KeyError::Unsupported("the certificate's key is of no supported kind".into())
+            })?;
+            Ok::<_, CredentialError>(KeyHandle::new(Arc::new(key), kind))
+        };
         if let Some(p12) = &config.pkcs12 {
             let key_file = KeyFile::read_pkcs12(p12)?;
-            let src = source.clone().ok_or_else(|| {
-                CredentialError::Source(crate::source::SourceError::Refused {
-                    source_desc: "none".into(),
-                    reason: "a PKCS#12 bundle needs a passphrase source".into(),
-                })
-            })?;
-            let pass = source::fetch_blocking(&src, fetch_timeout)?;
+            let src = source
+                .clone()
+                .ok_or_else(|| no_source("a PKCS#12 bundle needs a passphrase source".into()))?;
+            let pass =
+                source::fetch_blocking(&src, settings.fetch_timeout).map_err(KeyError::from)?;
             let opened = key_file.decrypt(Some(&pass), &src.describe())?;
             let certs = opened.certs.as_deref().unwrap_or_default();
             let facts = PublicFacts::from_chain(certs)?;
             facts.check_matches(&opened.key)?;
-            let now = Instant::now();
-            *lock_ignoring_poison(held) = Some(Held {
-                pass: Arc::new(pass),
-                fetched: now,
-                used: now,
-            });
-            return Ok(Loaded {
-                facts,
+            drop(opened);
+            let key = SoftwareKey::new(
+                name,
                 key_file,
                 source,
-            });
+                facts.public_key.clone(),
+                facts.jwk.thumbprint(),
+                settings,
+                observer,
+            )
+            .with_passphrase(pass);
+            let key = handle(&facts, key)?;
+            return Ok(Loaded { facts, key });
         }
         // The config validation guarantees key and certificate here.
         let (Some(key), Some(cert)) = (&config.key, &config.certificate) else {
-            return Err(CredentialError::CorruptKey {
+            return Err(KeyError::CorruptKey {
                 path: Default::default(),
                 detail: "no key file configured".into(),
-            });
+            }
+            .into());
         };
         let facts = PublicFacts::from_chain(&read_certificates(cert)?)?;
         let key_file = KeyFile::read_key(key)?;
         if !key_file.needs_passphrase() {
             if !config.allow_plaintext_key {
-                return Err(CredentialError::PlaintextNotAllowed(key.clone()));
+                return Err(KeyError::PlaintextNotAllowed(key.clone()).into());
             }
             tracing::warn!(
                 key = %key.display(),
@@ -299,21 +277,22 @@ impl Credential {
                  can read the file has the credential"
             );
         } else if source.is_none() {
-            return Err(CredentialError::Source(
-                crate::source::SourceError::Refused {
-                    source_desc: "none".into(),
-                    reason: format!(
-                        "{} is encrypted but no passphrase source is configured",
-                        key.display()
-                    ),
-                },
-            ));
+            return Err(no_source(format!(
+                "{} is encrypted but no passphrase source is configured",
+                key.display()
+            )));
         }
-        Ok(Loaded {
-            facts,
+        let software = SoftwareKey::new(
+            name,
             key_file,
             source,
-        })
+            facts.public_key.clone(),
+            facts.jwk.thumbprint(),
+            settings,
+            observer,
+        );
+        let key = handle(&facts, software)?;
+        Ok(Loaded { facts, key })
     }
 
     /// The client_id.
@@ -321,24 +300,45 @@ impl Credential {
         &self.config.client_id
     }
 
+    fn failure(&self, e: impl Into<Arc<CredentialError>>) -> CredentialFailure {
+        CredentialFailure {
+            name: self.name.clone(),
+            source: e.into(),
+        }
+    }
+
     /// The public facts, or why the credential could not be loaded.
-    pub fn facts(&self) -> Result<&PublicFacts, Error> {
+    pub fn facts(&self) -> Result<&PublicFacts, CredentialFailure> {
         self.loaded
             .as_ref()
             .map(|l| &l.facts)
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.failure(Arc::clone(e)))
     }
 
-    /// The passphrase source, if any.
-    pub fn source(&self) -> Option<&Arc<dyn PassphraseSource>> {
-        self.loaded.as_ref().ok().and_then(|l| l.source.as_ref())
-    }
-
-    fn error(&self, e: &Arc<CredentialError>) -> Error {
-        Error::Credential {
-            name: self.name.clone(),
-            source: Arc::clone(e),
+    /// The key handle for a request: the credential loaded, not locked,
+    /// its certificate not expired.
+    pub fn key(&self) -> Result<&KeyHandle, CredentialFailure> {
+        let l = self
+            .loaded
+            .as_ref()
+            .map_err(|e| self.failure(Arc::clone(e)))?;
+        if l.key.status().locked {
+            return Err(self.failure(CredentialError::from(KeyError::Locked)));
         }
+        if l.facts.expired_at(now_unix()) {
+            return Err(self.failure(CredentialError::Expired {
+                not_after: l.facts.not_after_text.clone(),
+                now: openssl::asn1::Asn1Time::days_from_now(0)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+            }));
+        }
+        Ok(&l.key)
+    }
+
+    /// Wraps a key error of this credential's handle.
+    pub fn key_failure(&self, e: Arc<KeyError>) -> CredentialFailure {
+        self.failure(CredentialError::Key(e))
     }
 
     /// Whether this credential was loaded from exactly `config` and the
@@ -358,7 +358,7 @@ impl Credential {
     /// the certificate was not yet valid and now is.
     pub fn load_retryable(&self, now: i64) -> bool {
         match self.loaded.as_ref().err().map(|e| &**e) {
-            Some(CredentialError::Source(SourceError::Unavailable { .. })) => true,
+            Some(e) if e.is_source_unavailable() => true,
             Some(CredentialError::NotYetValid { valid_from, .. }) => *valid_from <= now,
             _ => false,
         }
@@ -366,7 +366,7 @@ impl Credential {
 
     /// Records (or clears) why a reload kept this version.
     pub fn set_notice(&self, notice: Option<String>) {
-        *self.notice.lock().unwrap_or_else(|p| p.into_inner()) = notice;
+        *lock_ignoring_poison(&self.notice) = notice;
     }
 
     /// Where the credential stands now.
@@ -386,25 +386,20 @@ impl Credential {
 
     /// The current state: load errors, decryption failures, expiry.
     pub fn state(&self) -> State {
-        let facts = match &self.loaded {
-            Ok(l) => &l.facts,
+        let (facts, key) = match &self.loaded {
+            Ok(l) => (&l.facts, l.key.status()),
             Err(e) => return State::Error(e.to_string()),
         };
-        if self.locked.load(Ordering::SeqCst) {
+        if key.locked {
             return State::Locked;
         }
         let mut source_warning = None;
-        if let Some(f) = &*lock_ignoring_poison(&self.last_failure) {
-            let source_down = matches!(
-                *f.error,
-                CredentialError::Source(SourceError::Unavailable { .. })
-            );
-            if !(source_down && self.cache.is_held()) {
-                return State::Error(f.error.to_string());
+        if let Some(f) = &key.failure {
+            if !(f.is_source_unavailable() && key.key_held) {
+                return State::Error(f.to_string());
             }
             source_warning = Some(format!(
-                "{}; serving the decrypted key until its hard TTL (key_max_ttl_seconds)",
-                f.error
+                "{f}; serving the decrypted key until its hard TTL (key_max_ttl_seconds)"
             ));
         }
         let now = now_unix();
@@ -421,11 +416,7 @@ impl Credential {
                 facts.not_after_text
             )
         });
-        let notice = self
-            .notice
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let notice = lock_ignoring_poison(&self.notice).clone();
         let warning = [source_warning, notice, expiry]
             .into_iter()
             .flatten()
@@ -434,297 +425,58 @@ impl Credential {
     }
 
     /// Wipes the held passphrase and decrypted key; until [`Self::unlock`],
-    /// nothing is fetched or decrypted.
+    /// nothing is fetched or decrypted. Never waits.
     pub fn lock(&self) {
-        self.locked.store(true, Ordering::SeqCst);
-        // A decryption in progress keeps its share of the passphrase until
-        // it ends (then it is wiped); it sees the flag and discards its key.
-        *lock_ignoring_poison(&self.passphrase) = None;
-        if let Some(src) = self.source() {
-            src.wipe();
+        if let Ok(l) = &self.loaded {
+            l.key.lock();
         }
-        self.cache.clear();
-        *lock_ignoring_poison(&self.last_failure) = None;
     }
 
     /// Whether the credential is locked.
     pub fn is_locked(&self) -> bool {
-        self.locked.load(Ordering::SeqCst)
+        self.loaded.as_ref().is_ok_and(|l| l.key.status().locked)
     }
 
     /// Unlocks, fetching the passphrase again and proving the key (which is
     /// then dropped until first use).
-    pub async fn unlock(self: &Arc<Self>) -> Result<(), Error> {
-        self.locked.store(false, Ordering::SeqCst);
-        if self.loaded.is_err() {
+    pub async fn unlock(&self) -> Result<(), CredentialFailure> {
+        let Ok(l) = &self.loaded else {
             return Ok(());
-        }
-        self.verify().await
+        };
+        l.key.unlock().await.map_err(|e| self.key_failure(e))?;
+        self.key().map(|_| ())
     }
 
     /// Whether the decrypted key is in memory now.
     pub fn key_decrypted(&self) -> bool {
-        self.cache.is_held()
-    }
-
-    /// The decrypted key, decrypting it first if needed (once, however many
-    /// requests arrive together). Fails with the credential's error when it
-    /// is unusable or its certificate has expired.
-    pub async fn unlocked(self: &Arc<Self>) -> Result<Arc<UnlockedKey>, Error> {
-        self.obtain(true).await
+        self.loaded.as_ref().is_ok_and(|l| l.key.status().key_held)
     }
 
     /// Decrypts the key to prove the passphrase and key/certificate match,
     /// then drops it unless a request started using it meanwhile.
-    pub async fn verify(self: &Arc<Self>) -> Result<(), Error> {
-        self.obtain(false).await?;
-        self.cache.release_if_unused();
-        Ok(())
-    }
-
-    async fn obtain(self: &Arc<Self>, for_request: bool) -> Result<Arc<UnlockedKey>, Error> {
-        let facts = self.facts()?;
-        if self.is_locked() {
-            return Err(self.error(&Arc::new(CredentialError::Locked)));
-        }
-        if facts.expired_at(now_unix()) {
-            return Err(self.error(&Arc::new(CredentialError::Expired {
-                not_after: facts.not_after_text.clone(),
-                now: openssl::asn1::Asn1Time::days_from_now(0)
-                    .map(|t| t.to_string())
-                    .unwrap_or_default(),
-            })));
-        }
-        if let Some(k) = self.cache.get() {
-            return Ok(k);
-        }
-        let _gate = self.cache.gate.lock().await;
-        // Someone else may have decrypted while we waited.
-        if let Some(k) = self.cache.get() {
-            return Ok(k);
-        }
-        if let Some(f) = &*lock_ignoring_poison(&self.last_failure) {
-            let in_window = Instant::now() < f.retry_at;
-            // Requests never wait on a failing source while a key can serve:
-            // the background retry does the fetching.
-            if (in_window || for_request)
-                && let Some(k) = self.stale_key_for(&f.error)
-            {
-                return Ok(k);
-            }
-            if in_window {
-                return Err(self.error(&f.error));
-            }
-        }
-        if let Err(e) = self.ensure_passphrase().await {
-            let stale = self.stale_key_for(&e);
-            let err = self.fail(e);
-            return stale.ok_or(err);
-        }
-        let me = Arc::clone(self);
-        match cpu::run(move || me.decrypt_now()).await {
-            Ok(_) if self.is_locked() => {
-                // Locked while decrypting: the key is dropped here, unused.
-                Err(self.error(&Arc::new(CredentialError::Locked)))
-            }
-            Ok(key) => {
-                tracing::info!(credential = %self.name, "key decrypted");
-                if lock_ignoring_poison(&self.last_failure).take().is_some() {
-                    tracing::info!(credential = %self.name, "recovered");
-                }
-                lock_ignoring_poison(&self.source_status).next_retry_at = None;
-                self.cache
-                    .put(key, for_request, self.config.shielded)
-                    .map_err(|e| self.error(&Arc::new(CredentialError::Crypto(e))))
-            }
-            Err(e) => Err(self.fail(e)),
-        }
-    }
-
-    /// While the passphrase source is unavailable, the decrypted key that
-    /// is still within its hard TTL keeps serving.
-    fn stale_key_for(&self, e: &CredentialError) -> Option<Arc<UnlockedKey>> {
-        if !matches!(e, CredentialError::Source(SourceError::Unavailable { .. })) {
-            return None;
-        }
-        let k = self.cache.get_within_max()?;
-        tracing::warn!(
-            credential = %self.name, error = %e,
-            "passphrase source unavailable: serving the decrypted key until its hard TTL"
-        );
-        Some(k)
-    }
-
-    /// Records a failure (growing the backoff) and returns it as an error.
-    fn fail(&self, e: CredentialError) -> Error {
-        let e = Arc::new(e);
-        if matches!(*e, CredentialError::Locked) {
-            return self.error(&e);
-        }
-        let mut failure = lock_ignoring_poison(&self.last_failure);
-        let next = Failure::after(failure.as_ref(), Arc::clone(&e));
-        let wait = next.retry_at.saturating_duration_since(Instant::now());
-        tracing::error!(
-            credential = %self.name, error = %e, attempt = next.attempts,
-            retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-            "cannot decrypt the key"
-        );
-        {
-            let mut st = lock_ignoring_poison(&self.source_status);
-            st.last_error = Some((now_unix(), e.to_string()));
-            st.next_retry_at = Some(now_unix() + i64::try_from(wait.as_secs()).unwrap_or(0) + 1);
-        }
-        *failure = Some(next);
-        self.error(&e)
+    pub async fn verify(&self) -> Result<(), CredentialFailure> {
+        self.key()?.verify().await.map_err(|e| self.key_failure(e))
     }
 
     /// Whether the last fetch or decryption failed (and has not recovered).
     pub fn failing(&self) -> bool {
-        lock_ignoring_poison(&self.last_failure).is_some()
+        self.loaded
+            .as_ref()
+            .is_ok_and(|l| l.key.status().failure.is_some())
     }
 
-    /// Whether a failed credential's backoff has ended, so the daemon should
-    /// try it again in the background.
-    pub fn retry_due(&self) -> bool {
-        self.loaded.is_ok()
-            && !self.is_locked()
-            && lock_ignoring_poison(&self.last_failure)
-                .as_ref()
-                .is_some_and(|f| Instant::now() >= f.retry_at)
+    /// The once-a-second sweep of the key's TTLs; true when a failed key is
+    /// due for a background retry.
+    pub fn tick(&self) -> bool {
+        self.loaded.as_ref().is_ok_and(|l| l.key.tick())
     }
 
     /// The passphrase source's state, for `Status`.
     pub fn source_status(&self) -> SourceStatus {
-        let mut st = lock_ignoring_poison(&self.source_status).clone();
-        st.held = lock_ignoring_poison(&self.passphrase).is_some();
-        st
-    }
-
-    /// Makes sure a passphrase is held when the key needs one, fetching it
-    /// from the source on a blocking thread outside the CPU pool (a slow
-    /// secret manager must not hold a crypto slot) under the fetch timeout.
-    async fn ensure_passphrase(&self) -> Result<(), CredentialError> {
-        let loaded = match &self.loaded {
-            Ok(l) => l,
-            Err(_) => return Ok(()),
-        };
-        if !loaded.key_file.needs_passphrase() || self.passphrase_held() {
-            return Ok(());
+        match &self.loaded {
+            Ok(l) => l.key.source_status(),
+            Err(_) => self.load_source_status.clone(),
         }
-        let Some(src) = loaded.source.clone() else {
-            return Ok(());
-        };
-        let desc = src.describe();
-        let fetched = source::fetch(&src, self.fetch_timeout).await;
-        crate::metrics::metrics().fetch(&self.name, src.kind(), fetched.is_ok());
-        let pass = fetched?;
-        if self.is_locked() {
-            return Err(CredentialError::Locked);
-        }
-        let now = Instant::now();
-        *lock_ignoring_poison(&self.passphrase) = Some(Held {
-            pass: Arc::new(pass),
-            fetched: now,
-            used: now,
-        });
-        lock_ignoring_poison(&self.source_status).last_fetch_at = Some(now_unix());
-        tracing::debug!(credential = %self.name, source = %desc, "passphrase fetched");
-        Ok(())
-    }
-
-    /// Whether a passphrase is held and within its TTLs; an expired one is
-    /// wiped here.
-    fn passphrase_held(&self) -> bool {
-        let mut held = lock_ignoring_poison(&self.passphrase);
-        match &*held {
-            Some(h) if self.passphrase_expired(h) => {
-                *held = None;
-                false
-            }
-            Some(_) => true,
-            None => false,
-        }
-    }
-
-    fn passphrase_expired(&self, h: &Held) -> bool {
-        let (idle, max) = self.pass_ttl;
-        idle.is_some_and(|t| h.used.elapsed() >= t) || max.is_some_and(|t| h.fetched.elapsed() >= t)
-    }
-
-    /// Wipes the held passphrase if its TTL ran out (the daemon's sweep).
-    pub fn evict_expired_passphrase(&self) -> bool {
-        let mut held = lock_ignoring_poison(&self.passphrase);
-        if held.as_ref().is_some_and(|h| self.passphrase_expired(h)) {
-            *held = None;
-            return true;
-        }
-        false
-    }
-
-    /// Fetches the passphrase if not held, decrypts and checks the key.
-    /// Blocking and CPU-heavy.
-    fn decrypt_now(&self) -> Result<openssl::pkey::PKey<openssl::pkey::Private>, CredentialError> {
-        let loaded = self
-            .loaded
-            .as_ref()
-            .map_err(|e| CredentialError::CorruptKey {
-                path: Default::default(),
-                detail: e.to_string(),
-            })?;
-        let desc = loaded
-            .source
-            .as_ref()
-            .map(|s| s.describe())
-            .unwrap_or_default();
-        // The passphrase is shared with this decryption, not held under the
-        // lock during it: Lock takes the lock, drops the held one and
-        // returns at once; the decryption's result is then discarded.
-        let pass = {
-            let mut held = lock_ignoring_poison(&self.passphrase);
-            if self.is_locked() {
-                return Err(CredentialError::Locked);
-            }
-            if loaded.key_file.needs_passphrase() && held.is_none() {
-                // Wiped (TTL sweep) between the fetch and here: the next
-                // attempt fetches again.
-                return Err(CredentialError::Source(SourceError::Unavailable {
-                    source_desc: desc,
-                    reason: "the passphrase expired before it could be used; retrying".into(),
-                }));
-            }
-            held.as_mut().map(|h| {
-                h.used = Instant::now();
-                Arc::clone(&h.pass)
-            })
-        };
-        let result = loaded
-            .key_file
-            .decrypt(pass.as_deref(), &desc)
-            .and_then(|d| loaded.facts.check_matches(&d.key).map(|()| d.key));
-        if matches!(result, Err(CredentialError::WrongPassphrase { .. })) {
-            // Fetch again next time: the source may have been corrected.
-            let mut held = lock_ignoring_poison(&self.passphrase);
-            if held
-                .as_ref()
-                .zip(pass.as_ref())
-                .is_some_and(|(h, p)| Arc::ptr_eq(&h.pass, p))
-            {
-                *held = None;
-            }
-        }
-        result
-    }
-
-    /// Drops the decrypted key if its TTL ran out. While the passphrase is
-    /// not held, an idle key is kept until its hard TTL: a fresh one would
-    /// need the source, and if the source is down this one keeps serving.
-    pub fn evict_expired_key(&self) -> bool {
-        let needs_source = self
-            .loaded
-            .as_ref()
-            .is_ok_and(|l| l.key_file.needs_passphrase() && l.source.is_some());
-        let keep = needs_source && lock_ignoring_poison(&self.passphrase).is_none();
-        self.cache.evict_expired(keep)
     }
 }
 
@@ -738,19 +490,16 @@ fn lock_ignoring_poison<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// allow rules name, resolved when the registry is built.
 pub struct Registry {
     by_name: BTreeMap<String, Arc<Credential>>,
-    executables: crate::policy::Executables,
+    executables: Executables,
 }
 
 impl Registry {
     /// Loads every credential of `config` (blocking; broken ones are kept in
     /// their error state).
-    pub fn load(config: &Config, env: &EnvVault) -> Self {
-        Self::new(
-            config
-                .credentials
-                .iter()
-                .map(|(name, c)| Credential::load(name, c.clone(), &config.agent, env)),
-        )
+    pub fn load(config: &Config, env: &EnvVault, observer: Option<Arc<dyn FetchObserver>>) -> Self {
+        Self::new(config.credentials.iter().map(|(name, c)| {
+            Credential::load(name, c.clone(), &config.agent, env, observer.clone())
+        }))
     }
 
     /// A registry of already loaded credentials.
@@ -765,8 +514,7 @@ impl Registry {
             creds.into_iter().map(|c| (c.name.clone(), c)).collect();
         // Resolved anew for every registry (start-up, each reload), reused
         // credentials included: a replaced binary is a new file.
-        let executables =
-            crate::policy::Executables::resolve(by_name.values().flat_map(|c| &c.config.allow));
+        let executables = Executables::resolve(by_name.values().flat_map(|c| &c.config.allow));
         Self {
             by_name,
             executables,
@@ -774,7 +522,7 @@ impl Registry {
     }
 
     /// The executables the allow rules name, as resolved.
-    pub fn executables(&self) -> &crate::policy::Executables {
+    pub fn executables(&self) -> &Executables {
         &self.executables
     }
 
@@ -790,7 +538,11 @@ impl Registry {
 
     /// The credential a request selects, optionally pinned to `kid`. By
     /// client_id: among usable credentials, the newest (latest notBefore).
-    pub fn select(&self, sel: &Selector, kid: Option<&str>) -> Result<Arc<Credential>, Error> {
+    pub fn select(
+        &self,
+        sel: &Selector,
+        kid: Option<&str>,
+    ) -> Result<Arc<Credential>, SelectError> {
         let kid_matches =
             |c: &Credential| kid.is_none_or(|k| c.facts().is_ok_and(|f| f.jwk.thumbprint() == k));
         match sel {
@@ -798,9 +550,9 @@ impl Registry {
                 let c = self
                     .by_name
                     .get(name)
-                    .ok_or_else(|| Error::UnknownCredential(name.clone()))?;
+                    .ok_or_else(|| SelectError::UnknownCredential(name.clone()))?;
                 if !kid_matches(c) {
-                    return Err(Error::UnknownKid {
+                    return Err(SelectError::UnknownKid {
                         kid: kid.unwrap_or_default().to_owned(),
                         within: format!("credential {name:?}"),
                     });
@@ -814,7 +566,7 @@ impl Registry {
                     .filter(|c| c.client_id() == client_id)
                     .collect();
                 if candidates.is_empty() {
-                    return Err(Error::UnknownClient(client_id.clone()));
+                    return Err(SelectError::UnknownClient(client_id.clone()));
                 }
                 let pinned: Vec<&Arc<Credential>> =
                     candidates.into_iter().filter(|c| kid_matches(c)).collect();
@@ -824,7 +576,7 @@ impl Registry {
                     .max_by_key(|c| c.facts().map(|f| f.not_before).unwrap_or(i64::MIN));
                 match newest_usable.or(pinned.first()) {
                     Some(c) => Ok(Arc::clone(c)),
-                    None => Err(Error::UnknownKid {
+                    None => Err(SelectError::UnknownKid {
                         kid: kid.unwrap_or_default().to_owned(),
                         within: format!("client_id {client_id:?}"),
                     }),

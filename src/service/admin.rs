@@ -1,26 +1,25 @@
-//! The `Admin` service: daemon status for operators.
+//! The `Admin` service: decode, call [`crate::ops::admin`], encode.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use tonic::{Request, Response, Status};
 
-use super::pb;
-use crate::daemon::Daemon;
+use super::{convert, pb, peer};
+use crate::ops::{self, Gate};
 
 /// Serves `fapi_agent.v1.Admin`.
 pub struct AdminService {
-    daemon: Arc<Daemon>,
+    gate: Gate,
     started: Instant,
     socket: PathBuf,
 }
 
 impl AdminService {
-    /// A service reporting on `daemon`, serving on `socket`.
-    pub fn new(daemon: Arc<Daemon>, socket: PathBuf) -> Self {
+    /// A service behind `gate`, serving on `socket`.
+    pub fn new(gate: Gate, socket: PathBuf) -> Self {
         Self {
-            daemon,
+            gate,
             started: Instant::now(),
             socket,
         }
@@ -33,32 +32,20 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        let caller = self.daemon.admit(&request, "status")?;
-        self.daemon.authorize_admin(&caller, "status")?;
-        let reload = self.daemon.last_reload();
-        let (locked, unlockable) = crate::sys::mem::memory_lock_report();
+        let s = ops::admin::status(&self.gate, &peer::of_request(&request)).await?;
         Ok(Response::new(pb::StatusResponse {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_seconds: self.started.elapsed().as_secs(),
             socket_path: self.socket.display().to_string(),
-            credentials: self
-                .daemon
-                .registry()
-                .all()
-                .map(|c| {
-                    let mut pb_cred = super::credential_to_pb(c);
-                    pb_cred.passphrase_source = Some(source_status_to_pb(c.source_status()));
-                    pb_cred
-                })
-                .collect(),
+            credentials: s.credentials.into_iter().map(convert::credential).collect(),
             pid: std::process::id(),
-            last_reload_at: reload.at,
-            last_reload_trigger: reload.trigger,
-            last_reload_error: reload.error.unwrap_or_default(),
-            locked: self.daemon.is_locked(),
-            secret_pages_locked: locked as u64,
-            secret_pages_unlockable: unlockable as u64,
-            secure_heap: crate::sys::openssl::secure_heap_active(),
+            last_reload_at: s.last_reload.at,
+            last_reload_trigger: s.last_reload.trigger,
+            last_reload_error: s.last_reload.error.unwrap_or_default(),
+            locked: s.locked,
+            secret_pages_locked: s.secret_pages.0 as u64,
+            secret_pages_unlockable: s.secret_pages.1 as u64,
+            secure_heap: s.secure_heap,
         }))
     }
 
@@ -66,12 +53,7 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::LockRequest>,
     ) -> Result<Response<pb::LockResponse>, Status> {
-        let caller = self.daemon.admit(&request, "lock")?;
-        self.daemon.authorize_admin(&caller, "lock")?;
-        let locked = self
-            .daemon
-            .lock(&format!("Admin.Lock by {caller}"), Some(&caller))
-            .await;
+        let locked = ops::admin::lock(&self.gate, &peer::of_request(&request)).await?;
         Ok(Response::new(pb::LockResponse { locked }))
     }
 
@@ -79,10 +61,8 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::UnlockRequest>,
     ) -> Result<Response<pb::UnlockResponse>, Status> {
-        let caller = self.daemon.admit(&request, "unlock")?;
-        self.daemon.authorize_admin(&caller, "unlock")?;
-        tracing::info!(%caller, "unlock requested");
-        let (unlocked, errors) = self.daemon.unlock(Some(&caller)).await;
+        let (unlocked, errors) =
+            ops::admin::unlock(&self.gate, &peer::of_request(&request)).await?;
         Ok(Response::new(pb::UnlockResponse { unlocked, errors }))
     }
 
@@ -90,28 +70,12 @@ impl pb::admin_server::Admin for AdminService {
         &self,
         request: Request<pb::ReloadRequest>,
     ) -> Result<Response<pb::ReloadResponse>, Status> {
-        let caller = self.daemon.admit(&request, "reload")?;
-        self.daemon.authorize_admin(&caller, "reload")?;
-        tracing::info!(%caller, "reload requested");
-        let report = self.daemon.reload("Admin.Reload").await?;
+        let report = ops::admin::reload(&self.gate, &peer::of_request(&request)).await?;
         Ok(Response::new(pb::ReloadResponse {
             added: report.added,
             removed: report.removed,
             updated: report.updated,
             errors: report.errors,
         }))
-    }
-}
-
-fn source_status_to_pb(s: crate::credential::SourceStatus) -> pb::PassphraseSourceStatus {
-    let (last_error_at, last_error) = s.last_error.unwrap_or_default();
-    pb::PassphraseSourceStatus {
-        kind: s.kind,
-        description: s.description,
-        last_fetch_at: s.last_fetch_at.unwrap_or_default(),
-        last_error,
-        last_error_at,
-        held: s.held,
-        next_retry_at: s.next_retry_at.unwrap_or_default(),
     }
 }

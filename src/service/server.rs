@@ -14,8 +14,10 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::Server;
 
-use crate::caller::{Caller, PeerInfo, PeerStream};
+use super::peer::{PeerInfo, PeerStream};
+use crate::access::caller::Caller;
 use crate::daemon::Daemon;
+use crate::ops::Gate;
 use crate::service::{AdminService, AgentService, pb};
 use crate::sys::listen::{BoundSocket, SocketError};
 
@@ -29,7 +31,7 @@ pub enum ServeError {
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
-use crate::watch;
+use crate::daemon::watch;
 
 /// Largest request message accepted, in bytes.
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -70,15 +72,15 @@ pub async fn serve(
     let health = health.max_decoding_message_size(MAX_REQUEST_BYTES);
     let reflection_v1 = reflection_v1.max_decoding_message_size(MAX_REQUEST_BYTES);
     let reflection_v1alpha = reflection_v1alpha.max_decoding_message_size(MAX_REQUEST_BYTES);
-    let agent = pb::agent_server::AgentServer::new(AgentService::new(Arc::clone(&daemon)))
+    let gate = Gate::new(Arc::clone(&daemon));
+    let agent = pb::agent_server::AgentServer::new(AgentService::new(gate.clone()))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
-    let admin = pb::admin_server::AdminServer::new(AdminService::new(
-        Arc::clone(&daemon),
-        socket.path().to_owned(),
-    ))
-    .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let admin =
+        pb::admin_server::AdminServer::new(AdminService::new(gate, socket.path().to_owned()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES);
 
-    daemon.start(health_reporter).await;
+    daemon.start().await;
+    spawn_client_health(&daemon, health_reporter);
     watch::spawn_sigusr1(Arc::clone(&daemon));
     if daemon.config_path().is_some() {
         watch::spawn_sighup(Arc::clone(&daemon));
@@ -136,8 +138,10 @@ pub async fn serve(
     // Each connection holds a slot (daemon-wide and per uid); past either
     // cap new ones are closed at once (logged) rather than left waiting in
     // the accept queue.
-    let slots =
-        crate::limits::ConnectionSlots::new(limits.max_connections, limits.max_connections_per_uid);
+    let slots = crate::access::limits::ConnectionSlots::new(
+        limits.max_connections,
+        limits.max_connections_per_uid,
+    );
     let incoming = UnixListenerStream::new(listener).filter_map(move |accepted| match accepted {
         Ok(stream) => {
             let info = PeerInfo(Caller::of_stream(&stream));
@@ -181,6 +185,40 @@ pub async fn serve(
     daemon.sync_audit();
     tracing::info!("stopped");
     result.map_err(ServeError::from)
+}
+
+/// The health-check service name of a client: `NOT_SERVING` while the
+/// client has no usable credential.
+pub fn client_health_name(client_id: &str) -> String {
+    format!("client/{client_id}")
+}
+
+/// Keeps the health service's `client/ID` entries as the daemon's
+/// per-client health says.
+fn spawn_client_health(daemon: &Daemon, reporter: tonic_health::server::HealthReporter) {
+    let mut health = daemon.client_health();
+    tokio::spawn(async move {
+        loop {
+            let now: Vec<(String, bool)> = health
+                .borrow_and_update()
+                .iter()
+                .map(|(c, s)| (c.clone(), *s))
+                .collect();
+            for (client, serving) in now {
+                let status = if serving {
+                    tonic_health::ServingStatus::Serving
+                } else {
+                    tonic_health::ServingStatus::NotServing
+                };
+                reporter
+                    .set_service_status(client_health_name(&client), status)
+                    .await;
+            }
+            if health.changed().await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -44,6 +44,13 @@ pub trait PassphraseSource: Send + Sync + fmt::Debug {
     fn wipe(&self) {}
 }
 
+/// Told of every passphrase fetch a credential makes (metrics): handed
+/// down at construction, so this layer imports nothing above it.
+pub trait FetchObserver: Send + Sync {
+    /// A fetch for `credential` from a source of `kind` ended, `ok` or not.
+    fn fetched(&self, credential: &str, kind: &str, ok: bool);
+}
+
 /// Why a source could not deliver a passphrase. Messages name the source
 /// and the cause, never the secret.
 #[derive(Debug, Clone, thiserror::Error)]

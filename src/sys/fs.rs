@@ -9,9 +9,10 @@
 //! regular file), checked with `fstat` on the open descriptor (so a rename
 //! in between cannot swap it), and read to at most its cap.
 
+use std::fmt;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroize;
@@ -162,6 +163,57 @@ pub fn read_capped(path: &Path, cap: u64, what: &'static str) -> Result<Vec<u8>,
     }
     buf.truncate(n);
     Ok(buf)
+}
+
+/// A file by what it is: the device and inode it has, and the mount it was
+/// reached through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileIdentity {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+    /// The mount id (`statx`), when the kernel reports it.
+    pub mnt_id: Option<u64>,
+}
+
+impl FileIdentity {
+    /// The identity of the file `path` names now (symlinks followed).
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        let meta = std::fs::metadata(path)?;
+        Ok(Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mnt_id: super::process::mount_id(path),
+        })
+    }
+
+    /// The same file: same device and inode and, when both are known and
+    /// `same_mounts` (both read in one mount namespace), the same mount.
+    pub fn same_file(&self, other: &FileIdentity, same_mounts: bool) -> bool {
+        self.dev == other.dev
+            && self.ino == other.ino
+            && (!same_mounts
+                || self.mnt_id.is_none()
+                || other.mnt_id.is_none()
+                || self.mnt_id == other.mnt_id)
+    }
+}
+
+impl fmt::Display for FileIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "dev {}:{} ino {}",
+            libc::major(self.dev),
+            libc::minor(self.dev),
+            self.ino
+        )?;
+        if let Some(m) = self.mnt_id {
+            write!(f, " mnt {m}")?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -23,8 +23,9 @@ use openssl::symm::Cipher;
 use openssl::x509::{X509NameBuilder, X509ReqBuilder};
 
 use crate::config::{Config, KeyringName, PassphraseConfig};
-use crate::credential::{CredentialError, KeyFile, PublicFacts, read_certificates};
+use crate::credential::{PublicFacts, read_certificates};
 use crate::jose::Alg;
+use crate::keys::software::KeyFile;
 use crate::secret::Passphrase;
 use crate::source::{self, EnvVault};
 
@@ -50,7 +51,7 @@ pub enum EnrollError {
     Crypto(#[from] openssl::error::ErrorStack),
     /// Storing the passphrase failed (the message names the store).
     #[error("{0}")]
-    Store(#[from] crate::onboard::OnboardError),
+    Store(#[from] crate::ops::onboard::OnboardError),
     /// The enrollment stanza is missing or invalid.
     #[error("enrollment of {name:?} not found or invalid in {path}: {reason}")]
     Stanza {
@@ -248,7 +249,7 @@ fn store_passphrase(
     req: &EnrollRequest,
     pass: &Passphrase,
 ) -> Result<(PassphraseConfig, Option<Staged>), EnrollError> {
-    use crate::onboard::StoreTarget;
+    use crate::ops::onboard::StoreTarget;
     let target = match req.store {
         PassphraseStore::Keyutils => StoreTarget::Keyutils {
             description: format!("fapi-agent:{}", req.name),
@@ -272,7 +273,7 @@ fn store_passphrase(
             return Ok((cfg, Some(staged)));
         }
     };
-    Ok((crate::onboard::store(&target, pass)?, None))
+    Ok((crate::ops::onboard::store(&target, pass)?, None))
 }
 
 fn stanza(req: &EnrollRequest, key: &Path, cert: &Path, pass: &PassphraseConfig) -> String {
@@ -395,7 +396,13 @@ pub fn install_cert(
     let key = KeyFile::read_key(key_path)
         .and_then(|k| k.decrypt(Some(&pass), &src.describe()))
         .map_err(|e| cert_err(e.to_string()))?;
-    if let Err(CredentialError::KeyCertMismatch { cert_kid }) = facts.check_matches(&key.key) {
+    if let Some(cert_kid) = facts
+        .check_matches(&key.key)
+        .err()
+        .as_ref()
+        .and_then(PublicFacts::mismatch)
+        .map(str::to_owned)
+    {
         let key_alg = Alg::for_key(&key.key).map_err(|e| cert_err(e.to_string()))?;
         let key_kid = crate::jose::PublicJwk::new(&key.key, key_alg, &[])?
             .thumbprint()

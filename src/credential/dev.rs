@@ -73,6 +73,7 @@ pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::err
         config,
         agent,
         Some(Arc::new(MemorySource::new(pass))),
+        None,
     );
     Ok(DevCredential { credential, dir })
 }

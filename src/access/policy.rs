@@ -7,39 +7,15 @@
 //! (through a pidfd). A credential without rules serves only the daemon's
 //! own uid. Denials name the rules that failed, never secrets.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
-use crate::caller::{Caller, FileIdentity, Unit};
+use super::caller::{Caller, Unit};
 use crate::config::{AllowRule, Operation};
-use crate::credential::Credential;
-use crate::error::Error;
+use crate::credential::{Credential, Executables};
 
-/// The files the `executables` selectors name, resolved to what they are
-/// (device, inode, mount) when the registry is built: at load and at every
-/// reload. A path that cannot be resolved matches nothing.
-#[derive(Debug, Default, Clone)]
-pub struct Executables(HashMap<PathBuf, Result<FileIdentity, String>>);
-
-impl Executables {
-    /// Resolves every executable the rules name.
-    pub fn resolve<'a>(rules: impl IntoIterator<Item = &'a AllowRule>) -> Self {
-        let mut map = HashMap::new();
-        for path in rules.into_iter().flat_map(|r| &r.executables) {
-            map.entry(path.clone()).or_insert_with(|| {
-                FileIdentity::of(path).map_err(|e| {
-                    tracing::warn!(executable = %path.display(), error = %e, "an allow rule names an executable that cannot be read: it matches no caller");
-                    e.to_string()
-                })
-            });
-        }
-        Self(map)
-    }
-
-    fn identity(&self, path: &Path) -> Option<&FileIdentity> {
-        self.0.get(path).and_then(|r| r.as_ref().ok())
-    }
-}
+/// Why a caller may not do something: names the caller and, per rule,
+/// what it lacked; never a secret.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
 
 /// Why `rule` does not admit `caller` for `op`, or `None` if it does.
 fn refusal(rule: &AllowRule, caller: &Caller, op: Operation, exes: &Executables) -> Option<String> {
@@ -125,7 +101,7 @@ pub fn check(
     cred: &Credential,
     op: Operation,
     exes: &Executables,
-) -> Result<(), Error> {
+) -> Result<(), Denied> {
     check_rules(caller, &cred.name, &cred.config.allow, op, exes)
 }
 
@@ -137,13 +113,13 @@ pub fn check_rules(
     rules: &[AllowRule],
     op: Operation,
     exes: &Executables,
-) -> Result<(), Error> {
+) -> Result<(), Denied> {
     if rules.is_empty() {
         let own = crate::sys::process::effective_uid();
         if caller.uid == own {
             return Ok(());
         }
-        return Err(Error::PermissionDenied(format!(
+        return Err(Denied(format!(
             "{caller} may not {} credential {name:?}: it has no allow rules, so only the daemon's \
              uid {own} may use it",
             op.as_str(),
@@ -156,7 +132,7 @@ pub fn check_rules(
             Some(r) => reasons.push(format!("rule {}: {r}", i + 1)),
         }
     }
-    Err(Error::PermissionDenied(format!(
+    Err(Denied(format!(
         "{caller} may not {} credential {name:?}: {}",
         op.as_str(),
         reasons.join("; ")
@@ -165,12 +141,12 @@ pub fn check_rules(
 
 /// Whether `caller` may use the Admin service: root, the daemon's uid, or
 /// a member of the admin group.
-pub fn check_admin(caller: &Caller, admin_gid: Option<u32>) -> Result<(), Error> {
+pub fn check_admin(caller: &Caller, admin_gid: Option<u32>) -> Result<(), Denied> {
     let own = crate::sys::process::effective_uid();
     if caller.uid == 0 || caller.uid == own || admin_gid.is_some_and(|g| caller.in_group(g)) {
         return Ok(());
     }
-    Err(Error::PermissionDenied(format!(
+    Err(Denied(format!(
         "{caller} may not use the Admin service: only root, uid {own}{}",
         admin_gid
             .map(|g| format!(" and members of group {g}"))
@@ -181,6 +157,8 @@ pub fn check_admin(caller: &Caller, admin_gid: Option<u32>) -> Result<(), Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::fs::FileIdentity;
+    use std::path::Path;
 
     fn caller(uid: u32, gid: u32, exe: &str, race_free: bool) -> Caller {
         Caller {

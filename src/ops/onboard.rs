@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, KeyringName, PassphraseConfig};
-use crate::credential::{CredentialError, KeyFile, PublicFacts, read_certificates};
+use crate::credential::{CredentialError, PublicFacts, read_certificates};
 use crate::jose::{Alg, PublicJwk};
+use crate::keys::KeyError;
+use crate::keys::software::KeyFile;
 use crate::now_unix;
 use crate::secret::Passphrase;
 use crate::source;
@@ -83,6 +85,9 @@ pub enum OnboardError {
     /// Anything else about the credential (corrupt file, expired, policy).
     #[error("{0}")]
     Credential(#[from] CredentialError),
+    /// The key file cannot be read or opened.
+    #[error("{0}")]
+    Key(#[from] KeyError),
     /// Bad arguments.
     #[error("{0}")]
     Usage(String),
@@ -184,12 +189,12 @@ pub struct Imported {
 /// the certificate is valid now, then stores `pass` and returns the stanza.
 /// Nothing is stored when a check fails.
 pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, OnboardError> {
-    let wrong = |path: &Path, e: CredentialError| match e {
-        CredentialError::WrongPassphrase { detail, .. } => OnboardError::WrongPassphrase {
+    let wrong = |path: &Path, e: KeyError| match e {
+        KeyError::WrongPassphrase { detail, .. } => OnboardError::WrongPassphrase {
             path: path.to_owned(),
             detail,
         },
-        other => OnboardError::Credential(other),
+        other => OnboardError::Credential(other.into()),
     };
     let (facts, files) = match (&req.key, &req.cert, &req.p12) {
         (None, None, Some(p12)) => {
@@ -199,10 +204,11 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
                 .map_err(|e| wrong(p12, e))?;
             let certs = opened.certs.as_deref().unwrap_or_default();
             let facts = PublicFacts::from_chain(certs)?;
-            if let Err(CredentialError::KeyCertMismatch { cert_kid }) =
-                facts.check_matches(&opened.key)
-            {
-                return Err(mismatch(p12, cert_kid, p12, &opened.key)?);
+            if let Err(e) = facts.check_matches(&opened.key) {
+                return Err(match PublicFacts::mismatch(&e) {
+                    Some(cert_kid) => mismatch(p12, cert_kid.to_owned(), p12, &opened.key)?,
+                    None => OnboardError::Credential(e),
+                });
             }
             (facts, format!("pkcs12 = {:?}\n", absolute(p12)?))
         }
@@ -215,10 +221,11 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
             let opened = key_file
                 .decrypt(Some(pass), "the passphrase entered")
                 .map_err(|e| wrong(key, e))?;
-            if let Err(CredentialError::KeyCertMismatch { cert_kid }) =
-                facts.check_matches(&opened.key)
-            {
-                return Err(mismatch(cert, cert_kid, key, &opened.key)?);
+            if let Err(e) = facts.check_matches(&opened.key) {
+                return Err(match PublicFacts::mismatch(&e) {
+                    Some(cert_kid) => mismatch(cert, cert_kid.to_owned(), key, &opened.key)?,
+                    None => OnboardError::Credential(e),
+                });
             }
             (
                 facts,

@@ -29,67 +29,10 @@
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
-use tonic::Request;
-use tonic::transport::server::Connected;
 
-use crate::error::Error;
-use crate::limits::ConnectionSlot;
-
-/// A file by what it is: the device and inode it has, and the mount it was
-/// reached through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FileIdentity {
-    /// `st_dev`.
-    pub dev: u64,
-    /// `st_ino`.
-    pub ino: u64,
-    /// The mount id (`statx`), when the kernel reports it.
-    pub mnt_id: Option<u64>,
-}
-
-impl FileIdentity {
-    /// The identity of the file `path` names now (symlinks followed).
-    pub fn of(path: &Path) -> std::io::Result<Self> {
-        let meta = std::fs::metadata(path)?;
-        Ok(Self {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            mnt_id: crate::sys::process::mount_id(path),
-        })
-    }
-
-    /// The same file: same device and inode and, when both are known and
-    /// `same_mounts` (both read in one mount namespace), the same mount.
-    pub fn same_file(&self, other: &FileIdentity, same_mounts: bool) -> bool {
-        self.dev == other.dev
-            && self.ino == other.ino
-            && (!same_mounts
-                || self.mnt_id.is_none()
-                || other.mnt_id.is_none()
-                || self.mnt_id == other.mnt_id)
-    }
-}
-
-impl fmt::Display for FileIdentity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "dev {}:{} ino {}",
-            libc::major(self.dev),
-            libc::minor(self.dev),
-            self.ino
-        )?;
-        if let Some(m) = self.mnt_id {
-            write!(f, " mnt {m}")?;
-        }
-        Ok(())
-    }
-}
+pub use crate::sys::fs::FileIdentity;
 
 /// The systemd unit a process runs in, by its place in the hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,78 +227,9 @@ impl Caller {
         })
     }
 
-    /// The caller of a request; refused when its identity is unknown.
-    pub fn of_request<T>(req: &Request<T>) -> Result<Caller, Error> {
-        req.extensions()
-            .get::<PeerInfo>()
-            .and_then(|p| p.0.clone())
-            .ok_or_else(|| {
-                Error::PermissionDenied(
-                    "the caller's identity could not be established from the socket".into(),
-                )
-            })
-    }
-
     /// Whether the caller has `gid` as primary or supplementary group.
     pub fn in_group(&self, gid: u32) -> bool {
         self.gid == gid || self.groups.contains(&gid)
-    }
-}
-
-/// The identity attached to a connection (tonic hands it to every request).
-#[derive(Debug, Clone)]
-pub struct PeerInfo(pub Option<Caller>);
-
-/// An accepted connection with its caller identity and its slot in the
-/// connection limits (released when the connection closes).
-pub struct PeerStream {
-    inner: UnixStream,
-    info: PeerInfo,
-    _slot: ConnectionSlot,
-}
-
-impl PeerStream {
-    /// Wraps an accepted stream with its caller (from
-    /// [`Caller::of_stream`]) and its slot.
-    pub fn new(inner: UnixStream, info: PeerInfo, slot: ConnectionSlot) -> Self {
-        Self {
-            inner,
-            info,
-            _slot: slot,
-        }
-    }
-}
-
-impl Connected for PeerStream {
-    type ConnectInfo = PeerInfo;
-    fn connect_info(&self) -> PeerInfo {
-        self.info.clone()
-    }
-}
-
-impl AsyncRead for PeerStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for PeerStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::caller::Caller;
+use super::caller::Caller;
 pub use crate::config::FsyncPolicy;
 
 /// Longest interval between appending a record and flushing it to disk,
@@ -81,13 +81,73 @@ impl From<&Caller> for AuditCaller {
     }
 }
 
+/// Which operation a record is about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOp {
+    /// SignClientAssertion.
+    #[default]
+    Sign,
+    /// DecryptSecret.
+    Decrypt,
+    /// GetKeyMaterial.
+    Export,
+    /// GetCredential, ListCredentials.
+    Read,
+    /// WatchCredentials.
+    Watch,
+    /// Admin.Status.
+    Status,
+    /// Admin.Reload.
+    Reload,
+    /// Admin.Lock, SIGUSR1.
+    Lock,
+    /// Admin.Unlock.
+    Unlock,
+    /// The audit log itself (a torn tail set aside).
+    Audit,
+    /// An operation this build does not know (a newer daemon's record).
+    #[serde(other)]
+    Other,
+}
+
+impl From<crate::config::Operation> for AuditOp {
+    fn from(op: crate::config::Operation) -> Self {
+        use crate::config::Operation as O;
+        match op {
+            O::Sign => AuditOp::Sign,
+            O::Decrypt => AuditOp::Decrypt,
+            O::Export => AuditOp::Export,
+            O::Read => AuditOp::Read,
+        }
+    }
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done.
+    #[default]
+    Ok,
+    /// Refused by identity, policy, limits or config.
+    Denied,
+    /// Authorized, then failed.
+    Error,
+    /// Something broken was repaired (a torn audit tail).
+    Recovered,
+    /// An outcome this build does not know.
+    #[serde(other)]
+    Other,
+}
+
 /// What happened; the daemon fills `seq`, `time`, `prev` and `hash`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEvent {
-    /// sign, decrypt, export, lock, unlock.
-    pub op: String,
-    /// ok, denied or error.
-    pub outcome: String,
+    /// The operation.
+    pub op: AuditOp,
+    /// How it ended.
+    pub outcome: Outcome,
     /// The caller (absent for signals).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caller: Option<AuditCaller>,
@@ -109,6 +169,41 @@ pub struct AuditEvent {
     /// Why it was denied or failed (never secret).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    /// A record of `op` ending in `outcome`.
+    pub fn new(op: AuditOp, outcome: Outcome) -> Self {
+        Self {
+            op,
+            outcome,
+            ..Default::default()
+        }
+    }
+
+    /// Who asked.
+    pub fn caller(mut self, caller: Option<&Caller>) -> Self {
+        self.caller = caller.map(Into::into);
+        self
+    }
+
+    /// The credential concerned.
+    pub fn credential(mut self, name: &str) -> Self {
+        self.credential = Some(name.to_owned());
+        self
+    }
+
+    /// The key concerned.
+    pub fn kid(mut self, kid: Option<String>) -> Self {
+        self.kid = kid;
+        self
+    }
+
+    /// Why it was denied or failed, or what it did (never secret).
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
 }
 
 /// A record as written.
@@ -251,8 +346,8 @@ impl AuditLog {
                  the torn bytes are kept aside and the chain continues"
             );
             log.record(AuditEvent {
-                op: "audit".into(),
-                outcome: "recovered".into(),
+                op: AuditOp::Audit,
+                outcome: Outcome::Recovered,
                 detail: Some(format!(
                     "the last {bytes} bytes of the log were a torn record (a crash or power \
                      loss during a write); kept aside in {}; the chain continues from seq {}",
@@ -503,8 +598,13 @@ mod tests {
 
     fn event(op: &str) -> AuditEvent {
         AuditEvent {
-            op: op.into(),
-            outcome: "ok".into(),
+            op: match op {
+                "sign" => AuditOp::Sign,
+                "decrypt" => AuditOp::Decrypt,
+                "lock" => AuditOp::Lock,
+                _ => AuditOp::Unlock,
+            },
+            outcome: Outcome::Ok,
             credential: Some("acme".into()),
             jti: Some("j".into()),
             ..Default::default()
@@ -533,7 +633,7 @@ mod tests {
             .unwrap()
             .record(event("unlock"));
         let last = verify(&path).unwrap().unwrap();
-        assert_eq!((last.seq, last.event.op.as_str()), (4, "unlock"));
+        assert_eq!((last.seq, last.event.op), (4, AuditOp::Unlock));
         let good = lines(&path);
 
         let write = |ls: &[String]| std::fs::write(&path, ls.join("\n") + "\n").unwrap();

@@ -1,0 +1,315 @@
+//! Onboarding: `import`, `passphrase store`, `enroll`, `install-cert`.
+//! Offline: they run [`crate::ops::onboard`] and [`crate::ops::enroll`]
+//! without a daemon.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::prepare_process;
+use crate::config::KeyringName;
+use crate::jose::Alg;
+use crate::ops::{enroll as ops_enroll, onboard as ops_onboard};
+use crate::secret::Passphrase;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum PassphraseCommand {
+    /// Store a passphrase (read from a no-echo prompt, or from stdin when it
+    /// is not a terminal) in a secret manager; prints the config line.
+    Store {
+        /// The credential it belongs to (default description/attributes).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        target: StoreTargetArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StoreSourceArg {
+    Keyutils,
+    SecretService,
+    File,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KeyringArg {
+    User,
+    Session,
+    Persistent,
+    Process,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct StoreTargetArgs {
+    /// Where the passphrase is stored.
+    #[arg(long = "source", value_enum)]
+    source: StoreSourceArg,
+    /// keyutils: the key's description (default `fapi-agent:NAME`).
+    #[arg(long)]
+    description: Option<String>,
+    /// keyutils: the keyring.
+    #[arg(long, value_enum, default_value = "user")]
+    keyring: KeyringArg,
+    /// secret-service: a lookup attribute KEY=VALUE, repeatable (default
+    /// `service=fapi-agent credential=NAME`).
+    #[arg(long = "attribute")]
+    attributes: Vec<String>,
+    /// secret-service: the item's label (default `fapi-agent NAME`).
+    #[arg(long)]
+    label: Option<String>,
+    /// file: the file to create (mode 0600; must not exist).
+    #[arg(long)]
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ImportArgs {
+    /// Credential name in the config (letters, digits, - _ .).
+    #[arg(long)]
+    name: String,
+    /// The OAuth client_id the platform issued it for.
+    #[arg(long)]
+    client_id: String,
+    /// The authorization server's issuer identifier.
+    #[arg(long)]
+    issuer: String,
+    /// The encrypted private key file ...
+    #[arg(long, requires = "cert", conflicts_with = "p12")]
+    key: Option<PathBuf>,
+    /// ... and its certificate.
+    #[arg(long, requires = "key", conflicts_with = "p12")]
+    cert: Option<PathBuf>,
+    /// Or a PKCS#12 bundle.
+    #[arg(long)]
+    p12: Option<PathBuf>,
+    #[command(flatten)]
+    target: StoreTargetArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AlgArg {
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "PS256")]
+    Ps256,
+    #[value(name = "EdDSA")]
+    EdDsa,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StoreArg {
+    Keyutils,
+    SecretService,
+    File,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct EnrollArgs {
+    /// Credential name (letters, digits, - _ .).
+    #[arg(long)]
+    name: String,
+    /// OAuth client_id.
+    #[arg(long)]
+    client_id: String,
+    /// The authorization server's issuer identifier.
+    #[arg(long)]
+    issuer: String,
+    /// Key algorithm (PS256 generates RSA 3072).
+    #[arg(long, value_enum, default_value = "ES256")]
+    alg: AlgArg,
+    /// Certificate subject, e.g. "CN=acme,O=Acme Ltd,C=GB".
+    #[arg(long)]
+    subject: String,
+    /// Output directory.
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    /// Where to store the generated passphrase.
+    #[arg(long, value_enum, default_value = "keyutils")]
+    passphrase_store: StoreArg,
+}
+
+/// Commands that talk to a running daemon.
+fn store_target(name: &str, t: &StoreTargetArgs) -> Result<ops_onboard::StoreTarget, String> {
+    Ok(match t.source {
+        StoreSourceArg::Keyutils => ops_onboard::StoreTarget::Keyutils {
+            description: t
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("fapi-agent:{name}")),
+            keyring: match t.keyring {
+                KeyringArg::User => KeyringName::User,
+                KeyringArg::Session => KeyringName::Session,
+                KeyringArg::Persistent => KeyringName::Persistent,
+                KeyringArg::Process => KeyringName::Process,
+            },
+        },
+        StoreSourceArg::SecretService => {
+            let mut attributes = std::collections::BTreeMap::new();
+            for a in &t.attributes {
+                let (k, v) = a
+                    .split_once('=')
+                    .ok_or_else(|| format!("--attribute {a:?}: expected KEY=VALUE"))?;
+                attributes.insert(k.to_owned(), v.to_owned());
+            }
+            if attributes.is_empty() {
+                attributes.insert("service".into(), "fapi-agent".into());
+                attributes.insert("credential".into(), name.to_owned());
+            }
+            ops_onboard::StoreTarget::SecretService {
+                attributes,
+                label: t
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| format!("fapi-agent {name}")),
+            }
+        }
+        StoreSourceArg::File => ops_onboard::StoreTarget::File {
+            path: t.path.clone().ok_or("--source file needs --path FILE")?,
+        },
+    })
+}
+
+/// Reads a passphrase from a no-echo prompt on the terminal, or from stdin
+/// when stdin is not a terminal (one trailing newline removed). Never from
+/// the command line.
+fn read_passphrase(prompt: &str) -> Result<Passphrase, String> {
+    use std::io::IsTerminal;
+    let filled = if std::io::stdin().is_terminal() {
+        Passphrase::fill_with(|buf| crate::sys::tty::read_tty_no_echo(prompt, buf))
+    } else {
+        let mut stdin = std::io::stdin().lock();
+        Passphrase::fill_with(|buf| crate::source::read_full(&mut stdin, buf))
+    };
+    filled
+        .map_err(|e| format!("cannot read the passphrase: {e}"))?
+        .map_err(|e| format!("unusable passphrase: {e}"))
+}
+
+pub(super) fn passphrase_store(name: &str, target: &StoreTargetArgs) -> ExitCode {
+    prepare_process();
+    let result = store_target(name, target).and_then(|t| {
+        let pass = read_passphrase(&format!("Passphrase for {name}: "))?;
+        ops_onboard::store(&t, &pass).map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(cfg) => {
+            println!("passphrase = {}", cfg.to_inline_toml());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fapi-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(super) fn import(args: ImportArgs) -> ExitCode {
+    prepare_process();
+    let result = store_target(&args.name, &args.target).and_then(|target| {
+        let req = ops_onboard::ImportRequest {
+            name: args.name.clone(),
+            client_id: args.client_id.clone(),
+            issuer: args.issuer.clone(),
+            key: args.key.clone(),
+            cert: args.cert.clone(),
+            p12: args.p12.clone(),
+            target,
+        };
+        let pass = read_passphrase(&format!(
+            "Passphrase the platform issued with {}: ",
+            args.name
+        ))?;
+        ops_onboard::import(&req, &pass).map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(done) => {
+            eprintln!(
+                "ok: {name} ({alg}, kid {kid}) decrypts with this passphrase, matches its \
+                 certificate, valid until {until} ({days} days); passphrase stored.\n\
+                 Add this to the config, then reload (fapi-agent reload, or SIGHUP):",
+                name = args.name,
+                alg = done.alg.as_str(),
+                kid = done.kid,
+                until = done.not_after,
+                days = done.days_left,
+            );
+            println!("{}", done.stanza);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fapi-agent: import refused: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(super) fn enroll(args: EnrollArgs) -> ExitCode {
+    prepare_process();
+    let req = ops_enroll::EnrollRequest {
+        name: args.name,
+        client_id: args.client_id,
+        issuer: args.issuer,
+        alg: match args.alg {
+            AlgArg::Es256 => Alg::Es256,
+            AlgArg::Ps256 => Alg::Ps256,
+            AlgArg::EdDsa => Alg::EdDsa,
+        },
+        subject: args.subject,
+        dir: args.dir,
+        store: match args.passphrase_store {
+            StoreArg::Keyutils => ops_enroll::PassphraseStore::Keyutils,
+            StoreArg::SecretService => ops_enroll::PassphraseStore::SecretService,
+            StoreArg::File => ops_enroll::PassphraseStore::File,
+        },
+    };
+    match ops_enroll::enroll(&req) {
+        Ok(e) => {
+            println!(
+                "enrolled {name}: kid {kid}
+  key (encrypted): {key}
+  CSR: {csr}
+  config stanza: {stanza}
+
+                 Upload the CSR to the platform, then install the certificate it issues:
+                   fapi-agent install-cert --name {name} --cert ISSUED.crt --dir {dir} --config AGENT.toml
+
+{pem}",
+                name = req.name,
+                kid = e.kid,
+                key = e.key.display(),
+                csr = e.csr.display(),
+                stanza = e.stanza.display(),
+                dir = e.key.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+                pem = e.csr_pem,
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fapi-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(super) fn install_cert(name: &str, cert: &Path, dir: &Path, config: Option<&Path>) -> ExitCode {
+    prepare_process();
+    match ops_enroll::install_cert(name, cert, dir, config) {
+        Ok(kid) => {
+            println!(
+                "installed {name} (kid {kid}){}",
+                if config.is_some() {
+                    ": a running daemon picks it up from the config change (or run `fapi-agent reload`)"
+                } else {
+                    ": add the stanza from NAME.toml to the daemon's config"
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fapi-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

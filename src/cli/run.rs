@@ -1,0 +1,251 @@
+//! `run` (the daemon, or `run --dev`) and the offline `check`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::{SocketArg, prepare_process};
+use crate::access::audit;
+use crate::config::{Config, PassphraseConfig};
+use crate::credential::{Registry, State, dev};
+use crate::daemon::Daemon;
+use crate::source::EnvVault;
+
+#[derive(Debug, Args)]
+pub(super) struct RunArgs {
+    /// The config file.
+    #[arg(long, conflicts_with = "dev", required_unless_present = "dev")]
+    config: Option<PathBuf>,
+    /// Run with a throwaway in-memory credential; no setup needed.
+    #[arg(long)]
+    dev: bool,
+    #[command(flatten)]
+    socket: SocketArg,
+}
+
+/// Takes every `env` passphrase out of the environment; must run before
+/// any thread starts.
+fn take_env(config: &Config) -> EnvVault {
+    EnvVault::take(
+        config
+            .credentials
+            .values()
+            .filter_map(|c| match &c.passphrase {
+                Some(PassphraseConfig::Env { variable }) => Some(variable.as_str()),
+                _ => None,
+            }),
+    )
+}
+
+pub(super) fn run(args: RunArgs) -> ExitCode {
+    prepare_process();
+    // Before any thread starts: systemd's LISTEN_* variables are read once.
+    let inherited = match crate::sys::systemd::inherited_listener() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("fapi-agent: cannot use the socket systemd passed: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Absolute from the start: a reload reads the same path, so relative
+    // credential paths resolve the same way and unchanged credentials are
+    // recognised as such (not "updated" and decrypted again).
+    let config_path = args
+        .config
+        .as_ref()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+    let (config, vault) = match &config_path {
+        Some(path) => match Config::load(path) {
+            Ok(c) => {
+                let vault = take_env(&c);
+                (c, vault)
+            }
+            Err(e) => {
+                eprintln!("fapi-agent: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => (Config::default(), EnvVault::default()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fapi-agent: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut dev_files = None;
+    let daemon = match &config_path {
+        None => match dev::credential(&config.agent) {
+            Ok(d) => {
+                dev_files = Some(d.dir);
+                Daemon::fixed(Registry::new([d.credential]), config.agent.clone())
+            }
+            Err(e) => {
+                eprintln!("fapi-agent: cannot create the dev credential: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Some(path) => {
+            let observer = crate::metrics::fetch_observer();
+            let registry = Registry::load(&config, &vault, observer.clone());
+            let daemon = Daemon::from_config(registry, &config, path.clone(), vault, observer);
+            match &config.agent.audit_log {
+                None => daemon,
+                Some(log) => match audit::AuditLog::open(log, config.agent.audit_fsync) {
+                    Ok(log) => daemon.with_audit(log),
+                    Err(e) => {
+                        eprintln!(
+                            "fapi-agent: {e}: fix or move it aside (fapi-agent audit verify)"
+                        );
+                        return ExitCode::from(2);
+                    }
+                },
+            }
+        }
+    };
+    let daemon = Arc::new(daemon);
+    let socket_path = args
+        .socket
+        .socket
+        .clone()
+        .or_else(|| config.agent.socket.clone())
+        .unwrap_or_else(crate::sys::listen::default_socket_path);
+
+    let group = match &config.agent.socket_group {
+        None => None,
+        Some(name) => match crate::sys::process::group_id(name) {
+            Some(gid) => Some(gid),
+            None => {
+                eprintln!(
+                    "fapi-agent: {}",
+                    crate::sys::listen::SocketError::UnknownGroup(name.clone())
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let result = runtime.block_on(async {
+        let socket = match inherited {
+            Some(listener) => crate::sys::listen::BoundSocket::inherited(listener)?,
+            None => crate::sys::listen::BoundSocket::bind(&socket_path, group)?,
+        };
+        if args.dev {
+            print_dev_banner(&daemon.registry(), socket.path());
+        }
+        crate::service::server::serve(
+            Arc::clone(&daemon),
+            socket,
+            crate::service::server::shutdown_signal(),
+        )
+        .await
+    });
+    // Work still running on the runtime's threads (a passphrase fetch that
+    // hangs, say) does not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    drop(dev_files);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fapi-agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_dev_banner(registry: &Registry, socket: &Path) {
+    let keys: Vec<Value> = registry
+        .all()
+        .filter_map(|c| c.facts().ok().map(|f| f.jwk.to_json()))
+        .collect();
+    let s = socket.display();
+    let jwks = serde_json::to_string_pretty(&json!({ "keys": keys })).unwrap_or_default();
+    println!(
+        "fapi-agent dev mode: a throwaway ES256 credential for client_id {client}, \
+         issuer {issuer}\n\
+         socket: {s}\n\n\
+         JWKS:\n{jwks}\n\n\
+         Try:\n  \
+         fapi-agent assertion --socket {s} --credential dev\n  \
+         fapi-agent credentials --socket {s}\n  \
+         fapi-agent status --socket {s}\n  \
+         grpcurl -plaintext -unix -authority localhost -d '{{\"credential\":{{\"name\":\"dev\"}}}}' \
+         {s} fapi_agent.v1.Agent/SignClientAssertion\n\n\
+         Stop with Ctrl-C.",
+        client = dev::CLIENT_ID,
+        issuer = dev::ISSUER,
+    );
+    let _ = std::io::stdout().flush();
+}
+
+pub(super) fn check(path: &Path) -> ExitCode {
+    prepare_process();
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fapi-agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let vault = take_env(&config);
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        eprintln!("fapi-agent: cannot start the runtime");
+        return ExitCode::FAILURE;
+    };
+    let mut failed = 0;
+    // `run` refuses to start without the socket group; Admin rules name
+    // nobody without the admin group.
+    for (key, group) in [
+        ("socket_group", &config.agent.socket_group),
+        ("admin_group", &config.agent.admin_group),
+    ] {
+        if let Some(name) = group
+            && crate::sys::process::group_id(name).is_none()
+        {
+            failed += 1;
+            println!("FAIL [agent]: {key} {name:?} is not a group on this system");
+        }
+    }
+    let registry = Registry::load(&config, &vault, None);
+    for cred in registry.all() {
+        let cred = Arc::clone(cred);
+        let outcome = runtime.block_on(cred.verify());
+        match (outcome, cred.facts()) {
+            (Ok(()), Ok(f)) => {
+                let warning = match cred.state() {
+                    State::Available { warning: Some(w) } => format!("\n     warning: {w}"),
+                    _ => String::new(),
+                };
+                println!(
+                    "ok   {}: client_id {} {} kid {} expires {} ({} days){warning}",
+                    cred.name,
+                    cred.client_id(),
+                    f.alg,
+                    f.jwk.thumbprint(),
+                    f.not_after_text,
+                    f.days_left(crate::now_unix())
+                );
+            }
+            (Err(e), _) | (Ok(()), Err(e)) => {
+                failed += 1;
+                println!("FAIL {}: {e}", cred.name);
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("fapi-agent: {failed} credential(s) failed the check");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

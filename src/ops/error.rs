@@ -1,0 +1,88 @@
+//! The errors operations end in. Messages are for operators: they say what
+//! is wrong and what to do, and never contain secret material. Front ends
+//! map them to their own codes in one place each (`service/status.rs` for
+//! gRPC).
+
+use crate::credential::{CredentialFailure, SelectError};
+use crate::daemon::ReloadError;
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The selection matched no credential (name, client_id or kid).
+    #[error("{0}")]
+    NotFound(#[from] SelectError),
+    /// The request is malformed or asks for something the config forbids.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The credential cannot be used as it is.
+    #[error("{0}")]
+    Credential(#[from] CredentialFailure),
+    /// Export is off for this credential.
+    #[error(
+        "credential {0:?} does not allow key export: set export = true in its config if this \
+         caller really needs the private key"
+    )]
+    ExportDisabled(String),
+    /// Any decryption failure of a shared secret. Deliberately one message,
+    /// whatever the cause, so that it cannot serve as a padding oracle.
+    #[error("decryption failed for credential {0:?}")]
+    DecryptFailed(String),
+    /// The daemon's state does not allow the operation; the message says why.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The caller may not do this.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The caller exceeded its request rate.
+    #[error("rate limit: uid {0} sends more than its configured requests per second; retry later")]
+    RateLimited(u32),
+    /// A bug or resource failure inside the daemon.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The kinds of [`Error`], for the front ends' code mappings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Nothing by that name or kid.
+    NotFound,
+    /// The request itself is wrong.
+    InvalidArgument,
+    /// The configuration or state must change first.
+    FailedPrecondition,
+    /// A dependency (a passphrase source) is down; retrying may help.
+    Unavailable,
+    /// The caller may not.
+    PermissionDenied,
+    /// Over a limit.
+    ResourceExhausted,
+    /// A bug.
+    Internal,
+}
+
+impl Error {
+    /// The kind of error.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::NotFound(_) => Kind::NotFound,
+            Error::InvalidArgument(_) | Error::DecryptFailed(_) => Kind::InvalidArgument,
+            Error::Credential(c) if c.is_source_unavailable() => Kind::Unavailable,
+            Error::Credential(_) | Error::ExportDisabled(_) | Error::FailedPrecondition(_) => {
+                Kind::FailedPrecondition
+            }
+            Error::PermissionDenied(_) => Kind::PermissionDenied,
+            Error::RateLimited(_) => Kind::ResourceExhausted,
+            Error::Internal(_) => Kind::Internal,
+        }
+    }
+}
+
+impl From<ReloadError> for Error {
+    fn from(e: ReloadError) -> Self {
+        match e {
+            ReloadError::Internal(m) => Error::Internal(m),
+            other => Error::FailedPrecondition(other.to_string()),
+        }
+    }
+}

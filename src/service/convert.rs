@@ -1,0 +1,135 @@
+//! Messages to and from domain types.
+
+use crate::config::PaddingName;
+use crate::credential::{JwksEntry, Selector, Serving, Snapshot};
+use crate::daemon::EventKind;
+use crate::keys::SourceStatus;
+use crate::ops::{Error, Selection};
+
+use super::pb;
+
+/// The selection of a request.
+pub fn selection(sel: Option<pb::CredentialSelector>) -> Result<Selection, Error> {
+    let sel = sel.ok_or_else(|| {
+        Error::InvalidArgument(
+            "`credential` is required: set credential.name or credential.client_id".into(),
+        )
+    })?;
+    let by = match sel.by {
+        Some(pb::credential_selector::By::Name(n)) if !n.is_empty() => Selector::Name(n),
+        Some(pb::credential_selector::By::ClientId(c)) if !c.is_empty() => Selector::ClientId(c),
+        _ => {
+            return Err(Error::InvalidArgument(
+                "set credential.name or credential.client_id".into(),
+            ));
+        }
+    };
+    Ok(Selection {
+        by,
+        kid: (!sel.kid.is_empty()).then_some(sel.kid),
+    })
+}
+
+/// A padding by its message value.
+pub fn padding(p: i32) -> Result<PaddingName, Error> {
+    match pb::Padding::try_from(p) {
+        Ok(pb::Padding::Pkcs1V15) => Ok(PaddingName::Pkcs1V15),
+        Ok(pb::Padding::OaepSha1) => Ok(PaddingName::OaepSha1),
+        Ok(pb::Padding::OaepSha256) => Ok(PaddingName::OaepSha256),
+        _ => Err(Error::InvalidArgument(
+            "padding is required: PADDING_OAEP_SHA256, PADDING_OAEP_SHA1 or PADDING_PKCS1_V15"
+                .into(),
+        )),
+    }
+}
+
+fn padding_to_pb(p: PaddingName) -> pb::Padding {
+    match p {
+        PaddingName::Pkcs1V15 => pb::Padding::Pkcs1V15,
+        PaddingName::OaepSha1 => pb::Padding::OaepSha1,
+        PaddingName::OaepSha256 => pb::Padding::OaepSha256,
+    }
+}
+
+/// A credential's public facts as a message.
+pub fn credential(s: Snapshot) -> pb::Credential {
+    let state = match s.state {
+        Serving::Available => pb::CredentialState::Available,
+        Serving::Locked => pb::CredentialState::Locked,
+        Serving::Error => pb::CredentialState::Error,
+    };
+    pb::Credential {
+        name: s.name,
+        client_id: s.client_id,
+        kid: s.kid,
+        alg: s.alg,
+        certificate_chain_pem: s.certificate_chain_pem,
+        public_jwk_json: s.public_jwk_json,
+        x5t_s256: s.x5t_s256,
+        not_before: s.not_before,
+        not_after: s.not_after,
+        days_left: s.days_left,
+        state: state.into(),
+        error: s.error,
+        issuer: s.issuer,
+        export_allowed: s.export_allowed,
+        decrypt_paddings: s
+            .decrypt_paddings
+            .into_iter()
+            .map(|p| padding_to_pb(p).into())
+            .collect(),
+        key_decrypted: s.key_decrypted,
+        passphrase_source: s.passphrase_source.map(source_status),
+        client_jwks_json: s.client_jwks_json,
+    }
+}
+
+fn source_status(s: SourceStatus) -> pb::PassphraseSourceStatus {
+    let (last_error_at, last_error) = s.last_error.unwrap_or_default();
+    pb::PassphraseSourceStatus {
+        kind: s.kind,
+        description: s.description,
+        last_fetch_at: s.last_fetch_at.unwrap_or_default(),
+        last_error,
+        last_error_at,
+        held: s.held,
+        next_retry_at: s.next_retry_at.unwrap_or_default(),
+    }
+}
+
+/// An event kind as a message enum.
+pub fn event_kind(k: EventKind) -> pb::CredentialEventKind {
+    use pb::CredentialEventKind as P;
+    match k {
+        EventKind::Added => P::Added,
+        EventKind::Removed => P::Removed,
+        EventKind::Active => P::Active,
+        EventKind::ExpiringSoon => P::ExpiringSoon,
+        EventKind::Expired => P::Expired,
+        EventKind::Error => P::Error,
+        EventKind::Recovered => P::Recovered,
+        EventKind::Updated => P::Updated,
+        EventKind::Locked => P::Locked,
+        EventKind::Unlocked => P::Unlocked,
+    }
+}
+
+/// The message is what the CLI's `jwks` command has of each credential: it
+/// applies the daemon's rule ([`crate::credential::live_jwks`]) to it.
+impl JwksEntry for pb::Credential {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kid(&self) -> &str {
+        &self.kid
+    }
+    fn public_jwk_json(&self) -> &str {
+        &self.public_jwk_json
+    }
+    fn not_before(&self) -> i64 {
+        self.not_before
+    }
+    fn not_after(&self) -> i64 {
+        self.not_after
+    }
+}
