@@ -7,32 +7,42 @@
 //!
 //! # Layout
 //!
+//! Four layers; a module uses only modules of its own layer or below
+//! (checked by `tests/layers.rs`, with the layer diagram and the path of
+//! one request in docs/architecture.md).
+//!
+//! **Edges**, each thin: decode, call [`ops`], encode.
+//! - [`service`]: the gRPC `Agent` and `Admin` services on the Unix socket;
+//!   the one error → status mapping and the message conversions live here.
+//! - [`cli`]: the command line, one file per command group; client
+//!   commands share one call path. [`client`]: connecting to a daemon.
+//! - [`metrics`]: Prometheus counters and the endpoint serving them.
+//!
+//! **Operations**: [`ops`]: the gate every operation passes (identity, rate
+//! limit, policy, audit) and one module per operation, protocol-free.
+//!
+//! **Domain**
+//! - [`keys`]: key handles, the only code that touches private keys (the
+//!   software backend decrypts key files on demand).
+//! - [`jose`]: JWK, RFC 7638 thumbprints, compact JWS through a key handle,
+//!   one module per signed object (client assertions).
+//! - [`credential`]: certificate facts, key handle and state of each
+//!   credential; the registry; public snapshots.
+//! - [`access`]: the caller's kernel identity, the allow rules, the limits
+//!   and the hash-chained audit log.
+//! - [`daemon`]: the running state: the registry swapped whole on reload,
+//!   Lock/Unlock, credential events and per-client health, signals and
+//!   file watching.
+//!
+//! **Base**
 //! - [`config`]: the TOML configuration, defaults and validation.
 //! - [`secret`]: secret value types ([`secret::Passphrase`],
 //!   [`secret::SecretBytes`]): fixed-size, locked, wiped, never printed.
-//! - [`source`]: passphrase sources (`file`, `env`, `keyutils`) behind one
-//!   trait.
-//! - [`credential`]: loading certificates and encrypted keys in every
-//!   format, validation, and on-demand decryption with a TTL cache.
-//! - [`jose`]: JWK, RFC 7638 thumbprints, JWS signing (PS256, ES256, EdDSA).
-//! - [`assertion`]: the FAPI client-assertion rules on top of [`jose`].
-//! - [`daemon`]: the running state: the registry swapped whole on reload,
-//!   credential events and per-client health derived from it.
-//! - [`watch`]: reload triggers (SIGHUP, file changes).
-//! - [`rsa_decrypt`]: shared-secret decryption (PKCS#1 v1.5, OAEP).
-//! - [`audit`]: the hash-chained audit log and its verification.
-//! - [`caller`]: the caller's kernel identity (peer credentials, pidfd,
-//!   executable, systemd unit), established per connection.
-//! - [`policy`]: per-credential allow rules and the Admin rule.
-//! - [`limits`]: per-caller rate limiting.
-//! - [`error`]: request errors and their one mapping to gRPC status codes.
-//! - [`service`]: the gRPC `Agent` and `Admin` services.
-//! - [`server`]: the Unix socket (safe directory, stale sockets) and serving.
-//! - [`cpu`]: where CPU-heavy work runs (off the async workers).
-//! - [`os`]: the only `unsafe`: memory locking, hardening, OpenSSL FFI.
-//! - [`enroll`]: generating the next credential (key, passphrase, CSR) and
-//!   installing its certificate.
-//! - [`client`], [`cli`], [`dev`]: the command line and `run --dev`.
+//! - [`source`]: passphrase sources (keyutils, Secret Service, systemd, AWS
+//!   Secrets Manager, exec, file, env) behind one trait, and bounded fetches.
+//! - [`sys`]: the operating system, the only `unsafe`: memory locking,
+//!   hardening, OpenSSL FFI, safe file reads, the socket, systemd, the CPU
+//!   pool.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks)]

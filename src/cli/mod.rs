@@ -1,12 +1,12 @@
 //! The `fapi-agent` command line: one file per command group, all of them
 //! edges over [`crate::ops`] and the daemon's API.
 //!
-//! - [`run`]: the daemon itself (`run`, `run --dev`) and the offline
+//! - `run`: the daemon itself (`run`, `run --dev`) and the offline
 //!   `check`;
-//! - [`onboard`]: `import`, `passphrase store`, `enroll`, `install-cert`;
-//! - [`audit`]: `audit verify`;
-//! - [`agent`] and [`admin`]: client commands that talk to a running
-//!   daemon, each through the one shared call path in [`call`] (connect,
+//! - `onboard`: `import`, `passphrase store`, `enroll`, `install-cert`;
+//! - `audit`: `audit verify`;
+//! - `agent` and `admin`: client commands that talk to a running
+//!   daemon, each through the one shared call path in `call` (connect,
 //!   call, map the error, print).
 
 mod admin;

@@ -1,6 +1,6 @@
 //! The running daemon's state: the current credential registry, swapped
-//! whole on reload ([`reload`]), the credential events and per-client
-//! health derived from it ([`events`]), Lock and Unlock, and the signals and
+//! whole on reload (`reload`), the credential events and per-client
+//! health derived from it (`events`), Lock and Unlock, and the signals and
 //! file changes that drive them ([`watch`]).
 //!
 //! Every request takes the registry as it is when the request starts

@@ -1,7 +1,7 @@
 //! The gRPC edge: the generated types ([`pb`]), the `Agent` and `Admin`
 //! services, the server on the Unix socket, and the two translations the
 //! edge owns: messages to and from domain types ([`convert`]) and errors to
-//! status codes ([`status`], the one place that mapping is decided).
+//! status codes (`status`, the one place that mapping is decided).
 //! Handlers only decode, call [`crate::ops`], and encode.
 
 mod admin;

@@ -196,7 +196,7 @@ fn deliver_all(mut waiting: Vec<Deliver>, result: Result<Passphrase, SourceError
 }
 
 /// Fetches from `src`, waiting at most `timeout` (blocking; see
-/// [`spawn_fetch`] for the thread it runs on).
+/// `spawn_fetch` for the thread it runs on).
 pub fn fetch_blocking(
     src: &Arc<dyn PassphraseSource>,
     timeout: std::time::Duration,

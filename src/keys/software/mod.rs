@@ -6,7 +6,7 @@
 //!   under the fetch timeout) and held in a locked page for its own TTLs.
 //! - The key is decrypted on the CPU pool, at most once however many
 //!   requests arrive together, checked against its certificate's public
-//!   key, and cached ([`cache`]), sealed in memory when shielded.
+//!   key, and cached (`cache`), sealed in memory when shielded.
 //! - After a failure, attempts within a backoff window get the recorded
 //!   error; the daemon retries in the background when it ends.
 //! - While the source is down, a key still within its hard TTL keeps
