@@ -56,6 +56,8 @@ pub mod daemon;
 pub mod jose;
 pub mod keys;
 pub mod metrics;
+pub mod net;
+pub mod oauth;
 pub mod ops;
 pub mod secret;
 pub mod service;

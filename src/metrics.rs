@@ -65,6 +65,23 @@ struct StateLabels {
     state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    credential: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    credential: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OneCredential {
+    credential: String,
+}
+
 /// Every metric the daemon keeps.
 pub struct Metrics {
     registry: Registry,
@@ -74,6 +91,9 @@ pub struct Metrics {
     fetch_errors: Family<SourceLabels, Counter>,
     days_left: Family<CredentialLabels, Gauge>,
     state: Family<StateLabels, Gauge>,
+    token_requests: Family<TokenLabels, Counter>,
+    token_cache: Family<CacheLabels, Counter>,
+    token_latency: Family<OneCredential, Histogram>,
     render_lock: std::sync::Mutex<()>,
 }
 
@@ -122,6 +142,25 @@ impl Metrics {
             "1 for the credential's current state (available, locked, error)",
             state.clone(),
         );
+        let token_requests = Family::<TokenLabels, Counter>::default();
+        let token_cache = Family::<CacheLabels, Counter>::default();
+        let token_latency =
+            Family::<OneCredential, Histogram>::new_with_constructor(new_histogram as fn() -> _);
+        registry.register(
+            "token_requests",
+            "Requests to authorization servers by credential and outcome (ok, refused, unavailable)",
+            token_requests.clone(),
+        );
+        registry.register(
+            "token_cache_lookups",
+            "Access-token cache lookups by credential and result (hit, miss)",
+            token_cache.clone(),
+        );
+        registry.register(
+            "token_request_duration_seconds",
+            "Latency of requests to authorization servers by credential",
+            token_latency.clone(),
+        );
         Self {
             registry,
             requests,
@@ -130,6 +169,9 @@ impl Metrics {
             fetch_errors,
             days_left,
             state,
+            token_requests,
+            token_cache,
+            token_latency,
             render_lock: std::sync::Mutex::new(()),
         }
     }
@@ -209,6 +251,38 @@ impl crate::source::FetchObserver for FetchCounter {
     fn fetched(&self, credential: &str, kind: &str, ok: bool) {
         metrics().fetch(credential, kind, ok);
     }
+}
+
+impl crate::oauth::TokenObserver for FetchCounter {
+    fn token_request(&self, credential: &str, outcome: &'static str, seconds: f64) {
+        let m = metrics();
+        m.token_requests
+            .get_or_create(&TokenLabels {
+                credential: credential.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        m.token_latency
+            .get_or_create(&OneCredential {
+                credential: credential.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    fn cache_lookup(&self, credential: &str, hit: bool) {
+        metrics()
+            .token_cache
+            .get_or_create(&CacheLabels {
+                credential: credential.to_owned(),
+                result: if hit { "hit" } else { "miss" }.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// The token observer for a daemon's OAuth clients.
+pub fn token_observer() -> Option<std::sync::Arc<dyn crate::oauth::TokenObserver>> {
+    Some(std::sync::Arc::new(FetchCounter))
 }
 
 /// The fetch observer for a daemon's credentials.

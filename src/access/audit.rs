@@ -106,6 +106,10 @@ pub enum AuditOp {
     Unlock,
     /// The audit log itself (a torn tail set aside).
     Audit,
+    /// An access token (any grant) or a pushed authorization request.
+    Token,
+    /// A DPoP proof.
+    Dpop,
     /// An operation this build does not know (a newer daemon's record).
     #[serde(other)]
     Other,
@@ -119,6 +123,8 @@ impl From<crate::config::Operation> for AuditOp {
             O::Decrypt => AuditOp::Decrypt,
             O::Export => AuditOp::Export,
             O::Read => AuditOp::Read,
+            O::Token => AuditOp::Token,
+            O::Dpop => AuditOp::Dpop,
         }
     }
 }

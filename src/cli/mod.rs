@@ -15,6 +15,7 @@ mod audit;
 mod call;
 mod onboard;
 mod run;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +87,11 @@ enum Command {
     Audit(audit::AuditCommand),
     #[command(flatten)]
     Agent(agent::AgentCommand),
+    /// Print an access token for a credential (from the daemon's cache while
+    /// it is fresh).
+    Token(token::TokenArgs),
+    /// Print a DPoP proof for a request the caller makes itself.
+    Dpop(token::DpopArgs),
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -155,6 +161,8 @@ pub fn main() -> ExitCode {
             config,
         } => onboard::install_cert(&name, &cert, &dir, config.as_deref()),
         Command::Agent(c) => agent::run(c),
+        Command::Token(a) => token::token(a),
+        Command::Dpop(a) => token::dpop(a),
         Command::Admin(c) => admin::run(c),
     }
 }

@@ -96,7 +96,8 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         Some(path) => {
             let observer = crate::metrics::fetch_observer();
             let registry = Registry::load(&config, &vault, observer.clone());
-            let daemon = Daemon::from_config(registry, &config, path.clone(), vault, observer);
+            let daemon = Daemon::from_config(registry, &config, path.clone(), vault, observer)
+                .with_token_observer(crate::metrics::token_observer());
             match &config.agent.audit_log {
                 None => daemon,
                 Some(log) => match audit::AuditLog::open(log, config.agent.audit_fsync) {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{AllowRule, ConfigError, PassphraseConfig};
+use super::{AllowRule, ConfigError, OAuthConfig, PassphraseConfig};
 
 /// Hard cap on an assertion's lifetime (`exp - iat`), whatever the config
 /// says: no authorization server enforces one (STANDARDS A4).
@@ -48,6 +48,8 @@ pub struct CredentialConfig {
     /// Who may use this credential. Without rules, only the daemon's uid.
     #[serde(default)]
     pub allow: Vec<AllowRule>,
+    /// How the credential gets access tokens, if it does.
+    pub oauth: Option<OAuthConfig>,
 }
 
 /// RSA decryption paddings by config name.
@@ -102,12 +104,23 @@ impl Default for AssertionConfig {
 }
 
 impl CredentialConfig {
-    /// The key, certificate and bundle files this credential reads.
+    /// The key, certificate, bundle and CA files this credential reads.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
-        [&self.key, &self.certificate, &self.pkcs12]
-            .into_iter()
-            .flatten()
-            .map(PathBuf::as_path)
+        [
+            &self.key,
+            &self.certificate,
+            &self.pkcs12,
+            self.oauth.as_ref().map_or(&None, |o| &o.ca_file),
+        ]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+    }
+
+    /// Whether the credential has a key (and certificate), rather than only
+    /// a client secret.
+    pub fn has_key(&self) -> bool {
+        self.key.is_some() || self.pkcs12.is_some()
     }
 
     pub(super) fn resolve_paths(&mut self, base: &Path) {
@@ -119,10 +132,29 @@ impl CredentialConfig {
                 *p = base.join(&*p);
             }
         }
-        if let Some(PassphraseConfig::File { path, .. }) = &mut self.passphrase
-            && path.is_relative()
+        let oauth = self.oauth.as_mut();
+        let (ca, secrets) = match oauth {
+            Some(o) => (
+                o.ca_file.as_mut(),
+                vec![o.client_secret.as_mut(), o.password.as_mut()],
+            ),
+            None => (None, Vec::new()),
+        };
+        if let Some(p) = ca
+            && p.is_relative()
         {
-            *path = base.join(&*path);
+            *p = base.join(&*p);
+        }
+        for source in secrets
+            .into_iter()
+            .flatten()
+            .chain(self.passphrase.as_mut())
+        {
+            if let PassphraseConfig::File { path, .. } = source
+                && path.is_relative()
+            {
+                *path = base.join(&*path);
+            }
         }
     }
 
@@ -148,8 +180,14 @@ impl CredentialConfig {
                 "issuer is empty: set it to the authorization server's issuer identifier".into(),
             ));
         }
+        let secret_only = self
+            .oauth
+            .as_ref()
+            .is_some_and(|o| o.auth_method.uses_secret());
         match (&self.key, &self.certificate, &self.pkcs12) {
             (Some(_), Some(_), None) | (None, None, Some(_)) => {}
+            // A client that authenticates with a secret may have no key.
+            (None, None, None) if secret_only => {}
             (Some(_), None, None) => {
                 return Err(invalid("`key` needs `certificate` beside it".into()));
             }
@@ -159,12 +197,15 @@ impl CredentialConfig {
                 ));
             }
         }
+        if let Some(o) = &self.oauth {
+            o.validate(name, self.has_key())?;
+        }
         if self.pkcs12.is_some() && self.passphrase.is_none() {
             return Err(invalid(
                 "a PKCS#12 bundle needs a `passphrase` source".into(),
             ));
         }
-        if self.passphrase.is_none() && !self.allow_plaintext_key {
+        if self.has_key() && self.passphrase.is_none() && !self.allow_plaintext_key {
             return Err(invalid(
                 "no `passphrase` source: add one (e.g. passphrase = { source = \"keyutils\", \
                  description = \"fapi-agent:NAME\" }), or set allow_plaintext_key = true for an \

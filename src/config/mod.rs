@@ -6,6 +6,7 @@
 
 mod agent;
 mod credential;
+mod oauth;
 mod passphrase;
 mod policy;
 
@@ -19,6 +20,7 @@ pub use credential::{
     AssertionConfig, CredentialConfig, DEFAULT_ASSERTION_LIFETIME_SECS,
     MAX_ASSERTION_LIFETIME_SECS, PaddingName,
 };
+pub use oauth::{AuthMethod, DpopAlg, OAuthConfig, Profile, SenderConstraint};
 pub use passphrase::{ExecEnv, KeyringName, PassphraseConfig};
 pub use policy::{AllowRule, Operation, UserUnit};
 

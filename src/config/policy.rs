@@ -16,6 +16,11 @@ pub enum Operation {
     Export,
     /// GetCredential, ListCredentials, WatchCredentials.
     Read,
+    /// GetAccessToken, ExchangeAuthorizationCode, RefreshAccessToken,
+    /// PushAuthorizationRequest.
+    Token,
+    /// SignDpopProof.
+    Dpop,
 }
 
 impl Operation {
@@ -26,6 +31,8 @@ impl Operation {
             Operation::Decrypt => "decrypt",
             Operation::Export => "export",
             Operation::Read => "read",
+            Operation::Token => "token",
+            Operation::Dpop => "dpop",
         }
     }
 }

@@ -67,6 +67,7 @@ pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::err
         assertion: AssertionConfig::default(),
         allow: Vec::new(),
         shielded: false,
+        oauth: None,
     };
     let credential = Credential::load_with_source(
         "dev",

@@ -58,6 +58,12 @@ pub enum CredentialError {
     /// lock).
     #[error(transparent)]
     Key(Arc<KeyError>),
+    /// The credential has a client secret but no key or certificate.
+    #[error(
+        "it has no key or certificate (it authenticates with a client secret): it cannot sign, \
+         decrypt or present a certificate"
+    )]
+    NoKey,
     /// An unexpected OpenSSL failure.
     #[error("OpenSSL failure: {0}")]
     Crypto(#[from] ErrorStack),

@@ -123,8 +123,12 @@ pub fn fingerprint(config: &CredentialConfig) -> Vec<u8> {
     h.finish().to_vec()
 }
 
-/// What loading found, when it succeeded.
-struct Loaded {
+/// What loading found, when it succeeded: the certificate's facts and
+/// the key handle, or nothing for a credential that has only a client
+/// secret.
+struct Loaded(Option<Keyed>);
+
+struct Keyed {
     facts: PublicFacts,
     key: KeyHandle,
 }
@@ -255,7 +259,10 @@ impl Credential {
             )
             .with_passphrase(pass);
             let key = handle(&facts, key)?;
-            return Ok(Loaded { facts, key });
+            return Ok(Loaded(Some(Keyed { facts, key })));
+        }
+        if !config.has_key() {
+            return Ok(Loaded(None));
         }
         // The config validation guarantees key and certificate here.
         let (Some(key), Some(cert)) = (&config.key, &config.certificate) else {
@@ -292,7 +299,7 @@ impl Credential {
             observer,
         );
         let key = handle(&facts, software)?;
-        Ok(Loaded { facts, key })
+        Ok(Loaded(Some(Keyed { facts, key })))
     }
 
     /// The client_id.
@@ -307,21 +314,29 @@ impl Credential {
         }
     }
 
+    /// The key and its facts, if the credential loaded and has a key.
+    fn keyed(&self) -> Option<&Keyed> {
+        self.loaded.as_ref().ok().and_then(|l| l.0.as_ref())
+    }
+
+    fn keyed_or_failure(&self) -> Result<&Keyed, CredentialFailure> {
+        let l = self
+            .loaded
+            .as_ref()
+            .map_err(|e| self.failure(Arc::clone(e)))?;
+        l.0.as_ref()
+            .ok_or_else(|| self.failure(CredentialError::NoKey))
+    }
+
     /// The public facts, or why the credential could not be loaded.
     pub fn facts(&self) -> Result<&PublicFacts, CredentialFailure> {
-        self.loaded
-            .as_ref()
-            .map(|l| &l.facts)
-            .map_err(|e| self.failure(Arc::clone(e)))
+        self.keyed_or_failure().map(|k| &k.facts)
     }
 
     /// The key handle for a request: the credential loaded, not locked,
     /// its certificate not expired.
     pub fn key(&self) -> Result<&KeyHandle, CredentialFailure> {
-        let l = self
-            .loaded
-            .as_ref()
-            .map_err(|e| self.failure(Arc::clone(e)))?;
+        let l = self.keyed_or_failure()?;
         if l.key.status().locked {
             return Err(self.failure(CredentialError::from(KeyError::Locked)));
         }
@@ -387,7 +402,12 @@ impl Credential {
     /// The current state: load errors, decryption failures, expiry.
     pub fn state(&self) -> State {
         let (facts, key) = match &self.loaded {
-            Ok(l) => (&l.facts, l.key.status()),
+            Ok(Loaded(Some(k))) => (&k.facts, k.key.status()),
+            // A client secret only: nothing to expire, decrypt or lock here.
+            Ok(Loaded(None)) => {
+                let notice = lock_ignoring_poison(&self.notice).clone();
+                return State::Available { warning: notice };
+            }
             Err(e) => return State::Error(e.to_string()),
         };
         if key.locked {
@@ -427,55 +447,57 @@ impl Credential {
     /// Wipes the held passphrase and decrypted key; until [`Self::unlock`],
     /// nothing is fetched or decrypted. Never waits.
     pub fn lock(&self) {
-        if let Ok(l) = &self.loaded {
-            l.key.lock();
+        if let Some(k) = self.keyed() {
+            k.key.lock();
         }
     }
 
     /// Whether the credential is locked.
     pub fn is_locked(&self) -> bool {
-        self.loaded.as_ref().is_ok_and(|l| l.key.status().locked)
+        self.keyed().is_some_and(|k| k.key.status().locked)
     }
 
     /// Unlocks, fetching the passphrase again and proving the key (which is
     /// then dropped until first use).
     pub async fn unlock(&self) -> Result<(), CredentialFailure> {
-        let Ok(l) = &self.loaded else {
+        let Some(k) = self.keyed() else {
             return Ok(());
         };
-        l.key.unlock().await.map_err(|e| self.key_failure(e))?;
+        k.key.unlock().await.map_err(|e| self.key_failure(e))?;
         self.key().map(|_| ())
     }
 
     /// Whether the decrypted key is in memory now.
     pub fn key_decrypted(&self) -> bool {
-        self.loaded.as_ref().is_ok_and(|l| l.key.status().key_held)
+        self.keyed().is_some_and(|k| k.key.status().key_held)
     }
 
     /// Decrypts the key to prove the passphrase and key/certificate match,
     /// then drops it unless a request started using it meanwhile.
     pub async fn verify(&self) -> Result<(), CredentialFailure> {
+        if matches!(self.loaded, Ok(Loaded(None))) {
+            return Ok(());
+        }
         self.key()?.verify().await.map_err(|e| self.key_failure(e))
     }
 
     /// Whether the last fetch or decryption failed (and has not recovered).
     pub fn failing(&self) -> bool {
-        self.loaded
-            .as_ref()
-            .is_ok_and(|l| l.key.status().failure.is_some())
+        self.keyed()
+            .is_some_and(|k| k.key.status().failure.is_some())
     }
 
     /// The once-a-second sweep of the key's TTLs; true when a failed key is
     /// due for a background retry.
     pub fn tick(&self) -> bool {
-        self.loaded.as_ref().is_ok_and(|l| l.key.tick())
+        self.keyed().is_some_and(|k| k.key.tick())
     }
 
     /// The passphrase source's state, for `Status`.
     pub fn source_status(&self) -> SourceStatus {
-        match &self.loaded {
-            Ok(l) => l.key.source_status(),
-            Err(_) => self.load_source_status.clone(),
+        match self.keyed() {
+            Some(k) => k.key.source_status(),
+            None => self.load_source_status.clone(),
         }
     }
 }

@@ -30,6 +30,7 @@ use crate::access::limits::RateLimiter;
 use crate::config::{AgentConfig, Config};
 use crate::credential::{Credential, Registry};
 use crate::now_unix;
+use crate::oauth;
 use crate::source::{EnvVault, FetchObserver};
 
 /// First and longest interval between automatic reloads while a
@@ -82,6 +83,11 @@ pub struct Daemon {
     /// Told of passphrase fetches (metrics), handed to every credential
     /// loaded.
     observer: Option<Arc<dyn FetchObserver>>,
+    /// Each credential's OAuth client, by credential name: rebuilt with the
+    /// registry, kept (cache included) for credentials a reload reuses.
+    oauth: ArcSwap<BTreeMap<String, Arc<oauth::Client>>>,
+    /// Told of token requests (metrics), handed to every OAuth client.
+    token_observer: Option<Arc<dyn oauth::TokenObserver>>,
     /// Serialises reloads. Lock and Unlock never take it: a reload may be
     /// slow (KDFs, a stalled passphrase source) and Lock must not wait.
     reload_gate: tokio::sync::Mutex<()>,
@@ -123,12 +129,63 @@ impl Daemon {
             },
         );
         d.observer = observer;
+        d.rebuild_oauth();
         d
     }
 
     /// State for a fixed set of credentials (nothing to reload).
     pub fn fixed(registry: Registry, agent: AgentConfig) -> Self {
-        Self::new(registry, agent, Origin::Fixed)
+        let d = Self::new(registry, agent, Origin::Fixed);
+        d.rebuild_oauth();
+        d
+    }
+
+    /// Tells `observer` of every token request and cache lookup.
+    pub fn with_token_observer(mut self, observer: Option<Arc<dyn oauth::TokenObserver>>) -> Self {
+        self.token_observer = observer;
+        self.rebuild_oauth();
+        self
+    }
+
+    /// The OAuth client of the credential `name`, if it has one.
+    pub fn oauth_client(&self, name: &str) -> Option<Arc<oauth::Client>> {
+        self.oauth.load().get(name).cloned()
+    }
+
+    /// Every OAuth client now.
+    pub fn oauth_clients(&self) -> Arc<BTreeMap<String, Arc<oauth::Client>>> {
+        self.oauth.load_full()
+    }
+
+    /// Makes the OAuth clients match the registry: a credential the
+    /// registry reuses keeps its client (and cached tokens); a new or
+    /// changed one gets a new client.
+    fn rebuild_oauth(&self) {
+        let old = self.oauth.load_full();
+        let env = match &self.origin {
+            Origin::Config { env, .. } => Arc::clone(env),
+            Origin::Fixed => Arc::new(EnvVault::default()),
+        };
+        let agent = lock(&self.agent).clone();
+        let mut next = BTreeMap::new();
+        for cred in self.registry().all() {
+            let client = match old.get(&cred.name) {
+                Some(c) if Arc::ptr_eq(c.credential(), cred) => Some(Arc::clone(c)),
+                _ => oauth::Client::for_credential(cred, &agent, &env, self.token_observer.clone()),
+            };
+            if let Some(c) = client {
+                next.insert(cred.name.clone(), c);
+            }
+        }
+        self.oauth.store(Arc::new(next));
+        // A Lock that came while these were built did not see them; Lock
+        // sets the flag before it locks the clients it sees, so checking
+        // after the store misses nothing.
+        if self.is_locked() {
+            for c in self.oauth.load().values() {
+                c.lock();
+            }
+        }
     }
 
     fn new(registry: Registry, agent: AgentConfig, origin: Origin) -> Self {
@@ -140,6 +197,8 @@ impl Daemon {
             observed: Mutex::new(events::Observed::default()),
             health: state_watch::channel(BTreeMap::new()).0,
             observer: None,
+            oauth: ArcSwap::from_pointee(BTreeMap::new()),
+            token_observer: None,
             reload_gate: tokio::sync::Mutex::new(()),
             swap: Mutex::new(()),
             pending: Mutex::new(Vec::new()),
@@ -241,6 +300,9 @@ impl Daemon {
             let _swap = lock(&self.swap);
             self.locked
                 .store(false, std::sync::atomic::Ordering::SeqCst);
+            for client in self.oauth.load().values() {
+                client.unlock();
+            }
             self.registry().all().cloned().collect()
         };
         let mut unlocking = tokio::task::JoinSet::new();

@@ -172,6 +172,8 @@ impl Daemon {
             }
             self.registry.store(Arc::new(Registry::from_shared(next)));
         }
+        // Outside the swap lock: it reads CA files (see rebuild_oauth).
+        self.rebuild_oauth();
         for e in failed_reloads {
             let _ = self.events.send(e);
         }

@@ -16,6 +16,8 @@ use super::{Alg, b64url};
 #[derive(Debug, Clone)]
 pub struct PublicJwk {
     jwk: Map<String, Value>,
+    /// The RFC 7638 required members only: what a DPoP header carries.
+    required: Map<String, Value>,
     thumbprint: String,
 }
 
@@ -33,7 +35,7 @@ impl PublicJwk {
         // whitespace: exactly RFC 7638 §3.2's canonical form.
         let canonical = Value::Object(required.clone()).to_string();
         let thumbprint = b64url(&hash(MessageDigest::sha256(), canonical.as_bytes())?);
-        let mut jwk = required;
+        let mut jwk = required.clone();
         jwk.insert("kid".into(), json!(thumbprint));
         jwk.insert("alg".into(), json!(alg.as_str()));
         jwk.insert("use".into(), json!("sig"));
@@ -42,12 +44,22 @@ impl PublicJwk {
             jwk.insert("x5c".into(), json!(x5c));
             jwk.insert("x5t#S256".into(), json!(x5t_s256(leaf)?));
         }
-        Ok(Self { jwk, thumbprint })
+        Ok(Self {
+            jwk,
+            required,
+            thumbprint,
+        })
     }
 
     /// The RFC 7638 SHA-256 thumbprint, used as `kid`.
     pub fn thumbprint(&self) -> &str {
         &self.thumbprint
+    }
+
+    /// The key's required members only (`kty`, `crv`, `x`, `y` / `n`, `e`),
+    /// as a JSON object.
+    pub fn minimal_json(&self) -> Value {
+        Value::Object(self.required.clone())
     }
 
     /// The JWK as a JSON object.

@@ -10,7 +10,9 @@
 
 mod alg;
 pub mod assertion;
+pub mod dpop;
 mod jwk;
+pub mod request_object;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

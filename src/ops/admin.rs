@@ -9,8 +9,9 @@ use crate::daemon::{ReloadReport, ReloadStatus};
 /// The daemon's state, for operators.
 #[derive(Debug, Clone)]
 pub struct StatusReport {
-    /// Every credential, with its passphrase source's state.
-    pub credentials: Vec<Snapshot>,
+    /// Every credential, with its passphrase source's state, and its
+    /// tokens' state when it has an OAuth client.
+    pub credentials: Vec<(Snapshot, Option<crate::oauth::TokenStatus>)>,
     /// The last reload.
     pub last_reload: ReloadStatus,
     /// Whether the daemon is locked.
@@ -32,7 +33,7 @@ pub async fn status(gate: &Gate, peer: &Peer) -> Result<StatusReport, Error> {
             .map(|c| {
                 let mut s = c.snapshot();
                 s.passphrase_source = Some(c.source_status());
-                s
+                (s, daemon.oauth_client(&c.name).map(|o| o.status()))
             })
             .collect(),
         last_reload: daemon.last_reload(),

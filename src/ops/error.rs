@@ -31,6 +31,10 @@ pub enum Error {
     /// The daemon's state does not allow the operation; the message says why.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A server the daemon depends on (an authorization server) is down,
+    /// slow or failing; retrying later may help.
+    #[error("{0}")]
+    Unavailable(String),
     /// The caller may not do this.
     #[error("permission denied: {0}")]
     PermissionDenied(String),
@@ -68,6 +72,7 @@ impl Error {
             Error::NotFound(_) => Kind::NotFound,
             Error::InvalidArgument(_) | Error::DecryptFailed(_) => Kind::InvalidArgument,
             Error::Credential(c) if c.is_source_unavailable() => Kind::Unavailable,
+            Error::Unavailable(_) => Kind::Unavailable,
             Error::Credential(_) | Error::ExportDisabled(_) | Error::FailedPrecondition(_) => {
                 Kind::FailedPrecondition
             }

@@ -13,12 +13,14 @@
 pub mod admin;
 pub mod assertion;
 pub mod decrypt;
+pub mod dpop;
 pub mod enroll;
 mod error;
 pub mod export;
 mod gate;
 pub mod onboard;
 pub mod read;
+pub mod token;
 pub mod watch;
 
 pub use error::{Error, Kind};

@@ -37,7 +37,11 @@ impl pb::admin_server::Admin for AdminService {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             uptime_seconds: self.started.elapsed().as_secs(),
             socket_path: self.socket.display().to_string(),
-            credentials: s.credentials.into_iter().map(convert::credential).collect(),
+            credentials: s
+                .credentials
+                .into_iter()
+                .map(|(c, tokens)| convert::credential_with_tokens(c, tokens, &self.gate))
+                .collect(),
             pid: std::process::id(),
             last_reload_at: s.last_reload.at,
             last_reload_trigger: s.last_reload.trigger,

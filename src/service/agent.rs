@@ -183,4 +183,109 @@ impl pb::agent_server::Agent for AgentService {
             kid: out.kid,
         }))
     }
+
+    async fn get_access_token(
+        &self,
+        request: Request<pb::GetAccessTokenRequest>,
+    ) -> Result<Response<pb::AccessToken>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let grant = match pb::Grant::try_from(req.grant) {
+            Ok(pb::Grant::Password) => ops::token::Grant::Password,
+            _ => ops::token::Grant::ClientCredentials,
+        };
+        let decoded =
+            convert::selection(req.credential).map(|credential| ops::token::AccessTokenRequest {
+                credential,
+                token: crate::oauth::TokenRequest {
+                    scopes: req.scopes,
+                    resource: req.resource,
+                    audience: (!req.audience.is_empty()).then_some(req.audience),
+                    force_refresh: req.force_refresh,
+                },
+                grant,
+            });
+        let out = ops::token::get_access_token(&self.gate, &peer, decoded).await?;
+        Ok(Response::new(convert::access_token(out)))
+    }
+
+    async fn exchange_authorization_code(
+        &self,
+        request: Request<pb::ExchangeAuthorizationCodeRequest>,
+    ) -> Result<Response<pb::AccessToken>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let out = ops::token::exchange_code(
+            &self.gate,
+            &peer,
+            convert::selection(req.credential),
+            &req.code,
+            &req.code_verifier,
+            &req.redirect_uri,
+        )
+        .await?;
+        Ok(Response::new(convert::access_token(out)))
+    }
+
+    async fn refresh_access_token(
+        &self,
+        request: Request<pb::RefreshAccessTokenRequest>,
+    ) -> Result<Response<pb::AccessToken>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let out = ops::token::refresh(
+            &self.gate,
+            &peer,
+            convert::selection(req.credential),
+            &req.refresh_token,
+            &req.scopes,
+        )
+        .await?;
+        Ok(Response::new(convert::access_token(out)))
+    }
+
+    async fn push_authorization_request(
+        &self,
+        request: Request<pb::PushAuthorizationRequestRequest>,
+    ) -> Result<Response<pb::PushAuthorizationRequestResponse>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let (pushed, client_id) = ops::token::push_authorization_request(
+            &self.gate,
+            &peer,
+            convert::selection(req.credential),
+            req.parameters.into_iter().collect(),
+            req.signed_request_object,
+        )
+        .await?;
+        Ok(Response::new(pb::PushAuthorizationRequestResponse {
+            request_uri: pushed.request_uri,
+            expires_in: pushed.expires_in,
+            authorization_endpoint: pushed.authorization_endpoint.unwrap_or_default(),
+            client_id,
+        }))
+    }
+
+    async fn sign_dpop_proof(
+        &self,
+        request: Request<pb::SignDpopProofRequest>,
+    ) -> Result<Response<pb::SignDpopProofResponse>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let decoded =
+            convert::selection(req.credential).map(|credential| ops::dpop::ProofRequest {
+                credential,
+                htm: req.htm,
+                htu: req.htu,
+                access_token: (!req.access_token.is_empty()).then_some(req.access_token),
+                nonce: (!req.nonce.is_empty()).then_some(req.nonce),
+            });
+        let (proof, jkt) = ops::dpop::sign_dpop_proof(&self.gate, &peer, decoded).await?;
+        Ok(Response::new(pb::SignDpopProofResponse {
+            proof: proof.token,
+            jkt,
+            jti: proof.jti,
+            htu: proof.htu,
+        }))
+    }
 }

@@ -81,6 +81,57 @@ pub fn credential(s: Snapshot) -> pb::Credential {
         key_decrypted: s.key_decrypted,
         passphrase_source: s.passphrase_source.map(source_status),
         client_jwks_json: s.client_jwks_json,
+        token_status: None,
+    }
+}
+
+/// A credential with its tokens' state (Admin.Status).
+pub fn credential_with_tokens(
+    s: Snapshot,
+    tokens: Option<crate::oauth::TokenStatus>,
+    gate: &crate::ops::Gate,
+) -> pb::Credential {
+    let client = gate.daemon().oauth_client(&s.name);
+    let mut out = credential(s);
+    out.token_status = tokens.map(|t| pb::TokenStatus {
+        auth_method: client
+            .as_ref()
+            .map(|c| c.config().auth_method.as_str().to_owned())
+            .unwrap_or_default(),
+        sender_constraint: client
+            .as_ref()
+            .map(|c| format!("{:?}", c.config().sender_constraint).to_lowercase())
+            .unwrap_or_default(),
+        last_request_at: t.last_request_at.unwrap_or_default(),
+        last_outcome: t.last_outcome,
+        cached_tokens: u32::try_from(t.cached_tokens).unwrap_or(u32::MAX),
+        earliest_expiry: t.earliest_expiry.unwrap_or_default(),
+        dpop_jkt: t.dpop_jkt.unwrap_or_default(),
+    });
+    out
+}
+
+/// A token as a message.
+pub fn access_token(t: crate::ops::token::IssuedToken) -> pb::AccessToken {
+    let (jkt, x5t_s256) = match &t.token.binding {
+        crate::oauth::Binding::Jkt(j) => (j.clone(), String::new()),
+        crate::oauth::Binding::X5tS256(x) => (String::new(), x.clone()),
+        crate::oauth::Binding::None => (String::new(), String::new()),
+    };
+    pb::AccessToken {
+        access_token: t.token.access_token.expose().to_owned(),
+        token_type: t.token.token_type,
+        expires_at: t.token.expires_at,
+        scope: t.token.scope,
+        jkt,
+        x5t_s256,
+        refresh_token: t
+            .token
+            .refresh_token
+            .map(|r| r.expose().to_owned())
+            .unwrap_or_default(),
+        cached: t.token.cached,
+        credential: t.credential,
     }
 }
 

@@ -44,6 +44,50 @@ impl fmt::Debug for pb::GetKeyMaterialRequest {
     }
 }
 
+impl fmt::Debug for pb::AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("access_token", &"[REDACTED]")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("refresh_token", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for pb::ExchangeAuthorizationCodeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExchangeAuthorizationCodeRequest")
+            .field("credential", &self.credential)
+            .field("code", &"[REDACTED]")
+            .field("code_verifier", &"[REDACTED]")
+            .field("redirect_uri", &self.redirect_uri)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::RefreshAccessTokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshAccessTokenRequest")
+            .field("credential", &self.credential)
+            .field("refresh_token", &"[REDACTED]")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::SignDpopProofRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignDpopProofRequest")
+            .field("credential", &self.credential)
+            .field("htm", &self.htm)
+            .field("htu", &self.htu)
+            .field("access_token", &"[REDACTED]")
+            .field("nonce", &self.nonce)
+            .finish()
+    }
+}
+
 impl fmt::Debug for pb::GetKeyMaterialResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GetKeyMaterialResponse")
