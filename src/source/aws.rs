@@ -154,6 +154,11 @@ impl PassphraseSource for AwsSource {
         d
     }
 
+    fn identity(&self) -> String {
+        // Region and endpoint pick another secret store.
+        format!("aws {:?}", self.secret)
+    }
+
     fn fetch(&self) -> Result<Passphrase, SourceError> {
         // Called on a blocking thread: inside the daemon that thread belongs
         // to the runtime, elsewhere (CLI) a small runtime is made.

@@ -113,6 +113,11 @@ impl PassphraseSource for ExecSource {
         format!("exec {}", self.command.first().map_or("", String::as_str))
     }
 
+    fn identity(&self) -> String {
+        // Arguments and environment change the answer.
+        format!("exec {:?} {:?} {:?}", self.command, self.pass_env, self.env)
+    }
+
     fn fetch(&self) -> Result<Passphrase, SourceError> {
         let mut child = self
             .build()?

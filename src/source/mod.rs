@@ -37,6 +37,14 @@ pub trait PassphraseSource: Send + Sync + fmt::Debug {
     /// Where exactly, for operators: `keyutils user:"fapi-agent:acme"`.
     /// Never contains the secret.
     fn describe(&self) -> String;
+    /// What identifies the secret fetched: two sources with equal
+    /// identities return the same secret, so their fetches in flight are
+    /// shared. It must include every setting that can change the answer
+    /// (override where [`describe`](Self::describe) leaves one out); it is
+    /// never logged.
+    fn identity(&self) -> String {
+        self.describe()
+    }
     /// Fetches the passphrase. Blocking: call from a blocking thread.
     fn fetch(&self) -> Result<Passphrase, SourceError>;
     /// Wipes any copy the source itself holds (Lock). Sources that read
@@ -112,7 +120,7 @@ type Deliver = Box<dyn FnOnce(Result<Passphrase, SourceError>) + Send>;
 /// Callers beyond this many waiting on one hung fetch are refused at once.
 const MAX_WAITERS: usize = 64;
 
-/// The fetches in flight, process-wide, by source description, with the
+/// The fetches in flight, process-wide, by source identity, with the
 /// callers waiting for each.
 fn in_flight() -> &'static std::sync::Mutex<std::collections::HashMap<String, Vec<Deliver>>> {
     static MAP: std::sync::OnceLock<
@@ -123,7 +131,7 @@ fn in_flight() -> &'static std::sync::Mutex<std::collections::HashMap<String, Ve
 
 /// Starts `src.fetch()` on a thread of its own and hands the result to
 /// `deliver` (a late answer nobody waits for any more is dropped, and
-/// wiped, there). One fetch per source (by description) runs at a time in
+/// wiped, there). One fetch per source (by identity) runs at a time in
 /// the whole process; callers that arrive meanwhile (two credentials
 /// sharing a passphrase, a retry) wait for the same answer, each getting
 /// its own copy. So a source that hangs past every timeout holds one
@@ -132,7 +140,7 @@ fn spawn_fetch(
     src: &Arc<dyn PassphraseSource>,
     deliver: impl FnOnce(Result<Passphrase, SourceError>) + Send + 'static,
 ) -> Result<(), SourceError> {
-    let desc = src.describe();
+    let desc = src.identity();
     {
         let mut flights = in_flight().lock().unwrap_or_else(|p| p.into_inner());
         if let Some(waiting) = flights.get_mut(&desc) {
@@ -335,6 +343,10 @@ impl PassphraseSource for MemorySource {
     fn describe(&self) -> String {
         "memory (dev mode)".into()
     }
+    fn identity(&self) -> String {
+        // Each holds its own passphrase.
+        format!("memory {:p}", self)
+    }
     fn fetch(&self) -> Result<Passphrase, SourceError> {
         match &*self.pass.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(p) => Ok(p.duplicate()),
@@ -407,5 +419,49 @@ mod tests {
         }
         let gated = format!("{src:?}");
         assert!(gated.contains("calls: 1"), "{gated}");
+    }
+
+    /// Two exec sources differing only in their arguments fetch different
+    /// secrets: a fetch of one in flight is not handed to the other (it
+    /// once was, keyed on the description, which names the program only).
+    #[test]
+    fn sources_differing_in_arguments_do_not_share_a_fetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let go = dir.path().join("go");
+        let wait_then = |answer: &str| -> Arc<dyn PassphraseSource> {
+            Arc::new(exec::ExecSource::new(
+                vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    format!(
+                        "while [ ! -e '{}' ]; do sleep 0.01; done; echo {answer}",
+                        go.display()
+                    ),
+                ],
+                Vec::new(),
+                std::collections::BTreeMap::new(),
+                std::time::Duration::from_secs(60),
+            ))
+        };
+        let (a, b) = (wait_then("first"), wait_then("second"));
+        assert_eq!(a.describe(), b.describe());
+        assert_ne!(a.identity(), b.identity());
+        let fetch = |src: Arc<dyn PassphraseSource>| {
+            std::thread::spawn(move || {
+                fetch_blocking(&src, std::time::Duration::from_secs(60))
+                    .map(|p| p.expose().to_vec())
+            })
+        };
+        let (ta, tb) = (fetch(Arc::clone(&a)), fetch(Arc::clone(&b)));
+        // Both in flight before either can answer.
+        while [&a, &b]
+            .iter()
+            .any(|s| !in_flight().lock().unwrap().contains_key(&s.identity()))
+        {
+            std::thread::yield_now();
+        }
+        std::fs::write(&go, b"").unwrap();
+        assert_eq!(ta.join().unwrap().unwrap(), b"first");
+        assert_eq!(tb.join().unwrap().unwrap(), b"second");
     }
 }

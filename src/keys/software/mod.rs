@@ -243,9 +243,18 @@ impl SoftwareKey {
                     tracing::info!(credential = %self.name, "recovered");
                 }
                 lock_ignoring_poison(&self.source_status).next_retry_at = None;
-                self.cache
+                let held = self
+                    .cache
                     .put(key, for_request, self.settings.shielded)
-                    .map_err(|e| Arc::new(KeyError::Crypto(e)))
+                    .map_err(|e| Arc::new(KeyError::Crypto(e)))?;
+                // Lock sets its flag before it clears: a Lock that cleared
+                // before this put is seen here, and one that did not clear
+                // yet will clear after it.
+                if self.is_locked() {
+                    self.cache.clear();
+                    return Err(Arc::new(KeyError::Locked));
+                }
+                Ok(held)
             }
             Err(e) => Err(self.fail(e)),
         }
@@ -313,6 +322,12 @@ impl SoftwareKey {
             fetched: now,
             used: now,
         });
+        // As after the cache put in `obtain`: a Lock between the check above
+        // and the store would otherwise leave this passphrase held.
+        if self.is_locked() {
+            *lock_ignoring_poison(&self.passphrase) = None;
+            return Err(KeyError::Locked);
+        }
         lock_ignoring_poison(&self.source_status).last_fetch_at = Some(now_unix());
         tracing::debug!(credential = %self.name, source = %desc, "passphrase fetched");
         Ok(())
