@@ -445,6 +445,18 @@ async fn client_secrets_and_the_password_grant_outside_fapi() {
         "{}",
         e.message()
     );
+    // Lock wipes the client secret and the cached tokens: while locked no
+    // token is handed out, and after Unlock the secret is fetched anew (a
+    // changed one is what the server sees) and no cached token survives.
+    client.admin.lock(pb::LockRequest {}).await.unwrap();
+    let e = token(&mut client, "basic", &[]).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
+    assert!(e.message().contains("locked"), "{}", e.message());
+    std::fs::write(&basic_secret, "not-the-secret").unwrap();
+    client.admin.unlock(pb::UnlockRequest {}).await.unwrap();
+    let e = token(&mut client, "basic", &[]).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
+    assert!(e.message().contains("invalid_client"), "{}", e.message());
     // No secret in the log.
     let log = daemon.stderr();
     assert!(!log.contains(tricky_secret.trim()) && !log.contains("post-secret-1"));

@@ -110,6 +110,8 @@ pub enum AuditOp {
     Token,
     /// A DPoP proof.
     Dpop,
+    /// A request through the egress proxy.
+    Proxy,
     /// An operation this build does not know (a newer daemon's record).
     #[serde(other)]
     Other,
@@ -125,6 +127,7 @@ impl From<crate::config::Operation> for AuditOp {
             O::Read => AuditOp::Read,
             O::Token => AuditOp::Token,
             O::Dpop => AuditOp::Dpop,
+            O::Proxy => AuditOp::Proxy,
         }
     }
 }
@@ -175,6 +178,31 @@ pub struct AuditEvent {
     /// Why it was denied or failed (never secret).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// A request through the egress proxy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpExchange>,
+}
+
+/// What the audit log says of a proxied request: never headers, bodies or
+/// the query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HttpExchange {
+    /// The upstream.
+    pub upstream: String,
+    /// The method.
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The status answered (the upstream's, or the proxy's own).
+    pub status: u16,
+    /// The FAPI interaction id.
+    pub interaction_id: String,
+    /// Request body bytes sent.
+    pub bytes_in: u64,
+    /// Response body bytes returned.
+    pub bytes_out: u64,
+    /// From the request to the end of the response body.
+    pub duration_ms: u64,
 }
 
 impl AuditEvent {

@@ -9,6 +9,7 @@ mod credential;
 mod oauth;
 mod passphrase;
 mod policy;
+mod proxy;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use credential::{
 pub use oauth::{AuthMethod, DpopAlg, OAuthConfig, Profile, SenderConstraint};
 pub use passphrase::{ExecEnv, KeyringName, PassphraseConfig};
 pub use policy::{AllowRule, Operation, UserUnit};
+pub use proxy::{ProxyConfig, TcpApp, TcpListenerConfig, UpstreamConfig, UpstreamToken};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -34,6 +36,11 @@ pub struct Config {
     /// Credentials by name.
     #[serde(default)]
     pub credentials: BTreeMap<String, CredentialConfig>,
+    /// The egress proxy's listeners; no proxy without it.
+    pub proxy: Option<ProxyConfig>,
+    /// The APIs apps reach through the proxy, by name.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
 }
 
 /// A configuration that cannot be used.
@@ -53,6 +60,14 @@ pub enum ConfigError {
     /// A daemon-wide (`[agent]`) value that parses but is not allowed.
     #[error("[agent]: {0}")]
     Agent(String),
+    /// An upstream that cannot work as configured.
+    #[error("upstream {upstream:?}: {message}")]
+    Upstream {
+        /// The upstream.
+        upstream: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// A value that parses but is not allowed.
     #[error("credential {credential:?}: {message}")]
     Invalid {
@@ -137,6 +152,22 @@ impl Config {
             cred.validate(name)?;
         }
         cfg.agent.validate()?;
+        for (name, u) in &mut cfg.upstreams {
+            if let Some(p) = &mut u.ca_file
+                && p.is_relative()
+            {
+                *p = base.join(&*p);
+            }
+            u.validate(name, &cfg.credentials)?;
+        }
+        if let Some(p) = &mut cfg.proxy {
+            if let Some(s) = &mut p.socket
+                && s.is_relative()
+            {
+                *s = base.join(&*s);
+            }
+            p.validate(&cfg.upstreams)?;
+        }
         Ok(cfg)
     }
 }

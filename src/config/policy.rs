@@ -21,6 +21,8 @@ pub enum Operation {
     Token,
     /// SignDpopProof.
     Dpop,
+    /// Requests through the egress proxy (in an upstream's rules).
+    Proxy,
 }
 
 impl Operation {
@@ -33,6 +35,7 @@ impl Operation {
             Operation::Read => "read",
             Operation::Token => "token",
             Operation::Dpop => "dpop",
+            Operation::Proxy => "proxy",
         }
     }
 }

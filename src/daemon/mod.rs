@@ -86,6 +86,10 @@ pub struct Daemon {
     /// Each credential's OAuth client, by credential name: rebuilt with the
     /// registry, kept (cache included) for credentials a reload reuses.
     oauth: ArcSwap<BTreeMap<String, Arc<oauth::Client>>>,
+    /// The upstreams of the egress proxy, as the config last said.
+    upstreams: ArcSwap<BTreeMap<String, crate::config::UpstreamConfig>>,
+    /// The proxy's listeners (read at start).
+    proxy: Option<crate::config::ProxyConfig>,
     /// Told of token requests (metrics), handed to every OAuth client.
     token_observer: Option<Arc<dyn oauth::TokenObserver>>,
     /// Serialises reloads. Lock and Unlock never take it: a reload may be
@@ -129,8 +133,20 @@ impl Daemon {
             },
         );
         d.observer = observer;
+        d.upstreams.store(Arc::new(config.upstreams.clone()));
+        d.proxy = config.proxy.clone();
         d.rebuild_oauth();
         d
+    }
+
+    /// The egress proxy's listeners, if it is configured.
+    pub fn proxy_config(&self) -> Option<&crate::config::ProxyConfig> {
+        self.proxy.as_ref()
+    }
+
+    /// The proxy's upstreams now.
+    pub fn upstreams(&self) -> Arc<BTreeMap<String, crate::config::UpstreamConfig>> {
+        self.upstreams.load_full()
     }
 
     /// State for a fixed set of credentials (nothing to reload).
@@ -143,6 +159,8 @@ impl Daemon {
     /// Tells `observer` of every token request and cache lookup.
     pub fn with_token_observer(mut self, observer: Option<Arc<dyn oauth::TokenObserver>>) -> Self {
         self.token_observer = observer;
+        // Every client anew: the ones built so far lack the observer.
+        self.oauth.store(Arc::new(BTreeMap::new()));
         self.rebuild_oauth();
         self
     }
@@ -198,6 +216,8 @@ impl Daemon {
             health: state_watch::channel(BTreeMap::new()).0,
             observer: None,
             oauth: ArcSwap::from_pointee(BTreeMap::new()),
+            upstreams: ArcSwap::from_pointee(BTreeMap::new()),
+            proxy: None,
             token_observer: None,
             reload_gate: tokio::sync::Mutex::new(()),
             swap: Mutex::new(()),
@@ -279,6 +299,10 @@ impl Daemon {
                 .filter_map(std::sync::Weak::upgrade)
             {
                 cred.lock();
+            }
+            // Client secrets, passwords, DPoP keys and cached tokens.
+            for client in self.oauth.load().values() {
+                client.lock();
             }
             names
         };

@@ -172,8 +172,11 @@ impl Daemon {
             }
             self.registry.store(Arc::new(Registry::from_shared(next)));
         }
+        // New clients take the new [agent] settings.
+        *lock(&self.agent) = config.agent.clone();
         // Outside the swap lock: it reads CA files (see rebuild_oauth).
         self.rebuild_oauth();
+        self.upstreams.store(Arc::new(config.upstreams.clone()));
         for e in failed_reloads {
             let _ = self.events.send(e);
         }
@@ -186,7 +189,6 @@ impl Daemon {
             config.agent.requests_per_second_per_uid,
             config.agent.request_burst_per_uid,
         );
-        *lock(&self.agent) = config.agent.clone();
         *lock(&self.last_reload) = ReloadStatus {
             at: now_unix(),
             trigger: trigger.to_owned(),

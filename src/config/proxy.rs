@@ -1,0 +1,235 @@
+//! The egress proxy (`[proxy]`) and the upstream APIs apps reach through it
+//! (`[upstreams.NAME]`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{AllowRule, ConfigError, PassphraseConfig};
+
+/// Where the proxy listens (`[proxy]`). Without this table there is no
+/// proxy.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// The Unix socket; default `proxy.sock` beside the gRPC socket. The
+    /// same directory rules apply; callers are identified by the kernel.
+    pub socket: Option<PathBuf>,
+    /// Also listen on this loopback TCP address: weaker (no caller
+    /// identity), so every request must carry an app's header token.
+    pub tcp: Option<TcpListenerConfig>,
+    /// Request bodies up to this size are kept until the answer comes, so a
+    /// DPoP nonce challenge or an expired token can be retried; larger ones
+    /// stream through and are never sent twice.
+    #[serde(default = "default_replay_bytes")]
+    pub replay_buffer_bytes: usize,
+}
+
+fn default_replay_bytes() -> usize {
+    64 * 1024
+}
+
+/// The loopback TCP listener and the apps allowed on it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpListenerConfig {
+    /// A loopback address such as `127.0.0.1:8181`.
+    pub listen: SocketAddr,
+    /// Each app's token (sent as `X-Fapi-Agent-Token`), by app name.
+    pub apps: BTreeMap<String, TcpApp>,
+}
+
+/// An app allowed on the TCP listener.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpApp {
+    /// Where its token comes from (any passphrase source).
+    pub token: PassphraseConfig,
+    /// The upstreams it may call.
+    pub upstreams: Vec<String>,
+}
+
+/// How an upstream's requests are authorized.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamToken {
+    /// A DPoP-bound token and a fresh proof per request.
+    #[default]
+    Dpop,
+    /// An mTLS-bound token over a connection with the credential's
+    /// certificate.
+    Mtls,
+    /// A bearer token.
+    Bearer,
+    /// No token (the certificate alone, or nothing).
+    None,
+}
+
+/// One upstream API (`[upstreams.NAME]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Where requests go: `https://host[:port][/base/path]`. Requests
+    /// address paths under it.
+    pub base_url: String,
+    /// The credential whose key, certificate and tokens are used.
+    pub credential: String,
+    /// Scopes of the token (default: the credential's oauth scopes).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Resource indicators of the token.
+    #[serde(default)]
+    pub resource: Vec<String>,
+    /// How requests are authorized.
+    #[serde(default)]
+    pub token: UpstreamToken,
+    /// Present the credential's certificate (mutual TLS); on whenever
+    /// `token = "mtls"`.
+    #[serde(default)]
+    pub client_certificate: bool,
+    /// CA certificates (PEM) trusted for this upstream besides the
+    /// system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Seconds to connect and handshake.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_seconds: u64,
+    /// Seconds to the response's head.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    /// Headers added to every request (the app's own of that name are
+    /// replaced).
+    #[serde(default)]
+    pub add_headers: BTreeMap<String, String>,
+    /// Headers the app may not send (refused with 400). Default:
+    /// `authorization`, `dpop`.
+    #[serde(default = "default_deny")]
+    pub deny_headers: Vec<String>,
+    /// Offer HTTP/2 to the upstream (ALPN).
+    #[serde(default = "default_true")]
+    pub http2: bool,
+    /// A message-signing profile applied to every request (see the
+    /// message-signing docs).
+    pub signing: Option<String>,
+    /// Who may call this upstream (operation `proxy`). Without rules, only
+    /// the daemon's uid.
+    #[serde(default)]
+    pub allow: Vec<AllowRule>,
+}
+
+fn default_connect_timeout() -> u64 {
+    10
+}
+fn default_timeout() -> u64 {
+    60
+}
+fn default_true() -> bool {
+    true
+}
+fn default_deny() -> Vec<String> {
+    vec!["authorization".into(), "dpop".into()]
+}
+
+impl UpstreamConfig {
+    /// Checks upstream `name` against the credentials configured.
+    pub(super) fn validate(
+        &self,
+        name: &str,
+        credentials: &BTreeMap<String, super::CredentialConfig>,
+    ) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Upstream {
+            upstream: name.to_owned(),
+            message,
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(invalid(
+                "upstream names may use only letters, digits, '-', '_' and '.'".into(),
+            ));
+        }
+        let url = url::Url::parse(&self.base_url)
+            .map_err(|e| invalid(format!("base_url {:?} is not a URL: {e}", self.base_url)))?;
+        if url.scheme() != "https" || url.host().is_none() {
+            return Err(invalid(format!(
+                "base_url {:?} must be an https URL with a host",
+                self.base_url
+            )));
+        }
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err(invalid(format!(
+                "base_url {:?} may not carry a query, fragment or user",
+                self.base_url
+            )));
+        }
+        let cred = credentials.get(&self.credential).ok_or_else(|| {
+            invalid(format!(
+                "credential {:?} is not configured",
+                self.credential
+            ))
+        })?;
+        let needs_oauth = self.token != UpstreamToken::None;
+        if needs_oauth && cred.oauth.is_none() {
+            return Err(invalid(format!(
+                "token = {:?} needs an [credentials.{}.oauth] table",
+                self.token, self.credential
+            )));
+        }
+        if (self.client_certificate || self.token == UpstreamToken::Mtls) && !cred.has_key() {
+            return Err(invalid(format!(
+                "mutual TLS needs credential {:?} to have a key and certificate",
+                self.credential
+            )));
+        }
+        for (i, rule) in self.allow.iter().enumerate() {
+            if !rule.operations.contains(&super::Operation::Proxy) {
+                return Err(invalid(format!(
+                    "allow rule {} does not list the operation \"proxy\"",
+                    i + 1
+                )));
+            }
+        }
+        for h in self.add_headers.keys().chain(&self.deny_headers) {
+            if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                return Err(invalid(format!("{h:?} is not a header name")));
+            }
+        }
+        if self.timeout_seconds == 0 || self.connect_timeout_seconds == 0 {
+            return Err(invalid("timeouts must be at least 1 second".into()));
+        }
+        Ok(())
+    }
+}
+
+impl ProxyConfig {
+    pub(super) fn validate(
+        &self,
+        upstreams: &BTreeMap<String, UpstreamConfig>,
+    ) -> Result<(), ConfigError> {
+        if let Some(tcp) = &self.tcp {
+            if !tcp.listen.ip().is_loopback() {
+                return Err(ConfigError::Agent(format!(
+                    "proxy.tcp.listen {} is not a loopback address: the TCP listener has no \
+                     caller identity, serve it on 127.0.0.1 or ::1 only",
+                    tcp.listen
+                )));
+            }
+            if tcp.apps.is_empty() {
+                return Err(ConfigError::Agent(
+                    "proxy.tcp needs at least one app with a token".into(),
+                ));
+            }
+            for (app, a) in &tcp.apps {
+                if let Some(u) = a.upstreams.iter().find(|u| !upstreams.contains_key(*u)) {
+                    return Err(ConfigError::Agent(format!(
+                        "proxy.tcp.apps.{app} names upstream {u:?}, which is not configured"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
