@@ -59,6 +59,7 @@ pub mod metrics;
 pub mod net;
 pub mod oauth;
 pub mod ops;
+pub mod proxy;
 pub mod secret;
 pub mod service;
 pub mod source;

@@ -78,6 +78,17 @@ struct CacheLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    upstream: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OneUpstream {
+    upstream: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OneCredential {
     credential: String,
 }
@@ -94,6 +105,11 @@ pub struct Metrics {
     token_requests: Family<TokenLabels, Counter>,
     token_cache: Family<CacheLabels, Counter>,
     token_latency: Family<OneCredential, Histogram>,
+    proxy_requests: Family<UpstreamLabels, Counter>,
+    proxy_bytes_in: Family<OneUpstream, Counter>,
+    proxy_bytes_out: Family<OneUpstream, Counter>,
+    proxy_latency: Family<OneUpstream, Histogram>,
+    proxy_retries: Family<UpstreamLabels, Counter>,
     render_lock: std::sync::Mutex<()>,
 }
 
@@ -161,7 +177,44 @@ impl Metrics {
             "Latency of requests to authorization servers by credential",
             token_latency.clone(),
         );
+        let proxy_requests = Family::<UpstreamLabels, Counter>::default();
+        let proxy_bytes_in = Family::<OneUpstream, Counter>::default();
+        let proxy_bytes_out = Family::<OneUpstream, Counter>::default();
+        let proxy_latency =
+            Family::<OneUpstream, Histogram>::new_with_constructor(new_histogram as fn() -> _);
+        let proxy_retries = Family::<UpstreamLabels, Counter>::default();
+        registry.register(
+            "proxy_requests",
+            "Requests through the egress proxy by upstream and status answered (the upstream's, \
+             or the proxy's own)",
+            proxy_requests.clone(),
+        );
+        registry.register(
+            "proxy_request_bytes",
+            "Request body bytes sent upstream",
+            proxy_bytes_in.clone(),
+        );
+        registry.register(
+            "proxy_response_bytes",
+            "Response body bytes returned to apps",
+            proxy_bytes_out.clone(),
+        );
+        registry.register(
+            "proxy_request_duration_seconds",
+            "From a request to the end of its response body, by upstream",
+            proxy_latency.clone(),
+        );
+        registry.register(
+            "proxy_retries",
+            "Requests the proxy sent again, by upstream and reason (dpop_nonce, invalid_token)",
+            proxy_retries.clone(),
+        );
         Self {
+            proxy_requests,
+            proxy_bytes_in,
+            proxy_bytes_out,
+            proxy_latency,
+            proxy_retries,
             registry,
             requests,
             latency,
@@ -174,6 +227,39 @@ impl Metrics {
             token_latency,
             render_lock: std::sync::Mutex::new(()),
         }
+    }
+
+    /// Records a request through the proxy, once its response has ended.
+    pub fn proxied(
+        &self,
+        upstream: &str,
+        status: u16,
+        bytes_in: u64,
+        bytes_out: u64,
+        seconds: f64,
+    ) {
+        let one = OneUpstream {
+            upstream: upstream.to_owned(),
+        };
+        self.proxy_requests
+            .get_or_create(&UpstreamLabels {
+                upstream: upstream.to_owned(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.proxy_bytes_in.get_or_create(&one).inc_by(bytes_in);
+        self.proxy_bytes_out.get_or_create(&one).inc_by(bytes_out);
+        self.proxy_latency.get_or_create(&one).observe(seconds);
+    }
+
+    /// Records a request the proxy sent again, and why.
+    pub fn proxy_retry(&self, upstream: &str, reason: &str) {
+        self.proxy_retries
+            .get_or_create(&UpstreamLabels {
+                upstream: upstream.to_owned(),
+                status: reason.to_owned(),
+            })
+            .inc();
     }
 
     /// Records a passphrase fetch.

@@ -114,14 +114,43 @@ pub fn check_rules(
     op: Operation,
     exes: &Executables,
 ) -> Result<(), Denied> {
+    check_subject(caller, &format!("credential {name:?}"), rules, op, exes)
+}
+
+/// Whether `caller` may send requests through the proxy's upstream `name`
+/// by its own allow rules (which list the operation `proxy`).
+pub fn check_upstream(
+    caller: &Caller,
+    name: &str,
+    rules: &[AllowRule],
+    exes: &Executables,
+) -> Result<(), Denied> {
+    check_subject(
+        caller,
+        &format!("upstream {name:?}"),
+        rules,
+        Operation::Proxy,
+        exes,
+    )
+}
+
+/// The rules of `subject` (`credential "x"`, `upstream "y"`), first match
+/// wins; the error names each rule and why it did not match.
+fn check_subject(
+    caller: &Caller,
+    subject: &str,
+    rules: &[AllowRule],
+    op: Operation,
+    exes: &Executables,
+) -> Result<(), Denied> {
     if rules.is_empty() {
         let own = crate::sys::process::effective_uid();
         if caller.uid == own {
             return Ok(());
         }
         return Err(Denied(format!(
-            "{caller} may not {} credential {name:?}: it has no allow rules, so only the daemon's \
-             uid {own} may use it",
+            "{caller} may not {} {subject}: it has no allow rules, so only the daemon's uid {own} \
+             may use it",
             op.as_str(),
         )));
     }
@@ -133,7 +162,7 @@ pub fn check_rules(
         }
     }
     Err(Denied(format!(
-        "{caller} may not {} credential {name:?}: {}",
+        "{caller} may not {} {subject}: {}",
         op.as_str(),
         reasons.join("; ")
     )))

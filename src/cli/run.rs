@@ -141,9 +141,11 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         if args.dev {
             print_dev_banner(&daemon.registry(), socket.path());
         }
+        let proxy = crate::proxy::Proxy::bind(&daemon, socket.path(), group).await?;
         crate::service::server::serve(
             Arc::clone(&daemon),
             socket,
+            proxy,
             crate::service::server::shutdown_signal(),
         )
         .await

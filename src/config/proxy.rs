@@ -178,6 +178,22 @@ impl UpstreamConfig {
                 self.token, self.credential
             )));
         }
+        if let Some(oauth) = &cred.oauth {
+            use super::SenderConstraint as S;
+            let fits = match self.token {
+                UpstreamToken::Dpop => oauth.sender_constraint == S::Dpop,
+                UpstreamToken::Mtls => oauth.sender_constraint == S::Mtls,
+                UpstreamToken::Bearer => oauth.sender_constraint == S::None,
+                UpstreamToken::None => true,
+            };
+            if !fits {
+                return Err(invalid(format!(
+                    "token = {:?} does not fit credential {:?}, whose tokens are bound by \
+                     oauth.sender_constraint = {:?}",
+                    self.token, self.credential, oauth.sender_constraint
+                )));
+            }
+        }
         if (self.client_certificate || self.token == UpstreamToken::Mtls) && !cred.has_key() {
             return Err(invalid(format!(
                 "mutual TLS needs credential {:?} to have a key and certificate",

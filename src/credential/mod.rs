@@ -351,6 +351,29 @@ impl Credential {
         Ok(&l.key)
     }
 
+    /// What to present in mutual TLS: the certificate chain and the key
+    /// handle, which signs each handshake (so a Lock or an expiry later
+    /// refuses the handshake, not this call).
+    pub fn tls_identity(&self) -> Result<crate::net::ClientCertificate, CredentialFailure> {
+        let l = self.keyed_or_failure()?;
+        let corrupt = |e: openssl::error::ErrorStack| {
+            self.failure(CredentialError::CorruptCertificate {
+                path: self.config.certificate.clone().unwrap_or_default(),
+                detail: e.to_string(),
+            })
+        };
+        let chain = openssl::x509::X509::stack_from_pem(l.facts.chain_pem.as_bytes())
+            .map_err(corrupt)?
+            .iter()
+            .map(|c| c.to_der().map(rustls::pki_types::CertificateDer::from))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(corrupt)?;
+        Ok(crate::net::ClientCertificate {
+            chain,
+            key: l.key.clone(),
+        })
+    }
+
     /// Wraps a key error of this credential's handle.
     pub fn key_failure(&self, e: Arc<KeyError>) -> CredentialFailure {
         self.failure(CredentialError::Key(e))

@@ -144,6 +144,14 @@ impl Daemon {
         self.proxy.as_ref()
     }
 
+    /// The environment passphrases taken at start (empty for a fixed set).
+    pub fn env_vault(&self) -> Arc<EnvVault> {
+        match &self.origin {
+            Origin::Config { env, .. } => Arc::clone(env),
+            Origin::Fixed => Arc::new(EnvVault::default()),
+        }
+    }
+
     /// The proxy's upstreams now.
     pub fn upstreams(&self) -> Arc<BTreeMap<String, crate::config::UpstreamConfig>> {
         self.upstreams.load_full()

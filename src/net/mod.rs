@@ -53,6 +53,16 @@ pub enum NetError {
         /// The limit.
         seconds: u64,
     },
+    /// The server turned the request away before processing it (an
+    /// HTTP/2 GOAWAY that did not cover it, or REFUSED_STREAM; RFC 9113
+    /// §8.7): it may be sent again, whatever its method.
+    #[error("{url}: {cause}")]
+    Unprocessed {
+        /// The URL.
+        url: String,
+        /// What the server said.
+        cause: String,
+    },
     /// The connection, TLS handshake or exchange failed.
     #[error("{url}: {cause}")]
     Failed {
@@ -121,6 +131,10 @@ impl HttpsClient {
                 url,
                 seconds: timeout.as_secs(),
             }),
+            Ok(Err(e)) if unprocessed(&e) => Err(NetError::Unprocessed {
+                url,
+                cause: root_cause(&e),
+            }),
             Ok(Err(e)) => Err(NetError::Failed {
                 url,
                 cause: root_cause(&e),
@@ -128,6 +142,21 @@ impl HttpsClient {
             Ok(Ok(r)) => Ok(r),
         }
     }
+}
+
+/// Whether the server provably did not process the request: h2 fails a
+/// stream with the server's GOAWAY only when the stream was above its
+/// last processed id or never sent, and REFUSED_STREAM means the same.
+fn unprocessed(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(h2) = s.downcast_ref::<h2::Error>() {
+            return (h2.is_go_away() && h2.is_remote())
+                || (h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM));
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// `scheme://host[:port]/path` of `uri`, without its query (which may carry

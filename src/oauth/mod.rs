@@ -33,7 +33,7 @@ use crate::credential::{Credential, CredentialFailure};
 use crate::jose::{self, Alg, PublicJwk};
 use crate::keys::memory::MemoryKey;
 use crate::keys::{KeyKind, ReadyKey};
-use crate::net::{self, ClientCertificate, HttpsClient, NetError};
+use crate::net::{self, HttpsClient, NetError};
 use crate::now_unix;
 use crate::source::EnvVault;
 
@@ -284,15 +284,9 @@ impl Client {
             })
         };
         let plain = settings(None).map(HttpsClient::new);
-        let mtls = cred.facts().ok().map(|facts| {
-            let chain = openssl::x509::X509::stack_from_pem(facts.chain_pem.as_bytes())
-                .map_err(|e| OAuthError::Config(format!("the certificate chain: {e}")))?
-                .iter()
-                .map(|c| c.to_der().map(rustls::pki_types::CertificateDer::from))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| OAuthError::Config(format!("the certificate chain: {e}")))?;
-            let key = cred.key().map_err(OAuthError::Credential)?.clone();
-            settings(Some(ClientCertificate { chain, key })).map(HttpsClient::new)
+        let mtls = cred.facts().is_ok().then(|| {
+            let identity = cred.tls_identity().map_err(OAuthError::Credential)?;
+            settings(Some(identity)).map(HttpsClient::new)
         });
         let fetch_timeout = Duration::from_secs(agent.passphrase_fetch_timeout_seconds);
         let source = |p: &Option<crate::config::PassphraseConfig>| {

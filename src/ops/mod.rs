@@ -19,6 +19,7 @@ mod error;
 pub mod export;
 mod gate;
 pub mod onboard;
+pub mod proxy;
 pub mod read;
 pub mod token;
 pub mod watch;

@@ -40,7 +40,7 @@ pub struct IssuedToken {
 }
 
 /// Maps a client's error to the operation's, naming the credential.
-fn oauth_error(cred: &Credential, e: OAuthError) -> Error {
+pub(super) fn oauth_error(cred: &Credential, e: OAuthError) -> Error {
     let named = |m: String| format!("credential {:?}: {m}", cred.name);
     match e {
         OAuthError::Credential(f) => Error::Credential(f),

@@ -27,6 +27,9 @@ pub enum ServeError {
     /// The socket or another listener could not be set up.
     #[error("{0}")]
     Socket(#[from] SocketError),
+    /// The egress proxy could not start.
+    #[error("{0}")]
+    Proxy(#[from] crate::proxy::StartError),
     /// The gRPC server failed.
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -41,6 +44,7 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 pub async fn serve(
     daemon: Arc<Daemon>,
     socket: BoundSocket,
+    proxy: Option<crate::proxy::Proxy>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -73,6 +77,7 @@ pub async fn serve(
     let reflection_v1 = reflection_v1.max_decoding_message_size(MAX_REQUEST_BYTES);
     let reflection_v1alpha = reflection_v1alpha.max_decoding_message_size(MAX_REQUEST_BYTES);
     let gate = Gate::new(Arc::clone(&daemon));
+    let proxy_gate = gate.clone();
     let agent = pb::agent_server::AgentServer::new(AgentService::new(gate.clone()))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
     let admin =
@@ -120,6 +125,9 @@ pub async fn serve(
     ));
     crate::sys::systemd::spawn_watchdog();
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    if let Some(p) = proxy {
+        p.spawn(proxy_gate, stopping_rx.clone());
+    }
     let shutdown = async move {
         shutdown.await;
         crate::sys::systemd::stopping();

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod bank;
 pub mod oauth;
 
 use std::os::unix::fs::PermissionsExt;

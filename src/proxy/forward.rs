@@ -1,0 +1,478 @@
+//! One request through the proxy: route, refuse what may not pass, admit
+//! the caller, add the token, the DPoP proof and the interaction id, send
+//! over the upstream's pool (mutual TLS where configured), retry only when
+//! that is safe, and stream the answer back with one audit record at its
+//! end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+
+use super::body::{self, Metered};
+use super::error::ProxyError;
+use super::upstream::Upstream;
+use super::{APP_TOKEN, Context, INTERACTION_ID, route};
+use crate::access::audit::{HttpExchange, Outcome};
+use crate::config::UpstreamToken;
+use crate::net::Body;
+use crate::ops::proxy::{self as op, Admission, App};
+
+/// Headers of one hop only (RFC 9110 §7.6.1), never forwarded, plus the
+/// TCP listener's app token.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+    "host",
+    APP_TOKEN,
+];
+
+/// Longest interaction id taken from an app (a UUID is 36).
+const MAX_INTERACTION_ID: usize = 128;
+
+/// Everything known of a request, for its audit record.
+struct Exchange {
+    upstream: String,
+    method: String,
+    path: String,
+    interaction_id: String,
+    started: Instant,
+    bytes_in: Arc<AtomicU64>,
+}
+
+impl Exchange {
+    fn record(&self, status: u16, bytes_out: u64) -> HttpExchange {
+        HttpExchange {
+            upstream: self.upstream.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            status,
+            interaction_id: self.interaction_id.clone(),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out,
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// Handles one request from `app` (`None`: a TCP request whose token has
+/// not been checked yet).
+pub async fn handle(
+    ctx: Arc<Context>,
+    app: Option<App>,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Body> {
+    let interaction_id = req
+        .headers()
+        .get(&INTERACTION_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= MAX_INTERACTION_ID)
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let mut exchange = Exchange {
+        upstream: String::new(),
+        method: req.method().to_string(),
+        path: req.uri().path().to_owned(),
+        interaction_id,
+        started: Instant::now(),
+        bytes_in: Arc::new(AtomicU64::new(0)),
+    };
+    let app = match app {
+        Some(app) => app,
+        None => match ctx.tcp_app(req.headers()) {
+            Some(app) => app,
+            None => {
+                let e = ProxyError::AppToken;
+                tracing::warn!(method = %exchange.method, "proxy request refused: {e}");
+                op::record_unauthenticated(
+                    &ctx.gate,
+                    exchange.record(e.status().as_u16(), 0),
+                    &e.to_string(),
+                );
+                return e.response(None, Some(&exchange.interaction_id));
+            }
+        },
+    };
+    let upstreams = ctx.gate.daemon().upstreams();
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let routed = route::route(req.method(), req.uri(), host, &upstreams);
+    let route = match routed {
+        Ok(r) => r,
+        Err(e) => return refuse(&ctx, &app, &exchange, None, e),
+    };
+    exchange.upstream.clone_from(&route.upstream);
+    exchange.path.clone_from(&route.path);
+    let Some(cfg) = upstreams.get(&route.upstream) else {
+        let e = ProxyError::UnknownUpstream(route.upstream.clone());
+        return refuse(&ctx, &app, &exchange, None, e);
+    };
+    if let Some(h) = req.headers().keys().find(|h| {
+        cfg.deny_headers
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(h.as_str()))
+    }) {
+        let e = ProxyError::HeaderNotAllowed(h.as_str().to_owned());
+        return refuse(&ctx, &app, &exchange, Some(&route.upstream), e);
+    }
+    let admission = match op::admit(&ctx.gate, &app, &route.upstream, cfg) {
+        Ok(a) => Arc::new(a),
+        // Refusals were audited by the gate.
+        Err(e) => {
+            let e = ProxyError::Op(e);
+            tracing::warn!(upstream = %route.upstream, "proxy request refused: {e}");
+            return e.response(Some(&route.upstream), Some(&exchange.interaction_id));
+        }
+    };
+    let upstream = match ctx
+        .upstreams
+        .get(&route.upstream, cfg, &admission.credential)
+    {
+        Ok(u) => u,
+        Err(e) => return fail(&ctx, &admission, &exchange, e),
+    };
+    match send(
+        &ctx,
+        &admission,
+        &upstream,
+        &exchange,
+        &route.path_and_query,
+        req,
+    )
+    .await
+    {
+        Ok(response) => respond(&ctx, admission, exchange, response),
+        Err(e) => fail(&ctx, &admission, &exchange, e),
+    }
+}
+
+/// A request refused before admission: logged, audited, answered.
+fn refuse(
+    ctx: &Context,
+    app: &App,
+    exchange: &Exchange,
+    upstream: Option<&str>,
+    e: ProxyError,
+) -> Response<Body> {
+    tracing::warn!(
+        upstream = upstream.unwrap_or(""), method = %exchange.method,
+        "proxy request refused: {e}"
+    );
+    op::record_refusal(
+        &ctx.gate,
+        app,
+        exchange.record(e.status().as_u16(), 0),
+        &e.to_string(),
+    );
+    e.response(upstream, Some(&exchange.interaction_id))
+}
+
+/// An admitted request that failed: logged, audited, answered.
+fn fail(
+    ctx: &Context,
+    admission: &Admission,
+    exchange: &Exchange,
+    e: ProxyError,
+) -> Response<Body> {
+    tracing::warn!(upstream = %exchange.upstream, method = %exchange.method, "proxy request failed: {e}");
+    let status = e.status().as_u16();
+    crate::metrics::metrics().proxied(
+        &exchange.upstream,
+        status,
+        exchange.bytes_in.load(Ordering::Relaxed),
+        0,
+        exchange.started.elapsed().as_secs_f64(),
+    );
+    let mut record = exchange.record(status, 0);
+    record.upstream.clone_from(&exchange.upstream);
+    op::record(&ctx.gate, admission, Outcome::Error, record);
+    e.response(Some(&exchange.upstream), Some(&exchange.interaction_id))
+}
+
+/// What a 401's `WWW-Authenticate` asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Challenge {
+    /// `use_dpop_nonce` (RFC 9449 §9): send again with the nonce.
+    Nonce,
+    /// `invalid_token`: the token was refused.
+    InvalidToken,
+    /// Anything else: pass the answer on.
+    Other,
+}
+
+fn challenge(headers: &HeaderMap) -> Challenge {
+    let mut found = Challenge::Other;
+    for v in headers.get_all(header::WWW_AUTHENTICATE) {
+        let v = v
+            .to_str()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .replace(' ', "");
+        if v.contains("error=\"use_dpop_nonce\"") {
+            return Challenge::Nonce;
+        }
+        if v.contains("error=\"invalid_token\"") {
+            found = Challenge::InvalidToken;
+        }
+    }
+    found
+}
+
+/// Whether sending `method` twice has the effect of sending it once.
+fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// Sends the request, answering a nonce challenge once, and an invalid
+/// token once for an idempotent request that can be sent again.
+async fn send(
+    ctx: &Context,
+    admission: &Admission,
+    upstream: &Upstream,
+    exchange: &Exchange,
+    path_and_query: &str,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<hyper::body::Incoming>, ProxyError> {
+    let (parts, incoming) = req.into_parts();
+    let url = format!("{}{path_and_query}", upstream.base);
+    let htu = url.split(['?', '#']).next().unwrap_or(&url).to_owned();
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| ProxyError::BadRequest(format!("the upstream URL is not valid: {e}")))?;
+    let mut outgoing = body::prepare(incoming, ctx.replay_limit, &exchange.bytes_in)
+        .await
+        .map_err(|e| ProxyError::BadRequest(format!("the request body could not be read: {e}")))?;
+    let cfg = &upstream.cfg;
+    let (mut nonce_retried, mut token_retried, mut force_refresh) = (false, false, false);
+    let mut unprocessed_retried = false;
+    loop {
+        let token = op::token(admission, cfg, force_refresh).await?;
+        let mut headers = forwarded_headers(&parts.headers);
+        for (k, v) in &cfg.add_headers {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                headers.insert(k, v);
+            }
+        }
+        if let Ok(id) = HeaderValue::from_str(&exchange.interaction_id) {
+            headers.insert(INTERACTION_ID, id);
+        }
+        if let Some(t) = &token {
+            let scheme = if cfg.token == UpstreamToken::Dpop {
+                "DPoP"
+            } else {
+                "Bearer"
+            };
+            let mut value = HeaderValue::from_str(&format!("{scheme} {}", t.access_token.expose()))
+                .map_err(|_| {
+                    ProxyError::Op(crate::ops::Error::Unavailable(
+                        "the authorization server issued a token that cannot be sent in a header"
+                            .into(),
+                    ))
+                })?;
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+            if cfg.token == UpstreamToken::Dpop {
+                let proof = op::dpop_proof(
+                    admission,
+                    parts.method.as_str(),
+                    &htu,
+                    t,
+                    upstream.nonce().as_deref(),
+                )
+                .await?;
+                let mut value = HeaderValue::from_str(&proof).map_err(|_| {
+                    ProxyError::Op(crate::ops::Error::Internal(
+                        "a DPoP proof is not a header value".into(),
+                    ))
+                })?;
+                value.set_sensitive(true);
+                headers.insert(HeaderName::from_static("dpop"), value);
+            }
+        }
+        let Some(body) = outgoing.body() else {
+            // Only a replayable body is ever sent twice.
+            return Err(ProxyError::Op(crate::ops::Error::Internal(
+                "the request body was already sent".into(),
+            )));
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = uri.clone();
+        *request.headers_mut() = headers;
+        let response = match upstream.client.send(request, upstream.timeout()).await {
+            Ok(r) => r,
+            Err(crate::net::NetError::Unprocessed { cause, .. })
+                if !unprocessed_retried && outgoing.replayable() =>
+            {
+                // Not processed: safe to send again, on another connection.
+                unprocessed_retried = true;
+                crate::metrics::metrics().proxy_retry(&upstream.name, "unprocessed");
+                tracing::info!(upstream = %upstream.name, "the upstream turned the request away unprocessed ({cause}): sending again");
+                continue;
+            }
+            Err(e) => return Err(ProxyError::of_net(&upstream.name, e)),
+        };
+        if let Some(n) = response
+            .headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+        {
+            upstream.set_nonce(n);
+        }
+        if response.status() != StatusCode::UNAUTHORIZED || token.is_none() {
+            return Ok(response);
+        }
+        match challenge(response.headers()) {
+            Challenge::Nonce
+                if cfg.token == UpstreamToken::Dpop && !nonce_retried && outgoing.replayable() =>
+            {
+                // The server did not act on the request (RFC 9449 §9).
+                nonce_retried = true;
+                crate::metrics::metrics().proxy_retry(&upstream.name, "dpop_nonce");
+                tracing::debug!(upstream = %upstream.name, "DPoP nonce challenge: sending again with the nonce");
+            }
+            Challenge::InvalidToken => {
+                force_refresh = true;
+                if token_retried || !outgoing.replayable() || !idempotent(&parts.method) {
+                    // Not sent again: it may have had an effect. A new
+                    // token is fetched now, for the app's next request.
+                    if let Err(e) = op::token(admission, cfg, true).await {
+                        tracing::warn!(upstream = %upstream.name, "refreshing a token the resource server refused failed: {e}");
+                    }
+                    return Ok(response);
+                }
+                token_retried = true;
+                crate::metrics::metrics().proxy_retry(&upstream.name, "invalid_token");
+                tracing::info!(upstream = %upstream.name, "the resource server refused the token: refreshing it and sending again");
+            }
+            _ => return Ok(response),
+        }
+    }
+}
+
+/// The app's headers less those of one hop.
+fn forwarded_headers(from: &HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(from.len() + 4);
+    // Headers the app's `Connection` names are of this hop too.
+    let named: Vec<String> = from
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    for (k, v) in from {
+        let name = k.as_str();
+        if HOP_BY_HOP.contains(&name) || named.iter().any(|n| n == name) {
+            continue;
+        }
+        headers.append(k.clone(), v.clone());
+    }
+    headers
+}
+
+/// The upstream's answer, streamed to the app; its end writes the audit
+/// record and the metrics.
+fn respond(
+    ctx: &Context,
+    admission: Arc<Admission>,
+    exchange: Exchange,
+    response: Response<hyper::body::Incoming>,
+) -> Response<Body> {
+    let (mut parts, incoming) = response.into_parts();
+    let headers = forwarded_headers(&parts.headers);
+    parts.headers = headers;
+    if !parts.headers.contains_key(&INTERACTION_ID)
+        && let Ok(id) = HeaderValue::from_str(&exchange.interaction_id)
+    {
+        parts.headers.insert(INTERACTION_ID, id);
+    }
+    let status = parts.status.as_u16();
+    let gate = ctx.gate.clone();
+    let on_end: body::OnEnd = Box::new(move |bytes_out, complete| {
+        let record = exchange.record(status, bytes_out);
+        crate::metrics::metrics().proxied(
+            &record.upstream,
+            status,
+            record.bytes_in,
+            bytes_out,
+            exchange.started.elapsed().as_secs_f64(),
+        );
+        if !complete {
+            tracing::warn!(upstream = %record.upstream, status, bytes_out, "the response ended early (the app or the upstream closed)");
+        }
+        op::record(
+            &gate,
+            &admission,
+            if complete {
+                Outcome::Ok
+            } else {
+                Outcome::Error
+            },
+            record,
+        );
+    });
+    let body = Metered::new(incoming.map_err(crate::net::BoxError::from).boxed(), on_end);
+    Response::from_parts(parts, body.boxed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_and_idempotence() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("DPoP error=\"use_dpop_nonce\", error_description=\"x\""),
+        );
+        assert_eq!(challenge(&h), Challenge::Nonce);
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error = \"invalid_token\""),
+        );
+        assert_eq!(challenge(&h), Challenge::InvalidToken);
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=x"),
+        );
+        assert_eq!(challenge(&h), Challenge::Other);
+        assert!(
+            idempotent(&Method::PUT) && !idempotent(&Method::POST) && !idempotent(&Method::PATCH)
+        );
+    }
+
+    #[test]
+    fn hop_by_hop_headers_stay_behind() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, x-private"),
+        );
+        h.insert("x-private", HeaderValue::from_static("1"));
+        h.insert(APP_TOKEN, HeaderValue::from_static("t"));
+        h.insert(header::HOST, HeaderValue::from_static("bank"));
+        h.insert("accept", HeaderValue::from_static("application/json"));
+        let f = forwarded_headers(&h);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f.contains_key("accept"));
+    }
+}
