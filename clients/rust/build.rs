@@ -19,6 +19,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "fapi_agent.v1.DecryptSecretResponse",
             "fapi_agent.v1.GetKeyMaterialRequest",
             "fapi_agent.v1.GetKeyMaterialResponse",
+            "fapi_agent.v1.AccessToken",
+            "fapi_agent.v1.ExchangeAuthorizationCodeRequest",
+            "fapi_agent.v1.RefreshAccessTokenRequest",
+            "fapi_agent.v1.SignDpopProofRequest",
         ])
         .compile_fds(fds)?;
     Ok(())

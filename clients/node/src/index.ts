@@ -3,14 +3,17 @@
  *
  *   const agent = new FapiAgentClient();                 // FAPI_AGENT_SOCKET or the default path
  *   const a = await agent.signClientAssertion({ clientId: 'acme' });
+ *   const t = await agent.getAccessToken({ name: 'acme' });   // prints redacted
  *
  * Before connecting it checks that the path is a socket, owned by the
  * expected uid (your own, root, or `expectedUid` / FAPI_AGENT_SOCKET_OWNER),
  * in a directory others cannot write.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from './generated/agent';
@@ -22,8 +25,12 @@ import type { SignClientAssertionResponse__Output as Assertion } from './generat
 import type { StatusResponse__Output as StatusResponse } from './generated/fapi_agent/v1/StatusResponse';
 import type { ListCredentialsResponse__Output } from './generated/fapi_agent/v1/ListCredentialsResponse';
 import type { DecryptSecretResponse__Output } from './generated/fapi_agent/v1/DecryptSecretResponse';
+import type { AccessToken__Output } from './generated/fapi_agent/v1/AccessToken';
+import type { PushAuthorizationRequestResponse__Output } from './generated/fapi_agent/v1/PushAuthorizationRequestResponse';
+import type { SignDpopProofResponse__Output as DpopProof } from './generated/fapi_agent/v1/SignDpopProofResponse';
+import type { TokenStatus__Output as TokenStatus } from './generated/fapi_agent/v1/TokenStatus';
 
-export type { Assertion, Credential, CredentialEvent, StatusResponse };
+export type { Assertion, Credential, CredentialEvent, DpopProof, StatusResponse, TokenStatus };
 
 /** A call the daemon refused: `code` is the gRPC status code. */
 export class AgentError extends Error {
@@ -86,6 +93,105 @@ function selector(s: Selector) {
   return 'name' in s ? { name: s.name, kid: s.kid ?? '' } : { client_id: s.clientId, kid: s.kid ?? '' };
 }
 
+/**
+ * An access token from the daemon. The token and any refresh token are
+ * secrets: they are private fields read through the `access_token` and
+ * `refresh_token` getters, so `console.log`, `util.inspect`, `JSON.stringify`
+ * and `String()` show only the token type, expiry, binding and the first
+ * 16 hex digits of the token's SHA-256 (what the daemon's audit log names).
+ */
+export class AccessToken {
+  readonly #accessToken: string;
+  readonly #refreshToken: string;
+  /** `DPoP` or `Bearer`. */
+  readonly token_type: string;
+  /** Unix seconds; the daemon does not serve the token after it (minus a skew). */
+  readonly expires_at: number;
+  /** The scope granted. */
+  readonly scope: string;
+  /** The DPoP key's thumbprint, when the token is DPoP-bound. */
+  readonly jkt: string;
+  /** The certificate's x5t#S256, when the token is mTLS-bound. */
+  readonly x5t_s256: string;
+  /** Whether it came from the daemon's cache. */
+  readonly cached: boolean;
+  /** The credential that got it. */
+  readonly credential: string;
+
+  constructor(r: AccessToken__Output) {
+    this.#accessToken = r.access_token;
+    this.#refreshToken = r.refresh_token;
+    this.token_type = r.token_type;
+    this.expires_at = Number(r.expires_at);
+    this.scope = r.scope;
+    this.jkt = r.jkt;
+    this.x5t_s256 = r.x5t_s256;
+    this.cached = r.cached;
+    this.credential = r.credential;
+  }
+
+  /** The token itself (secret: never log it). */
+  get access_token(): string { return this.#accessToken; }
+
+  /** The refresh token of the code and refresh grants, else `''` (secret). */
+  get refresh_token(): string { return this.#refreshToken; }
+
+  /** The first 16 hex digits of the token's SHA-256: safe to log, matches the daemon's audit log. */
+  get sha256Prefix(): string {
+    return crypto.createHash('sha256').update(this.#accessToken).digest('hex').slice(0, 16);
+  }
+
+  /** The `Authorization` header value: `DPoP <token>` or `Bearer <token>` (secret). */
+  authorizationHeader(): string {
+    return `${this.token_type} ${this.#accessToken}`;
+  }
+
+  /** The redacted view that inspect, JSON.stringify and String() print. */
+  toJSON(): Record<string, unknown> {
+    return {
+      token_type: this.token_type, expires_at: this.expires_at, scope: this.scope, jkt: this.jkt,
+      x5t_s256: this.x5t_s256, cached: this.cached, credential: this.credential,
+      access_token: `[REDACTED sha256:${this.sha256Prefix}]`,
+      refresh_token: this.#refreshToken ? '[REDACTED]' : '',
+    };
+  }
+
+  toString(): string {
+    return `AccessToken(${this.token_type}, sha256:${this.sha256Prefix}, expires_at ${this.expires_at})`;
+  }
+
+  [inspect.custom](_depth: number, options: object): string {
+    return `AccessToken ${inspect(this.toJSON(), options)}`;
+  }
+}
+
+/** A pushed authorization request (RFC 9126). */
+export interface PushedAuthorizationRequest {
+  /** The `request_uri` to send the user with. */
+  request_uri: string;
+  /** Seconds the request_uri is valid. */
+  expires_in: number;
+  /** From the AS metadata, if known. */
+  authorization_endpoint: string;
+  client_id: string;
+  /** `authorization_endpoint?client_id=…&request_uri=…`: where to send the user (`''` if the endpoint is unknown). */
+  authorization_url: string;
+}
+
+/** The options of {@link FapiAgentClient.getAccessToken}; each empty one means the credential's configured value. */
+export interface AccessTokenOptions {
+  /** Scopes (order and repeats do not matter). */
+  scopes?: string[];
+  /** Resource indicators (RFC 8707). */
+  resource?: string[];
+  /** An `audience` parameter. */
+  audience?: string;
+  /** Ask the authorization server even if a token is cached. */
+  forceRefresh?: boolean;
+  /** `client_credentials` (default) or `password` (the configured resource owner; outside FAPI only). */
+  grant?: 'client_credentials' | 'password';
+}
+
 function loadPackage(): ProtoGrpcType {
   const def = protoLoader.loadSync('fapi_agent/v1/agent.proto', {
     includeDirs: [path.join(__dirname, '../../proto')],
@@ -123,6 +229,7 @@ export class FapiAgentClient {
 
   private async call<Req, Res>(
     fn: (req: Req, opts: grpc.CallOptions, cb: grpc.requestCallback<Res>) => unknown, req: Req,
+    retries = this.retries,
   ): Promise<Res> {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -131,7 +238,7 @@ export class FapiAgentClient {
         });
       } catch (e) {
         const err = e as grpc.ServiceError;
-        if (err.code === grpc.status.UNAVAILABLE && attempt < this.retries) {
+        if (err.code === grpc.status.UNAVAILABLE && attempt < retries) {
           const wait = this.backoffMs * 2 ** attempt * (0.5 + Math.random() / 2);
           await new Promise((r) => setTimeout(r, wait));
           continue;
@@ -175,6 +282,93 @@ export class FapiAgentClient {
       credential: selector(sel), padding, ciphertext_raw: ciphertext,
     });
     return r.plaintext;
+  }
+
+  /**
+   * An access token for the credential's client (`[credentials.NAME.oauth]`):
+   * client_credentials by default, DPoP- or mTLS-bound as configured, from the
+   * daemon's cache while it is fresh. An authorization server's refusal is
+   * `AgentError` FAILED_PRECONDITION quoting its error; a server down or slow
+   * is UNAVAILABLE (retried like every call); a credential without an `oauth`
+   * table is FAILED_PRECONDITION.
+   */
+  async getAccessToken(sel: Selector, opts: AccessTokenOptions = {}): Promise<AccessToken> {
+    const grant = opts.grant === undefined ? 'GRANT_UNSPECIFIED'
+      : opts.grant === 'password' ? 'GRANT_PASSWORD' : 'GRANT_CLIENT_CREDENTIALS';
+    const r: AccessToken__Output = await this.call(this.agent.GetAccessToken.bind(this.agent), {
+      credential: selector(sel), scopes: opts.scopes ?? [], resource: opts.resource ?? [],
+      audience: opts.audience ?? '', force_refresh: opts.forceRefresh ?? false, grant,
+    });
+    return new AccessToken(r);
+  }
+
+  /**
+   * Exchanges an authorization code and its PKCE verifier for tokens (the code
+   * flow's last step), authenticated and sender-constrained like
+   * getAccessToken. Not retried: a code is single-use, and replaying one
+   * revokes the grant.
+   */
+  async exchangeAuthorizationCode(sel: Selector,
+    req: { code: string; codeVerifier: string; redirectUri: string }): Promise<AccessToken> {
+    const r: AccessToken__Output = await this.call(this.agent.ExchangeAuthorizationCode.bind(this.agent), {
+      credential: selector(sel), code: req.code, code_verifier: req.codeVerifier, redirect_uri: req.redirectUri,
+    }, 0);
+    return new AccessToken(r);
+  }
+
+  /**
+   * Uses a refresh token (a string, or the AccessToken that carries one),
+   * optionally for narrower scopes. Not retried: a server that rotates refresh
+   * tokens revokes the grant when one is replayed.
+   */
+  async refreshAccessToken(sel: Selector, refreshToken: string | AccessToken,
+    opts: { scopes?: string[] } = {}): Promise<AccessToken> {
+    const token = typeof refreshToken === 'string' ? refreshToken : refreshToken.refresh_token;
+    const r: AccessToken__Output = await this.call(this.agent.RefreshAccessToken.bind(this.agent), {
+      credential: selector(sel), refresh_token: token, scopes: opts.scopes ?? [],
+    }, 0);
+    return new AccessToken(r);
+  }
+
+  /**
+   * Pushes an authorization request (RFC 9126) for the app's code flow:
+   * `parameters` are response_type, redirect_uri, scope, state,
+   * code_challenge, … (the daemon adds client_id, client authentication and
+   * dpop_jkt itself). `signedRequestObject` sends them as a request object
+   * signed with the credential's key (JAR).
+   */
+  async pushAuthorizationRequest(sel: Selector, parameters: Record<string, string>,
+    opts: { signedRequestObject?: boolean } = {}): Promise<PushedAuthorizationRequest> {
+    const r: PushAuthorizationRequestResponse__Output = await this.call(
+      this.agent.PushAuthorizationRequest.bind(this.agent), {
+        credential: selector(sel), parameters, signed_request_object: opts.signedRequestObject ?? false,
+      });
+    let authorizationUrl = '';
+    if (r.authorization_endpoint) {
+      const u = new URL(r.authorization_endpoint);
+      u.searchParams.set('client_id', r.client_id);
+      u.searchParams.set('request_uri', r.request_uri);
+      authorizationUrl = u.toString();
+    }
+    return {
+      request_uri: r.request_uri, expires_in: Number(r.expires_in),
+      authorization_endpoint: r.authorization_endpoint, client_id: r.client_id, authorization_url: authorizationUrl,
+    };
+  }
+
+  /**
+   * A DPoP proof (RFC 9449) for a request the app makes itself, signed with
+   * the credential's DPoP key: `htm` the HTTP method, `htu` the URL (query and
+   * fragment are dropped), `accessToken` the token the request presents (sets
+   * `ath`), `nonce` the server's latest DPoP-Nonce. A fresh `jti` every call.
+   */
+  signDpopProof(sel: Selector,
+    req: { htm: string; htu: string; accessToken?: string | AccessToken; nonce?: string }): Promise<DpopProof> {
+    const token = req.accessToken === undefined ? ''
+      : typeof req.accessToken === 'string' ? req.accessToken : req.accessToken.access_token;
+    return this.call(this.agent.SignDpopProof.bind(this.agent), {
+      credential: selector(sel), htm: req.htm, htu: req.htu, access_token: token, nonce: req.nonce ?? '',
+    });
   }
 
   /** Credential events: a snapshot first, then every change. */

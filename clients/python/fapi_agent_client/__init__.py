@@ -3,6 +3,7 @@
     from fapi_agent_client import Client
     with Client() as agent:                      # FAPI_AGENT_SOCKET or the default path
         jwt = agent.sign_client_assertion(client_id="acme").assertion
+        token = agent.get_access_token(name="acme")  # repr() never shows the token
 
 Before the first call the client checks, with the kernel's word
 (SO_PEERCRED on a connected socket), that the daemon runs as the expected
@@ -10,6 +11,7 @@ uid: your own, root, or ``expected_uid`` / ``FAPI_AGENT_SOCKET_OWNER``.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -19,14 +21,16 @@ import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Mapping, Optional, Union
+from urllib.parse import urlencode
 
 import grpc
 
 from fapi_agent_client._gen.fapi_agent.v1 import agent_pb2 as pb
 from fapi_agent_client._gen.fapi_agent.v1 import agent_pb2_grpc as pb_grpc
 
-__all__ = ["Client", "AgentError", "SocketTrustError", "default_socket_path", "pb"]
+__all__ = ["Client", "AgentError", "SocketTrustError", "default_socket_path", "pb",
+           "Assertion", "AccessToken", "DpopProof", "PushedAuthorizationRequest"]
 
 
 class AgentError(Exception):
@@ -101,8 +105,114 @@ class Assertion:
     expires_at: int
 
 
+class AccessToken:
+    """An access token from the daemon (GetAccessToken, ExchangeAuthorizationCode,
+    RefreshAccessToken).
+
+    The token and the refresh token are secrets: ``repr()`` and ``str()`` show
+    only the token type, expiry, scope, binding and ``sha256:`` followed by the
+    first 16 hex digits of the token's SHA-256 (what the daemon's audit log
+    names), never the token. Read the token itself from ``access_token``.
+    """
+
+    __slots__ = ("_access_token", "_refresh_token", "token_type", "expires_at", "scope", "jkt",
+                 "x5t_s256", "cached", "credential")
+
+    def __init__(self, access_token: str, *, token_type: str, expires_at: int, scope: str = "",
+                 jkt: str = "", x5t_s256: str = "", refresh_token: str = "", cached: bool = False,
+                 credential: str = ""):
+        self._access_token = access_token
+        self._refresh_token = refresh_token
+        #: ``DPoP`` or ``Bearer``.
+        self.token_type = token_type
+        #: Unix seconds; the daemon does not serve the token after it (minus a skew).
+        self.expires_at = expires_at
+        #: The scope granted.
+        self.scope = scope
+        #: The DPoP key's thumbprint (DPoP-bound tokens).
+        self.jkt = jkt
+        #: The certificate's x5t#S256 (mTLS-bound tokens).
+        self.x5t_s256 = x5t_s256
+        #: Whether it came from the daemon's cache.
+        self.cached = cached
+        #: The credential that got it.
+        self.credential = credential
+
+    @classmethod
+    def _from_pb(cls, r: pb.AccessToken) -> "AccessToken":
+        return cls(r.access_token, token_type=r.token_type, expires_at=r.expires_at, scope=r.scope,
+                   jkt=r.jkt, x5t_s256=r.x5t_s256, refresh_token=r.refresh_token, cached=r.cached,
+                   credential=r.credential)
+
+    @property
+    def access_token(self) -> str:
+        """The token itself (secret: never log it)."""
+        return self._access_token
+
+    @property
+    def refresh_token(self) -> str:
+        """The refresh token of the code and refresh grants, else ``""`` (secret)."""
+        return self._refresh_token
+
+    @property
+    def sha256_prefix(self) -> str:
+        """The first 16 hex digits of the token's SHA-256: safe to log."""
+        return hashlib.sha256(self._access_token.encode()).hexdigest()[:16]
+
+    def authorization_header(self) -> str:
+        """The ``Authorization`` header value, ``DPoP <token>`` or ``Bearer <token>`` (secret)."""
+        return f"{self.token_type} {self._access_token}"
+
+    def expires_in(self, now: Optional[float] = None) -> float:
+        """Seconds until ``expires_at`` (negative once past)."""
+        return self.expires_at - (time.time() if now is None else now)
+
+    def __repr__(self) -> str:
+        binding = f", jkt={self.jkt!r}" if self.jkt else f", x5t_s256={self.x5t_s256!r}" if self.x5t_s256 else ""
+        refresh = ", refresh_token=[REDACTED]" if self._refresh_token else ""
+        return (f"AccessToken(token_type={self.token_type!r}, expires_at={self.expires_at}, "
+                f"scope={self.scope!r}{binding}, cached={self.cached}, credential={self.credential!r}, "
+                f"access_token=[REDACTED sha256:{self.sha256_prefix}]{refresh})")
+
+    __str__ = __repr__
+
+
+@dataclass
+class DpopProof:
+    """A DPoP proof (RFC 9449) for the ``DPoP`` header of one request."""
+    proof: str
+    #: The DPoP key's thumbprint.
+    jkt: str
+    jti: str
+    #: The ``htu`` as signed (without query and fragment).
+    htu: str
+
+
+@dataclass
+class PushedAuthorizationRequest:
+    """A pushed authorization request (RFC 9126)."""
+    #: The ``request_uri`` to send the user with.
+    request_uri: str
+    #: Seconds it is valid.
+    expires_in: int
+    #: From the AS metadata, if known.
+    authorization_endpoint: str
+    client_id: str
+
+    @property
+    def authorization_url(self) -> str:
+        """``authorization_endpoint?client_id=…&request_uri=…``: where to send the
+        user (``""`` when the endpoint is unknown)."""
+        if not self.authorization_endpoint:
+            return ""
+        sep = "&" if "?" in self.authorization_endpoint else "?"
+        query = urlencode({"client_id": self.client_id, "request_uri": self.request_uri})
+        return f"{self.authorization_endpoint}{sep}{query}"
+
+
 class Client:
-    """fapi-agent over its Unix socket: sign, credentials, JWKS, decrypt, watch."""
+    """fapi-agent over its Unix socket: sign, access tokens, DPoP proofs,
+    credentials, JWKS, decrypt, watch."""
 
     def __init__(self, socket_path: Optional[os.PathLike | str] = None, *,
                  expected_uid: Optional[int] = None, timeout: float = 10.0,
@@ -129,14 +239,16 @@ class Client:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _call(self, method, request):
+    def _call(self, method, request, *, retry: bool = True):
         """One unary call; retried with exponential backoff and jitter on
-        UNAVAILABLE only (the daemon restarting, a secret manager down)."""
-        for attempt in range(self.retries + 1):
+        UNAVAILABLE only (the daemon restarting, a secret manager down), unless
+        ``retry`` is false (a request that must not be replayed)."""
+        retries = self.retries if retry else 0
+        for attempt in range(retries + 1):
             try:
                 return method(request, timeout=self.timeout)
             except grpc.RpcError as e:
-                if e.code() == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
+                if e.code() == grpc.StatusCode.UNAVAILABLE and attempt < retries:
                     time.sleep(self.backoff * (2 ** attempt) * (0.5 + random.random() / 2))
                     continue
                 raise AgentError(e.code(), e.details() or "") from None
@@ -181,6 +293,84 @@ class Client:
         req = pb.DecryptSecretRequest(credential=self._selector(name, client_id), padding=padding,
                                       ciphertext_raw=ciphertext)
         return self._call(self.agent.DecryptSecret, req).plaintext
+
+    def get_access_token(self, *, name: Optional[str] = None, client_id: Optional[str] = None,
+                         kid: str = "", scopes: Iterable[str] = (), resource: Iterable[str] = (),
+                         audience: str = "", force_refresh: bool = False,
+                         grant: int = pb.GRANT_UNSPECIFIED) -> AccessToken:
+        """An access token for the credential's client (``[credentials.NAME.oauth]``):
+        client_credentials by default (``grant=pb.GRANT_PASSWORD``: the configured
+        resource owner, outside FAPI only), DPoP- or mTLS-bound as configured, from
+        the daemon's cache while it is fresh (``force_refresh=True`` asks the
+        authorization server anyway). Empty ``scopes``, ``resource`` (RFC 8707)
+        and ``audience`` mean the configured ones.
+
+        Raises ``AgentError``: FAILED_PRECONDITION for a credential without an
+        ``oauth`` table or an authorization server's refusal (its error quoted),
+        UNAVAILABLE for a server down or slow.
+        """
+        req = pb.GetAccessTokenRequest(
+            credential=self._selector(name, client_id, kid), scopes=list(scopes),
+            resource=list(resource), audience=audience, force_refresh=force_refresh, grant=grant,
+        )
+        return AccessToken._from_pb(self._call(self.agent.GetAccessToken, req))
+
+    def exchange_authorization_code(self, code: str, *, code_verifier: str, redirect_uri: str,
+                                    name: Optional[str] = None, client_id: Optional[str] = None,
+                                    kid: str = "") -> AccessToken:
+        """Exchanges an authorization code and its PKCE ``code_verifier`` for tokens
+        (the code flow's last step), authenticated and sender-constrained like
+        :meth:`get_access_token`. Not cached, and not retried: a code is
+        single-use and replaying one revokes the grant."""
+        req = pb.ExchangeAuthorizationCodeRequest(
+            credential=self._selector(name, client_id, kid), code=code,
+            code_verifier=code_verifier, redirect_uri=redirect_uri,
+        )
+        return AccessToken._from_pb(self._call(self.agent.ExchangeAuthorizationCode, req, retry=False))
+
+    def refresh_access_token(self, refresh_token: Union[str, AccessToken], *, scopes: Iterable[str] = (),
+                             name: Optional[str] = None, client_id: Optional[str] = None,
+                             kid: str = "") -> AccessToken:
+        """Uses a refresh token (a string, or the :class:`AccessToken` carrying one),
+        optionally for narrower ``scopes``. Not cached, and not retried: a server
+        that rotates refresh tokens revokes the grant when one is replayed."""
+        token = refresh_token.refresh_token if isinstance(refresh_token, AccessToken) else refresh_token
+        req = pb.RefreshAccessTokenRequest(
+            credential=self._selector(name, client_id, kid), refresh_token=token, scopes=list(scopes),
+        )
+        return AccessToken._from_pb(self._call(self.agent.RefreshAccessToken, req, retry=False))
+
+    def push_authorization_request(self, parameters: Mapping[str, str], *,
+                                   signed_request_object: bool = False, name: Optional[str] = None,
+                                   client_id: Optional[str] = None,
+                                   kid: str = "") -> PushedAuthorizationRequest:
+        """Pushes an authorization request (RFC 9126) for the app's code flow.
+        ``parameters``: response_type, redirect_uri, scope, state, code_challenge,
+        code_challenge_method, nonce, … (the daemon adds client_id, client
+        authentication and dpop_jkt itself). ``signed_request_object=True`` sends
+        them as a request object signed with the credential's key (JAR)."""
+        req = pb.PushAuthorizationRequestRequest(
+            credential=self._selector(name, client_id, kid), parameters=dict(parameters),
+            signed_request_object=signed_request_object,
+        )
+        r = self._call(self.agent.PushAuthorizationRequest, req)
+        return PushedAuthorizationRequest(r.request_uri, r.expires_in, r.authorization_endpoint, r.client_id)
+
+    def sign_dpop_proof(self, htm: str, htu: str, *, access_token: Union[str, AccessToken, None] = None,
+                        nonce: str = "", name: Optional[str] = None, client_id: Optional[str] = None,
+                        kid: str = "") -> DpopProof:
+        """A DPoP proof (RFC 9449) for a request the app makes itself, signed with
+        the credential's DPoP key: ``htm`` the HTTP method, ``htu`` the URL (query
+        and fragment are dropped), ``access_token`` the token the request presents
+        (sets ``ath``), ``nonce`` the server's latest DPoP-Nonce. A fresh ``jti``
+        every call."""
+        token = access_token.access_token if isinstance(access_token, AccessToken) else (access_token or "")
+        req = pb.SignDpopProofRequest(
+            credential=self._selector(name, client_id, kid), htm=htm, htu=htu, access_token=token,
+            nonce=nonce,
+        )
+        r = self._call(self.agent.SignDpopProof, req)
+        return DpopProof(r.proof, r.jkt, r.jti, r.htu)
 
     def watch_credentials(self, client_id: str = "") -> Iterator[pb.CredentialEvent]:
         """Credential events: a snapshot first, then every change."""

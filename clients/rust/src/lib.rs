@@ -3,9 +3,20 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), fapi_agent_client::ClientError> {
-//! let mut agent = fapi_agent_client::Client::connect_default().await?;
-//! let assertion = agent.sign_client_assertion(fapi_agent_client::Selector::client_id("acme")).await?;
+//! use fapi_agent_client::{Client, ExposeSecret, Selector};
+//! let mut agent = Client::connect_default().await?;
+//! let assertion = agent.sign_client_assertion(Selector::client_id("acme")).await?;
 //! println!("{}", assertion.assertion);
+//! // For a credential with an `[oauth]` table: a token (its Debug is redacted).
+//! let token = agent.get_access_token(Selector::name("acme")).await?;
+//! let proof = agent
+//!     .sign_dpop_proof(Selector::name("acme"), "GET", "https://rs.example/accounts",
+//!                      Some(&token.access_token), None)
+//!     .await?;
+//! let _headers = [
+//!     ("authorization", token.authorization_header().expose_secret().to_owned()),
+//!     ("dpop", proof.proof),
+//! ];
 //! # Ok(()) }
 //! ```
 //!
@@ -20,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
+pub use secrecy::{ExposeSecret, SecretString};
 use tokio::net::UnixStream;
 use tokio_stream::Stream;
 use tonic::transport::{Channel, Endpoint};
@@ -54,6 +66,141 @@ impl fmt::Debug for pb::GetKeyMaterialResponse {
             .field("private_key_pem", &"[REDACTED]")
             .field("kid", &self.kid)
             .finish()
+    }
+}
+
+impl fmt::Debug for pb::AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("access_token", &"[REDACTED]")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("scope", &self.scope)
+            .field("jkt", &self.jkt)
+            .field("x5t_s256", &self.x5t_s256)
+            .field("refresh_token", &"[REDACTED]")
+            .field("cached", &self.cached)
+            .field("credential", &self.credential)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::ExchangeAuthorizationCodeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExchangeAuthorizationCodeRequest")
+            .field("credential", &self.credential)
+            .field("code", &"[REDACTED]")
+            .field("code_verifier", &"[REDACTED]")
+            .field("redirect_uri", &self.redirect_uri)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::RefreshAccessTokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshAccessTokenRequest")
+            .field("credential", &self.credential)
+            .field("refresh_token", &"[REDACTED]")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl fmt::Debug for pb::SignDpopProofRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignDpopProofRequest")
+            .field("credential", &self.credential)
+            .field("htm", &self.htm)
+            .field("htu", &self.htu)
+            .field("access_token", &"[REDACTED]")
+            .field("nonce", &self.nonce)
+            .finish()
+    }
+}
+
+impl pb::PushAuthorizationRequestResponse {
+    /// Where to send the user: `authorization_endpoint?client_id=…&request_uri=…`
+    /// (`None` when the daemon does not know the authorization endpoint).
+    pub fn authorization_url(&self) -> Option<String> {
+        if self.authorization_endpoint.is_empty() {
+            return None;
+        }
+        let sep = if self.authorization_endpoint.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        Some(format!(
+            "{}{sep}client_id={}&request_uri={}",
+            self.authorization_endpoint,
+            form_encode(&self.client_id),
+            form_encode(&self.request_uri)
+        ))
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An access token from the daemon (GetAccessToken, ExchangeAuthorizationCode,
+/// RefreshAccessToken). The token and the refresh token are
+/// [`SecretString`]s: `Debug` prints them as `[REDACTED]`, and reading them
+/// takes an explicit [`ExposeSecret::expose_secret`]. Their memory is zeroed
+/// when dropped.
+#[derive(Clone, Debug)]
+pub struct AccessToken {
+    /// The token (secret).
+    pub access_token: SecretString,
+    /// `DPoP` or `Bearer`.
+    pub token_type: String,
+    /// Unix seconds; the daemon does not serve the token after it (minus a
+    /// skew).
+    pub expires_at: i64,
+    /// The scope granted.
+    pub scope: String,
+    /// The DPoP key's thumbprint, for a DPoP-bound token (else empty).
+    pub jkt: String,
+    /// The certificate's `x5t#S256`, for an mTLS-bound token (else empty).
+    pub x5t_s256: String,
+    /// The refresh token of the code and refresh grants (secret).
+    pub refresh_token: Option<SecretString>,
+    /// Whether it came from the daemon's cache.
+    pub cached: bool,
+    /// The credential that got it.
+    pub credential: String,
+}
+
+impl AccessToken {
+    /// The `Authorization` header value: `DPoP <token>` or `Bearer <token>`
+    /// (secret).
+    pub fn authorization_header(&self) -> SecretString {
+        format!("{} {}", self.token_type, self.access_token.expose_secret()).into()
+    }
+}
+
+impl From<pb::AccessToken> for AccessToken {
+    fn from(t: pb::AccessToken) -> Self {
+        Self {
+            access_token: t.access_token.into(),
+            token_type: t.token_type,
+            expires_at: t.expires_at,
+            scope: t.scope,
+            jkt: t.jkt,
+            x5t_s256: t.x5t_s256,
+            refresh_token: (!t.refresh_token.is_empty()).then(|| t.refresh_token.into()),
+            cached: t.cached,
+            credential: t.credential,
+        }
     }
 }
 
@@ -125,6 +272,12 @@ impl Selector {
     pub fn kid(mut self, kid: impl Into<String>) -> Self {
         self.0.kid = kid.into();
         self
+    }
+}
+
+impl From<Selector> for pb::CredentialSelector {
+    fn from(s: Selector) -> Self {
+        s.0
     }
 }
 
@@ -238,7 +391,24 @@ impl Client {
     }
 
     /// Runs one unary call with the deadline, retrying on UNAVAILABLE.
-    async fn call<T, R, F, Fut>(&mut self, req: T, mut f: F) -> Result<R, ClientError>
+    async fn call<T, R, F, Fut>(&mut self, req: T, f: F) -> Result<R, ClientError>
+    where
+        T: Clone,
+        F: FnMut(pb::agent_client::AgentClient<Channel>, tonic::Request<T>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    {
+        let retries = self.options.retries;
+        self.call_retrying(req, retries, f).await
+    }
+
+    /// Runs one unary call with the deadline, retrying at most `retries`
+    /// times on UNAVAILABLE.
+    async fn call_retrying<T, R, F, Fut>(
+        &mut self,
+        req: T,
+        retries: u32,
+        mut f: F,
+    ) -> Result<R, ClientError>
     where
         T: Clone,
         F: FnMut(pb::agent_client::AgentClient<Channel>, tonic::Request<T>) -> Fut,
@@ -250,9 +420,7 @@ impl Client {
             request.set_timeout(self.options.timeout);
             match f(self.agent.clone(), request).await {
                 Ok(r) => return Ok(r.into_inner()),
-                Err(s)
-                    if s.code() == tonic::Code::Unavailable && attempt < self.options.retries =>
-                {
+                Err(s) if s.code() == tonic::Code::Unavailable && attempt < retries => {
                     let base = self.options.backoff.saturating_mul(1 << attempt.min(16));
                     // Jitter from the clock's low bits: enough to spread
                     // clients that failed together.
@@ -353,6 +521,157 @@ impl Client {
             .call(req, |mut c, r| async move { c.decrypt_secret(r).await })
             .await?;
         Ok(r.plaintext)
+    }
+
+    /// An access token for the credential's client
+    /// (`[credentials.NAME.oauth]`) with the configured scopes, resource and
+    /// audience: client_credentials, DPoP- or mTLS-bound as configured, from
+    /// the daemon's cache while it is fresh.
+    ///
+    /// A credential without an `oauth` table, or an authorization server's
+    /// refusal (its error quoted), is `FAILED_PRECONDITION`; a server down or
+    /// slow is `UNAVAILABLE` (retried like every call).
+    pub async fn get_access_token(
+        &mut self,
+        credential: Selector,
+    ) -> Result<AccessToken, ClientError> {
+        self.get_access_token_with(pb::GetAccessTokenRequest {
+            credential: Some(credential.into()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// [`Self::get_access_token`] with every option of the request: `scopes`,
+    /// `resource` (RFC 8707) and `audience` (empty: the configured ones),
+    /// `force_refresh` (ask the authorization server even if a token is
+    /// cached) and `grant` ([`pb::Grant::Password`]: the configured resource
+    /// owner, outside FAPI only).
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: &mut fapi_agent_client::Client) -> Result<(), fapi_agent_client::ClientError> {
+    /// use fapi_agent_client::{Selector, pb};
+    /// let token = agent
+    ///     .get_access_token_with(pb::GetAccessTokenRequest {
+    ///         credential: Some(Selector::name("acme").into()),
+    ///         scopes: vec!["accounts".into()],
+    ///         force_refresh: true,
+    ///         ..Default::default()
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_access_token_with(
+        &mut self,
+        req: pb::GetAccessTokenRequest,
+    ) -> Result<AccessToken, ClientError> {
+        let t = self
+            .call(req, |mut c, r| async move { c.get_access_token(r).await })
+            .await?;
+        Ok(t.into())
+    }
+
+    /// Exchanges an authorization code and its PKCE `code_verifier` for
+    /// tokens (the code flow's last step), authenticated and
+    /// sender-constrained like [`Self::get_access_token`]. Not cached, and
+    /// not retried: a code is single-use, and replaying one revokes the
+    /// grant.
+    pub async fn exchange_authorization_code(
+        &mut self,
+        credential: Selector,
+        code: &str,
+        code_verifier: &str,
+        redirect_uri: &str,
+    ) -> Result<AccessToken, ClientError> {
+        let req = pb::ExchangeAuthorizationCodeRequest {
+            credential: Some(credential.into()),
+            code: code.to_owned(),
+            code_verifier: code_verifier.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+        };
+        let t = self
+            .call_retrying(req, 0, |mut c, r| async move {
+                c.exchange_authorization_code(r).await
+            })
+            .await?;
+        Ok(t.into())
+    }
+
+    /// Uses a refresh token, optionally for narrower `scopes` (empty: the
+    /// grant's). Not cached, and not retried: a server that rotates refresh
+    /// tokens revokes the grant when one is replayed.
+    pub async fn refresh_access_token<S: Into<String>>(
+        &mut self,
+        credential: Selector,
+        refresh_token: &SecretString,
+        scopes: impl IntoIterator<Item = S>,
+    ) -> Result<AccessToken, ClientError> {
+        let req = pb::RefreshAccessTokenRequest {
+            credential: Some(credential.into()),
+            refresh_token: refresh_token.expose_secret().to_owned(),
+            scopes: scopes.into_iter().map(Into::into).collect(),
+        };
+        let t = self
+            .call_retrying(
+                req,
+                0,
+                |mut c, r| async move { c.refresh_access_token(r).await },
+            )
+            .await?;
+        Ok(t.into())
+    }
+
+    /// Pushes an authorization request (RFC 9126) for the app's code flow.
+    /// `parameters`: response_type, redirect_uri, scope, state,
+    /// code_challenge, code_challenge_method, nonce, … (the daemon adds
+    /// client_id, client authentication and dpop_jkt itself).
+    /// `signed_request_object` sends them as a request object signed with
+    /// the credential's key (JAR). Send the user to
+    /// [`pb::PushAuthorizationRequestResponse::authorization_url`].
+    pub async fn push_authorization_request<K: Into<String>, V: Into<String>>(
+        &mut self,
+        credential: Selector,
+        parameters: impl IntoIterator<Item = (K, V)>,
+        signed_request_object: bool,
+    ) -> Result<pb::PushAuthorizationRequestResponse, ClientError> {
+        let req = pb::PushAuthorizationRequestRequest {
+            credential: Some(credential.into()),
+            parameters: parameters
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            signed_request_object,
+        };
+        self.call(req, |mut c, r| async move {
+            c.push_authorization_request(r).await
+        })
+        .await
+    }
+
+    /// A DPoP proof (RFC 9449) for a request the app makes itself, signed
+    /// with the credential's DPoP key: `htm` the HTTP method, `htu` the URL
+    /// (query and fragment are dropped), `access_token` the token the
+    /// request presents (sets `ath`), `nonce` the server's latest
+    /// `DPoP-Nonce`. A fresh `jti` every call.
+    pub async fn sign_dpop_proof(
+        &mut self,
+        credential: Selector,
+        htm: &str,
+        htu: &str,
+        access_token: Option<&SecretString>,
+        nonce: Option<&str>,
+    ) -> Result<pb::SignDpopProofResponse, ClientError> {
+        let req = pb::SignDpopProofRequest {
+            credential: Some(credential.into()),
+            htm: htm.to_owned(),
+            htu: htu.to_owned(),
+            access_token: access_token
+                .map(|t| t.expose_secret().to_owned())
+                .unwrap_or_default(),
+            nonce: nonce.unwrap_or_default().to_owned(),
+        };
+        self.call(req, |mut c, r| async move { c.sign_dpop_proof(r).await })
+            .await
     }
 
     /// Credential events: a snapshot first, then every change (optionally

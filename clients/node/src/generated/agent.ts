@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AccessToken as _fapi_agent_v1_AccessToken, AccessToken__Output as _fapi_agent_v1_AccessToken__Output } from './fapi_agent/v1/AccessToken';
 import type { AdminClient as _fapi_agent_v1_AdminClient, AdminDefinition as _fapi_agent_v1_AdminDefinition } from './fapi_agent/v1/Admin';
 import type { AgentClient as _fapi_agent_v1_AgentClient, AgentDefinition as _fapi_agent_v1_AgentDefinition } from './fapi_agent/v1/Agent';
 import type { Credential as _fapi_agent_v1_Credential, Credential__Output as _fapi_agent_v1_Credential__Output } from './fapi_agent/v1/Credential';
@@ -8,6 +9,8 @@ import type { CredentialEvent as _fapi_agent_v1_CredentialEvent, CredentialEvent
 import type { CredentialSelector as _fapi_agent_v1_CredentialSelector, CredentialSelector__Output as _fapi_agent_v1_CredentialSelector__Output } from './fapi_agent/v1/CredentialSelector';
 import type { DecryptSecretRequest as _fapi_agent_v1_DecryptSecretRequest, DecryptSecretRequest__Output as _fapi_agent_v1_DecryptSecretRequest__Output } from './fapi_agent/v1/DecryptSecretRequest';
 import type { DecryptSecretResponse as _fapi_agent_v1_DecryptSecretResponse, DecryptSecretResponse__Output as _fapi_agent_v1_DecryptSecretResponse__Output } from './fapi_agent/v1/DecryptSecretResponse';
+import type { ExchangeAuthorizationCodeRequest as _fapi_agent_v1_ExchangeAuthorizationCodeRequest, ExchangeAuthorizationCodeRequest__Output as _fapi_agent_v1_ExchangeAuthorizationCodeRequest__Output } from './fapi_agent/v1/ExchangeAuthorizationCodeRequest';
+import type { GetAccessTokenRequest as _fapi_agent_v1_GetAccessTokenRequest, GetAccessTokenRequest__Output as _fapi_agent_v1_GetAccessTokenRequest__Output } from './fapi_agent/v1/GetAccessTokenRequest';
 import type { GetCredentialRequest as _fapi_agent_v1_GetCredentialRequest, GetCredentialRequest__Output as _fapi_agent_v1_GetCredentialRequest__Output } from './fapi_agent/v1/GetCredentialRequest';
 import type { GetKeyMaterialRequest as _fapi_agent_v1_GetKeyMaterialRequest, GetKeyMaterialRequest__Output as _fapi_agent_v1_GetKeyMaterialRequest__Output } from './fapi_agent/v1/GetKeyMaterialRequest';
 import type { GetKeyMaterialResponse as _fapi_agent_v1_GetKeyMaterialResponse, GetKeyMaterialResponse__Output as _fapi_agent_v1_GetKeyMaterialResponse__Output } from './fapi_agent/v1/GetKeyMaterialResponse';
@@ -16,12 +19,18 @@ import type { ListCredentialsResponse as _fapi_agent_v1_ListCredentialsResponse,
 import type { LockRequest as _fapi_agent_v1_LockRequest, LockRequest__Output as _fapi_agent_v1_LockRequest__Output } from './fapi_agent/v1/LockRequest';
 import type { LockResponse as _fapi_agent_v1_LockResponse, LockResponse__Output as _fapi_agent_v1_LockResponse__Output } from './fapi_agent/v1/LockResponse';
 import type { PassphraseSourceStatus as _fapi_agent_v1_PassphraseSourceStatus, PassphraseSourceStatus__Output as _fapi_agent_v1_PassphraseSourceStatus__Output } from './fapi_agent/v1/PassphraseSourceStatus';
+import type { PushAuthorizationRequestRequest as _fapi_agent_v1_PushAuthorizationRequestRequest, PushAuthorizationRequestRequest__Output as _fapi_agent_v1_PushAuthorizationRequestRequest__Output } from './fapi_agent/v1/PushAuthorizationRequestRequest';
+import type { PushAuthorizationRequestResponse as _fapi_agent_v1_PushAuthorizationRequestResponse, PushAuthorizationRequestResponse__Output as _fapi_agent_v1_PushAuthorizationRequestResponse__Output } from './fapi_agent/v1/PushAuthorizationRequestResponse';
+import type { RefreshAccessTokenRequest as _fapi_agent_v1_RefreshAccessTokenRequest, RefreshAccessTokenRequest__Output as _fapi_agent_v1_RefreshAccessTokenRequest__Output } from './fapi_agent/v1/RefreshAccessTokenRequest';
 import type { ReloadRequest as _fapi_agent_v1_ReloadRequest, ReloadRequest__Output as _fapi_agent_v1_ReloadRequest__Output } from './fapi_agent/v1/ReloadRequest';
 import type { ReloadResponse as _fapi_agent_v1_ReloadResponse, ReloadResponse__Output as _fapi_agent_v1_ReloadResponse__Output } from './fapi_agent/v1/ReloadResponse';
 import type { SignClientAssertionRequest as _fapi_agent_v1_SignClientAssertionRequest, SignClientAssertionRequest__Output as _fapi_agent_v1_SignClientAssertionRequest__Output } from './fapi_agent/v1/SignClientAssertionRequest';
 import type { SignClientAssertionResponse as _fapi_agent_v1_SignClientAssertionResponse, SignClientAssertionResponse__Output as _fapi_agent_v1_SignClientAssertionResponse__Output } from './fapi_agent/v1/SignClientAssertionResponse';
+import type { SignDpopProofRequest as _fapi_agent_v1_SignDpopProofRequest, SignDpopProofRequest__Output as _fapi_agent_v1_SignDpopProofRequest__Output } from './fapi_agent/v1/SignDpopProofRequest';
+import type { SignDpopProofResponse as _fapi_agent_v1_SignDpopProofResponse, SignDpopProofResponse__Output as _fapi_agent_v1_SignDpopProofResponse__Output } from './fapi_agent/v1/SignDpopProofResponse';
 import type { StatusRequest as _fapi_agent_v1_StatusRequest, StatusRequest__Output as _fapi_agent_v1_StatusRequest__Output } from './fapi_agent/v1/StatusRequest';
 import type { StatusResponse as _fapi_agent_v1_StatusResponse, StatusResponse__Output as _fapi_agent_v1_StatusResponse__Output } from './fapi_agent/v1/StatusResponse';
+import type { TokenStatus as _fapi_agent_v1_TokenStatus, TokenStatus__Output as _fapi_agent_v1_TokenStatus__Output } from './fapi_agent/v1/TokenStatus';
 import type { UnlockRequest as _fapi_agent_v1_UnlockRequest, UnlockRequest__Output as _fapi_agent_v1_UnlockRequest__Output } from './fapi_agent/v1/UnlockRequest';
 import type { UnlockResponse as _fapi_agent_v1_UnlockResponse, UnlockResponse__Output as _fapi_agent_v1_UnlockResponse__Output } from './fapi_agent/v1/UnlockResponse';
 import type { WatchCredentialsRequest as _fapi_agent_v1_WatchCredentialsRequest, WatchCredentialsRequest__Output as _fapi_agent_v1_WatchCredentialsRequest__Output } from './fapi_agent/v1/WatchCredentialsRequest';
@@ -33,6 +42,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   fapi_agent: {
     v1: {
+      AccessToken: MessageTypeDefinition<_fapi_agent_v1_AccessToken, _fapi_agent_v1_AccessToken__Output>
       Admin: SubtypeConstructor<typeof grpc.Client, _fapi_agent_v1_AdminClient> & { service: _fapi_agent_v1_AdminDefinition }
       Agent: SubtypeConstructor<typeof grpc.Client, _fapi_agent_v1_AgentClient> & { service: _fapi_agent_v1_AgentDefinition }
       Credential: MessageTypeDefinition<_fapi_agent_v1_Credential, _fapi_agent_v1_Credential__Output>
@@ -42,9 +52,12 @@ export interface ProtoGrpcType {
       CredentialState: EnumTypeDefinition
       DecryptSecretRequest: MessageTypeDefinition<_fapi_agent_v1_DecryptSecretRequest, _fapi_agent_v1_DecryptSecretRequest__Output>
       DecryptSecretResponse: MessageTypeDefinition<_fapi_agent_v1_DecryptSecretResponse, _fapi_agent_v1_DecryptSecretResponse__Output>
+      ExchangeAuthorizationCodeRequest: MessageTypeDefinition<_fapi_agent_v1_ExchangeAuthorizationCodeRequest, _fapi_agent_v1_ExchangeAuthorizationCodeRequest__Output>
+      GetAccessTokenRequest: MessageTypeDefinition<_fapi_agent_v1_GetAccessTokenRequest, _fapi_agent_v1_GetAccessTokenRequest__Output>
       GetCredentialRequest: MessageTypeDefinition<_fapi_agent_v1_GetCredentialRequest, _fapi_agent_v1_GetCredentialRequest__Output>
       GetKeyMaterialRequest: MessageTypeDefinition<_fapi_agent_v1_GetKeyMaterialRequest, _fapi_agent_v1_GetKeyMaterialRequest__Output>
       GetKeyMaterialResponse: MessageTypeDefinition<_fapi_agent_v1_GetKeyMaterialResponse, _fapi_agent_v1_GetKeyMaterialResponse__Output>
+      Grant: EnumTypeDefinition
       KeyFormat: EnumTypeDefinition
       ListCredentialsRequest: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsRequest, _fapi_agent_v1_ListCredentialsRequest__Output>
       ListCredentialsResponse: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsResponse__Output>
@@ -52,12 +65,18 @@ export interface ProtoGrpcType {
       LockResponse: MessageTypeDefinition<_fapi_agent_v1_LockResponse, _fapi_agent_v1_LockResponse__Output>
       Padding: EnumTypeDefinition
       PassphraseSourceStatus: MessageTypeDefinition<_fapi_agent_v1_PassphraseSourceStatus, _fapi_agent_v1_PassphraseSourceStatus__Output>
+      PushAuthorizationRequestRequest: MessageTypeDefinition<_fapi_agent_v1_PushAuthorizationRequestRequest, _fapi_agent_v1_PushAuthorizationRequestRequest__Output>
+      PushAuthorizationRequestResponse: MessageTypeDefinition<_fapi_agent_v1_PushAuthorizationRequestResponse, _fapi_agent_v1_PushAuthorizationRequestResponse__Output>
+      RefreshAccessTokenRequest: MessageTypeDefinition<_fapi_agent_v1_RefreshAccessTokenRequest, _fapi_agent_v1_RefreshAccessTokenRequest__Output>
       ReloadRequest: MessageTypeDefinition<_fapi_agent_v1_ReloadRequest, _fapi_agent_v1_ReloadRequest__Output>
       ReloadResponse: MessageTypeDefinition<_fapi_agent_v1_ReloadResponse, _fapi_agent_v1_ReloadResponse__Output>
       SignClientAssertionRequest: MessageTypeDefinition<_fapi_agent_v1_SignClientAssertionRequest, _fapi_agent_v1_SignClientAssertionRequest__Output>
       SignClientAssertionResponse: MessageTypeDefinition<_fapi_agent_v1_SignClientAssertionResponse, _fapi_agent_v1_SignClientAssertionResponse__Output>
+      SignDpopProofRequest: MessageTypeDefinition<_fapi_agent_v1_SignDpopProofRequest, _fapi_agent_v1_SignDpopProofRequest__Output>
+      SignDpopProofResponse: MessageTypeDefinition<_fapi_agent_v1_SignDpopProofResponse, _fapi_agent_v1_SignDpopProofResponse__Output>
       StatusRequest: MessageTypeDefinition<_fapi_agent_v1_StatusRequest, _fapi_agent_v1_StatusRequest__Output>
       StatusResponse: MessageTypeDefinition<_fapi_agent_v1_StatusResponse, _fapi_agent_v1_StatusResponse__Output>
+      TokenStatus: MessageTypeDefinition<_fapi_agent_v1_TokenStatus, _fapi_agent_v1_TokenStatus__Output>
       UnlockRequest: MessageTypeDefinition<_fapi_agent_v1_UnlockRequest, _fapi_agent_v1_UnlockRequest__Output>
       UnlockResponse: MessageTypeDefinition<_fapi_agent_v1_UnlockResponse, _fapi_agent_v1_UnlockResponse__Output>
       WatchCredentialsRequest: MessageTypeDefinition<_fapi_agent_v1_WatchCredentialsRequest, _fapi_agent_v1_WatchCredentialsRequest__Output>

@@ -2,17 +2,25 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AccessToken as _fapi_agent_v1_AccessToken, AccessToken__Output as _fapi_agent_v1_AccessToken__Output } from '../../fapi_agent/v1/AccessToken';
 import type { Credential as _fapi_agent_v1_Credential, Credential__Output as _fapi_agent_v1_Credential__Output } from '../../fapi_agent/v1/Credential';
 import type { CredentialEvent as _fapi_agent_v1_CredentialEvent, CredentialEvent__Output as _fapi_agent_v1_CredentialEvent__Output } from '../../fapi_agent/v1/CredentialEvent';
 import type { DecryptSecretRequest as _fapi_agent_v1_DecryptSecretRequest, DecryptSecretRequest__Output as _fapi_agent_v1_DecryptSecretRequest__Output } from '../../fapi_agent/v1/DecryptSecretRequest';
 import type { DecryptSecretResponse as _fapi_agent_v1_DecryptSecretResponse, DecryptSecretResponse__Output as _fapi_agent_v1_DecryptSecretResponse__Output } from '../../fapi_agent/v1/DecryptSecretResponse';
+import type { ExchangeAuthorizationCodeRequest as _fapi_agent_v1_ExchangeAuthorizationCodeRequest, ExchangeAuthorizationCodeRequest__Output as _fapi_agent_v1_ExchangeAuthorizationCodeRequest__Output } from '../../fapi_agent/v1/ExchangeAuthorizationCodeRequest';
+import type { GetAccessTokenRequest as _fapi_agent_v1_GetAccessTokenRequest, GetAccessTokenRequest__Output as _fapi_agent_v1_GetAccessTokenRequest__Output } from '../../fapi_agent/v1/GetAccessTokenRequest';
 import type { GetCredentialRequest as _fapi_agent_v1_GetCredentialRequest, GetCredentialRequest__Output as _fapi_agent_v1_GetCredentialRequest__Output } from '../../fapi_agent/v1/GetCredentialRequest';
 import type { GetKeyMaterialRequest as _fapi_agent_v1_GetKeyMaterialRequest, GetKeyMaterialRequest__Output as _fapi_agent_v1_GetKeyMaterialRequest__Output } from '../../fapi_agent/v1/GetKeyMaterialRequest';
 import type { GetKeyMaterialResponse as _fapi_agent_v1_GetKeyMaterialResponse, GetKeyMaterialResponse__Output as _fapi_agent_v1_GetKeyMaterialResponse__Output } from '../../fapi_agent/v1/GetKeyMaterialResponse';
 import type { ListCredentialsRequest as _fapi_agent_v1_ListCredentialsRequest, ListCredentialsRequest__Output as _fapi_agent_v1_ListCredentialsRequest__Output } from '../../fapi_agent/v1/ListCredentialsRequest';
 import type { ListCredentialsResponse as _fapi_agent_v1_ListCredentialsResponse, ListCredentialsResponse__Output as _fapi_agent_v1_ListCredentialsResponse__Output } from '../../fapi_agent/v1/ListCredentialsResponse';
+import type { PushAuthorizationRequestRequest as _fapi_agent_v1_PushAuthorizationRequestRequest, PushAuthorizationRequestRequest__Output as _fapi_agent_v1_PushAuthorizationRequestRequest__Output } from '../../fapi_agent/v1/PushAuthorizationRequestRequest';
+import type { PushAuthorizationRequestResponse as _fapi_agent_v1_PushAuthorizationRequestResponse, PushAuthorizationRequestResponse__Output as _fapi_agent_v1_PushAuthorizationRequestResponse__Output } from '../../fapi_agent/v1/PushAuthorizationRequestResponse';
+import type { RefreshAccessTokenRequest as _fapi_agent_v1_RefreshAccessTokenRequest, RefreshAccessTokenRequest__Output as _fapi_agent_v1_RefreshAccessTokenRequest__Output } from '../../fapi_agent/v1/RefreshAccessTokenRequest';
 import type { SignClientAssertionRequest as _fapi_agent_v1_SignClientAssertionRequest, SignClientAssertionRequest__Output as _fapi_agent_v1_SignClientAssertionRequest__Output } from '../../fapi_agent/v1/SignClientAssertionRequest';
 import type { SignClientAssertionResponse as _fapi_agent_v1_SignClientAssertionResponse, SignClientAssertionResponse__Output as _fapi_agent_v1_SignClientAssertionResponse__Output } from '../../fapi_agent/v1/SignClientAssertionResponse';
+import type { SignDpopProofRequest as _fapi_agent_v1_SignDpopProofRequest, SignDpopProofRequest__Output as _fapi_agent_v1_SignDpopProofRequest__Output } from '../../fapi_agent/v1/SignDpopProofRequest';
+import type { SignDpopProofResponse as _fapi_agent_v1_SignDpopProofResponse, SignDpopProofResponse__Output as _fapi_agent_v1_SignDpopProofResponse__Output } from '../../fapi_agent/v1/SignDpopProofResponse';
 import type { WatchCredentialsRequest as _fapi_agent_v1_WatchCredentialsRequest, WatchCredentialsRequest__Output as _fapi_agent_v1_WatchCredentialsRequest__Output } from '../../fapi_agent/v1/WatchCredentialsRequest';
 
 export interface AgentClient extends grpc.Client {
@@ -24,6 +32,24 @@ export interface AgentClient extends grpc.Client {
   decryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
   decryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
   decryptSecret(argument: _fapi_agent_v1_DecryptSecretRequest, callback: grpc.requestCallback<_fapi_agent_v1_DecryptSecretResponse__Output>): grpc.ClientUnaryCall;
+  
+  ExchangeAuthorizationCode(argument: _fapi_agent_v1_ExchangeAuthorizationCodeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  ExchangeAuthorizationCode(argument: _fapi_agent_v1_ExchangeAuthorizationCodeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  ExchangeAuthorizationCode(argument: _fapi_agent_v1_ExchangeAuthorizationCodeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  ExchangeAuthorizationCode(argument: _fapi_agent_v1_ExchangeAuthorizationCodeRequest, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  exchangeAuthorizationCode(argument: _fapi_agent_v1_ExchangeAuthorizationCodeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  exchangeAuthorizationCode(argument: _fapi_agent_v1_ExchangeAuthorizationCodeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  exchangeAuthorizationCode(argument: _fapi_agent_v1_ExchangeAuthorizationCodeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  exchangeAuthorizationCode(argument: _fapi_agent_v1_ExchangeAuthorizationCodeRequest, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  
+  GetAccessToken(argument: _fapi_agent_v1_GetAccessTokenRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  GetAccessToken(argument: _fapi_agent_v1_GetAccessTokenRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  GetAccessToken(argument: _fapi_agent_v1_GetAccessTokenRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  GetAccessToken(argument: _fapi_agent_v1_GetAccessTokenRequest, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  getAccessToken(argument: _fapi_agent_v1_GetAccessTokenRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  getAccessToken(argument: _fapi_agent_v1_GetAccessTokenRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  getAccessToken(argument: _fapi_agent_v1_GetAccessTokenRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  getAccessToken(argument: _fapi_agent_v1_GetAccessTokenRequest, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
   
   GetCredential(argument: _fapi_agent_v1_GetCredentialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_Credential__Output>): grpc.ClientUnaryCall;
   GetCredential(argument: _fapi_agent_v1_GetCredentialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_Credential__Output>): grpc.ClientUnaryCall;
@@ -52,6 +78,24 @@ export interface AgentClient extends grpc.Client {
   listCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
   listCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
   
+  PushAuthorizationRequest(argument: _fapi_agent_v1_PushAuthorizationRequestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_PushAuthorizationRequestResponse__Output>): grpc.ClientUnaryCall;
+  PushAuthorizationRequest(argument: _fapi_agent_v1_PushAuthorizationRequestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_PushAuthorizationRequestResponse__Output>): grpc.ClientUnaryCall;
+  PushAuthorizationRequest(argument: _fapi_agent_v1_PushAuthorizationRequestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_PushAuthorizationRequestResponse__Output>): grpc.ClientUnaryCall;
+  PushAuthorizationRequest(argument: _fapi_agent_v1_PushAuthorizationRequestRequest, callback: grpc.requestCallback<_fapi_agent_v1_PushAuthorizationRequestResponse__Output>): grpc.ClientUnaryCall;
+  pushAuthorizationRequest(argument: _fapi_agent_v1_PushAuthorizationRequestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_PushAuthorizationRequestResponse__Output>): grpc.ClientUnaryCall;
+  pushAuthorizationRequest(argument: _fapi_agent_v1_PushAuthorizationRequestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_PushAuthorizationRequestResponse__Output>): grpc.ClientUnaryCall;
+  pushAuthorizationRequest(argument: _fapi_agent_v1_PushAuthorizationRequestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_PushAuthorizationRequestResponse__Output>): grpc.ClientUnaryCall;
+  pushAuthorizationRequest(argument: _fapi_agent_v1_PushAuthorizationRequestRequest, callback: grpc.requestCallback<_fapi_agent_v1_PushAuthorizationRequestResponse__Output>): grpc.ClientUnaryCall;
+  
+  RefreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  RefreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  RefreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  RefreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  refreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  refreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  refreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  refreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
+  
   SignClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
   SignClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
   SignClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
@@ -60,6 +104,15 @@ export interface AgentClient extends grpc.Client {
   signClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
   signClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
   signClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
+  
+  SignDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
+  SignDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
+  SignDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
+  SignDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
+  signDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
+  signDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
+  signDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
+  signDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
   
   WatchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
   WatchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
@@ -71,13 +124,23 @@ export interface AgentClient extends grpc.Client {
 export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   DecryptSecret: grpc.handleUnaryCall<_fapi_agent_v1_DecryptSecretRequest__Output, _fapi_agent_v1_DecryptSecretResponse>;
   
+  ExchangeAuthorizationCode: grpc.handleUnaryCall<_fapi_agent_v1_ExchangeAuthorizationCodeRequest__Output, _fapi_agent_v1_AccessToken>;
+  
+  GetAccessToken: grpc.handleUnaryCall<_fapi_agent_v1_GetAccessTokenRequest__Output, _fapi_agent_v1_AccessToken>;
+  
   GetCredential: grpc.handleUnaryCall<_fapi_agent_v1_GetCredentialRequest__Output, _fapi_agent_v1_Credential>;
   
   GetKeyMaterial: grpc.handleUnaryCall<_fapi_agent_v1_GetKeyMaterialRequest__Output, _fapi_agent_v1_GetKeyMaterialResponse>;
   
   ListCredentials: grpc.handleUnaryCall<_fapi_agent_v1_ListCredentialsRequest__Output, _fapi_agent_v1_ListCredentialsResponse>;
   
+  PushAuthorizationRequest: grpc.handleUnaryCall<_fapi_agent_v1_PushAuthorizationRequestRequest__Output, _fapi_agent_v1_PushAuthorizationRequestResponse>;
+  
+  RefreshAccessToken: grpc.handleUnaryCall<_fapi_agent_v1_RefreshAccessTokenRequest__Output, _fapi_agent_v1_AccessToken>;
+  
   SignClientAssertion: grpc.handleUnaryCall<_fapi_agent_v1_SignClientAssertionRequest__Output, _fapi_agent_v1_SignClientAssertionResponse>;
+  
+  SignDpopProof: grpc.handleUnaryCall<_fapi_agent_v1_SignDpopProofRequest__Output, _fapi_agent_v1_SignDpopProofResponse>;
   
   WatchCredentials: grpc.handleServerStreamingCall<_fapi_agent_v1_WatchCredentialsRequest__Output, _fapi_agent_v1_CredentialEvent>;
   
@@ -85,9 +148,14 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
 
 export interface AgentDefinition extends grpc.ServiceDefinition {
   DecryptSecret: MethodDefinition<_fapi_agent_v1_DecryptSecretRequest, _fapi_agent_v1_DecryptSecretResponse, _fapi_agent_v1_DecryptSecretRequest__Output, _fapi_agent_v1_DecryptSecretResponse__Output>
+  ExchangeAuthorizationCode: MethodDefinition<_fapi_agent_v1_ExchangeAuthorizationCodeRequest, _fapi_agent_v1_AccessToken, _fapi_agent_v1_ExchangeAuthorizationCodeRequest__Output, _fapi_agent_v1_AccessToken__Output>
+  GetAccessToken: MethodDefinition<_fapi_agent_v1_GetAccessTokenRequest, _fapi_agent_v1_AccessToken, _fapi_agent_v1_GetAccessTokenRequest__Output, _fapi_agent_v1_AccessToken__Output>
   GetCredential: MethodDefinition<_fapi_agent_v1_GetCredentialRequest, _fapi_agent_v1_Credential, _fapi_agent_v1_GetCredentialRequest__Output, _fapi_agent_v1_Credential__Output>
   GetKeyMaterial: MethodDefinition<_fapi_agent_v1_GetKeyMaterialRequest, _fapi_agent_v1_GetKeyMaterialResponse, _fapi_agent_v1_GetKeyMaterialRequest__Output, _fapi_agent_v1_GetKeyMaterialResponse__Output>
   ListCredentials: MethodDefinition<_fapi_agent_v1_ListCredentialsRequest, _fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsRequest__Output, _fapi_agent_v1_ListCredentialsResponse__Output>
+  PushAuthorizationRequest: MethodDefinition<_fapi_agent_v1_PushAuthorizationRequestRequest, _fapi_agent_v1_PushAuthorizationRequestResponse, _fapi_agent_v1_PushAuthorizationRequestRequest__Output, _fapi_agent_v1_PushAuthorizationRequestResponse__Output>
+  RefreshAccessToken: MethodDefinition<_fapi_agent_v1_RefreshAccessTokenRequest, _fapi_agent_v1_AccessToken, _fapi_agent_v1_RefreshAccessTokenRequest__Output, _fapi_agent_v1_AccessToken__Output>
   SignClientAssertion: MethodDefinition<_fapi_agent_v1_SignClientAssertionRequest, _fapi_agent_v1_SignClientAssertionResponse, _fapi_agent_v1_SignClientAssertionRequest__Output, _fapi_agent_v1_SignClientAssertionResponse__Output>
+  SignDpopProof: MethodDefinition<_fapi_agent_v1_SignDpopProofRequest, _fapi_agent_v1_SignDpopProofResponse, _fapi_agent_v1_SignDpopProofRequest__Output, _fapi_agent_v1_SignDpopProofResponse__Output>
   WatchCredentials: MethodDefinition<_fapi_agent_v1_WatchCredentialsRequest, _fapi_agent_v1_CredentialEvent, _fapi_agent_v1_WatchCredentialsRequest__Output, _fapi_agent_v1_CredentialEvent__Output>
 }

@@ -3,6 +3,7 @@
 import type { CredentialState as _fapi_agent_v1_CredentialState, CredentialState__Output as _fapi_agent_v1_CredentialState__Output } from '../../fapi_agent/v1/CredentialState';
 import type { Padding as _fapi_agent_v1_Padding, Padding__Output as _fapi_agent_v1_Padding__Output } from '../../fapi_agent/v1/Padding';
 import type { PassphraseSourceStatus as _fapi_agent_v1_PassphraseSourceStatus, PassphraseSourceStatus__Output as _fapi_agent_v1_PassphraseSourceStatus__Output } from '../../fapi_agent/v1/PassphraseSourceStatus';
+import type { TokenStatus as _fapi_agent_v1_TokenStatus, TokenStatus__Output as _fapi_agent_v1_TokenStatus__Output } from '../../fapi_agent/v1/TokenStatus';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Credential {
@@ -24,6 +25,7 @@ export interface Credential {
   'key_decrypted'?: (boolean);
   'passphrase_source'?: (_fapi_agent_v1_PassphraseSourceStatus | null);
   'client_jwks_json'?: (string);
+  'token_status'?: (_fapi_agent_v1_TokenStatus | null);
 }
 
 export interface Credential__Output {
@@ -45,4 +47,5 @@ export interface Credential__Output {
   'key_decrypted': (boolean);
   'passphrase_source': (_fapi_agent_v1_PassphraseSourceStatus__Output | null);
   'client_jwks_json': (string);
+  'token_status': (_fapi_agent_v1_TokenStatus__Output | null);
 }

@@ -21,6 +21,12 @@ class CredentialState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CREDENTIAL_STATE_LOCKED: _ClassVar[CredentialState]
     CREDENTIAL_STATE_ERROR: _ClassVar[CredentialState]
 
+class Grant(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GRANT_UNSPECIFIED: _ClassVar[Grant]
+    GRANT_CLIENT_CREDENTIALS: _ClassVar[Grant]
+    GRANT_PASSWORD: _ClassVar[Grant]
+
 class KeyFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     KEY_FORMAT_UNSPECIFIED: _ClassVar[KeyFormat]
@@ -50,6 +56,9 @@ CREDENTIAL_STATE_UNSPECIFIED: CredentialState
 CREDENTIAL_STATE_AVAILABLE: CredentialState
 CREDENTIAL_STATE_LOCKED: CredentialState
 CREDENTIAL_STATE_ERROR: CredentialState
+GRANT_UNSPECIFIED: Grant
+GRANT_CLIENT_CREDENTIALS: Grant
+GRANT_PASSWORD: Grant
 KEY_FORMAT_UNSPECIFIED: KeyFormat
 KEY_FORMAT_PKCS8_PEM: KeyFormat
 KEY_FORMAT_ENCRYPTED_PKCS8_PEM: KeyFormat
@@ -142,7 +151,7 @@ class ListCredentialsResponse(_message.Message):
     def __init__(self, credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ...) -> None: ...
 
 class Credential(_message.Message):
-    __slots__ = ("name", "client_id", "kid", "alg", "certificate_chain_pem", "public_jwk_json", "x5t_s256", "not_before", "not_after", "days_left", "state", "error", "issuer", "export_allowed", "decrypt_paddings", "key_decrypted", "passphrase_source", "client_jwks_json")
+    __slots__ = ("name", "client_id", "kid", "alg", "certificate_chain_pem", "public_jwk_json", "x5t_s256", "not_before", "not_after", "days_left", "state", "error", "issuer", "export_allowed", "decrypt_paddings", "key_decrypted", "passphrase_source", "client_jwks_json", "token_status")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     KID_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +170,7 @@ class Credential(_message.Message):
     KEY_DECRYPTED_FIELD_NUMBER: _ClassVar[int]
     PASSPHRASE_SOURCE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_JWKS_JSON_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_STATUS_FIELD_NUMBER: _ClassVar[int]
     name: str
     client_id: str
     kid: str
@@ -179,7 +189,141 @@ class Credential(_message.Message):
     key_decrypted: bool
     passphrase_source: PassphraseSourceStatus
     client_jwks_json: str
-    def __init__(self, name: _Optional[str] = ..., client_id: _Optional[str] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ..., certificate_chain_pem: _Optional[str] = ..., public_jwk_json: _Optional[str] = ..., x5t_s256: _Optional[str] = ..., not_before: _Optional[int] = ..., not_after: _Optional[int] = ..., days_left: _Optional[int] = ..., state: _Optional[_Union[CredentialState, str]] = ..., error: _Optional[str] = ..., issuer: _Optional[str] = ..., export_allowed: _Optional[bool] = ..., decrypt_paddings: _Optional[_Iterable[_Union[Padding, str]]] = ..., key_decrypted: _Optional[bool] = ..., passphrase_source: _Optional[_Union[PassphraseSourceStatus, _Mapping]] = ..., client_jwks_json: _Optional[str] = ...) -> None: ...
+    token_status: TokenStatus
+    def __init__(self, name: _Optional[str] = ..., client_id: _Optional[str] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ..., certificate_chain_pem: _Optional[str] = ..., public_jwk_json: _Optional[str] = ..., x5t_s256: _Optional[str] = ..., not_before: _Optional[int] = ..., not_after: _Optional[int] = ..., days_left: _Optional[int] = ..., state: _Optional[_Union[CredentialState, str]] = ..., error: _Optional[str] = ..., issuer: _Optional[str] = ..., export_allowed: _Optional[bool] = ..., decrypt_paddings: _Optional[_Iterable[_Union[Padding, str]]] = ..., key_decrypted: _Optional[bool] = ..., passphrase_source: _Optional[_Union[PassphraseSourceStatus, _Mapping]] = ..., client_jwks_json: _Optional[str] = ..., token_status: _Optional[_Union[TokenStatus, _Mapping]] = ...) -> None: ...
+
+class TokenStatus(_message.Message):
+    __slots__ = ("auth_method", "sender_constraint", "last_request_at", "last_outcome", "cached_tokens", "earliest_expiry", "dpop_jkt")
+    AUTH_METHOD_FIELD_NUMBER: _ClassVar[int]
+    SENDER_CONSTRAINT_FIELD_NUMBER: _ClassVar[int]
+    LAST_REQUEST_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    CACHED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    EARLIEST_EXPIRY_FIELD_NUMBER: _ClassVar[int]
+    DPOP_JKT_FIELD_NUMBER: _ClassVar[int]
+    auth_method: str
+    sender_constraint: str
+    last_request_at: int
+    last_outcome: str
+    cached_tokens: int
+    earliest_expiry: int
+    dpop_jkt: str
+    def __init__(self, auth_method: _Optional[str] = ..., sender_constraint: _Optional[str] = ..., last_request_at: _Optional[int] = ..., last_outcome: _Optional[str] = ..., cached_tokens: _Optional[int] = ..., earliest_expiry: _Optional[int] = ..., dpop_jkt: _Optional[str] = ...) -> None: ...
+
+class GetAccessTokenRequest(_message.Message):
+    __slots__ = ("credential", "scopes", "resource", "audience", "force_refresh", "grant")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    FORCE_REFRESH_FIELD_NUMBER: _ClassVar[int]
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    resource: _containers.RepeatedScalarFieldContainer[str]
+    audience: str
+    force_refresh: bool
+    grant: Grant
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., scopes: _Optional[_Iterable[str]] = ..., resource: _Optional[_Iterable[str]] = ..., audience: _Optional[str] = ..., force_refresh: _Optional[bool] = ..., grant: _Optional[_Union[Grant, str]] = ...) -> None: ...
+
+class AccessToken(_message.Message):
+    __slots__ = ("access_token", "token_type", "expires_at", "scope", "jkt", "x5t_s256", "refresh_token", "cached", "credential")
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_TYPE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    JKT_FIELD_NUMBER: _ClassVar[int]
+    X5T_S256_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    access_token: str
+    token_type: str
+    expires_at: int
+    scope: str
+    jkt: str
+    x5t_s256: str
+    refresh_token: str
+    cached: bool
+    credential: str
+    def __init__(self, access_token: _Optional[str] = ..., token_type: _Optional[str] = ..., expires_at: _Optional[int] = ..., scope: _Optional[str] = ..., jkt: _Optional[str] = ..., x5t_s256: _Optional[str] = ..., refresh_token: _Optional[str] = ..., cached: _Optional[bool] = ..., credential: _Optional[str] = ...) -> None: ...
+
+class ExchangeAuthorizationCodeRequest(_message.Message):
+    __slots__ = ("credential", "code", "code_verifier", "redirect_uri")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    CODE_VERIFIER_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_URI_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    code: str
+    code_verifier: str
+    redirect_uri: str
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., code: _Optional[str] = ..., code_verifier: _Optional[str] = ..., redirect_uri: _Optional[str] = ...) -> None: ...
+
+class RefreshAccessTokenRequest(_message.Message):
+    __slots__ = ("credential", "refresh_token", "scopes")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    refresh_token: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., refresh_token: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PushAuthorizationRequestRequest(_message.Message):
+    __slots__ = ("credential", "parameters", "signed_request_object")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_REQUEST_OBJECT_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    parameters: _containers.ScalarMap[str, str]
+    signed_request_object: bool
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., parameters: _Optional[_Mapping[str, str]] = ..., signed_request_object: _Optional[bool] = ...) -> None: ...
+
+class PushAuthorizationRequestResponse(_message.Message):
+    __slots__ = ("request_uri", "expires_in", "authorization_endpoint", "client_id")
+    REQUEST_URI_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    request_uri: str
+    expires_in: int
+    authorization_endpoint: str
+    client_id: str
+    def __init__(self, request_uri: _Optional[str] = ..., expires_in: _Optional[int] = ..., authorization_endpoint: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
+
+class SignDpopProofRequest(_message.Message):
+    __slots__ = ("credential", "htm", "htu", "access_token", "nonce")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    HTM_FIELD_NUMBER: _ClassVar[int]
+    HTU_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    htm: str
+    htu: str
+    access_token: str
+    nonce: str
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., htm: _Optional[str] = ..., htu: _Optional[str] = ..., access_token: _Optional[str] = ..., nonce: _Optional[str] = ...) -> None: ...
+
+class SignDpopProofResponse(_message.Message):
+    __slots__ = ("proof", "jkt", "jti", "htu")
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    JKT_FIELD_NUMBER: _ClassVar[int]
+    JTI_FIELD_NUMBER: _ClassVar[int]
+    HTU_FIELD_NUMBER: _ClassVar[int]
+    proof: str
+    jkt: str
+    jti: str
+    htu: str
+    def __init__(self, proof: _Optional[str] = ..., jkt: _Optional[str] = ..., jti: _Optional[str] = ..., htu: _Optional[str] = ...) -> None: ...
 
 class PassphraseSourceStatus(_message.Message):
     __slots__ = ("kind", "description", "last_fetch_at", "last_error", "last_error_at", "held", "next_retry_at")

@@ -65,6 +65,31 @@ class AgentStub:
                 request_serializer=fapi__agent_dot_v1_dot_agent__pb2.WatchCredentialsRequest.SerializeToString,
                 response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.CredentialEvent.FromString,
                 _registered_method=True)
+        self.GetAccessToken = channel.unary_unary(
+                '/fapi_agent.v1.Agent/GetAccessToken',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.GetAccessTokenRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.AccessToken.FromString,
+                _registered_method=True)
+        self.ExchangeAuthorizationCode = channel.unary_unary(
+                '/fapi_agent.v1.Agent/ExchangeAuthorizationCode',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.ExchangeAuthorizationCodeRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.AccessToken.FromString,
+                _registered_method=True)
+        self.RefreshAccessToken = channel.unary_unary(
+                '/fapi_agent.v1.Agent/RefreshAccessToken',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.RefreshAccessTokenRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.AccessToken.FromString,
+                _registered_method=True)
+        self.PushAuthorizationRequest = channel.unary_unary(
+                '/fapi_agent.v1.Agent/PushAuthorizationRequest',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.PushAuthorizationRequestRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.PushAuthorizationRequestResponse.FromString,
+                _registered_method=True)
+        self.SignDpopProof = channel.unary_unary(
+                '/fapi_agent.v1.Agent/SignDpopProof',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -123,6 +148,57 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAccessToken(self, request, context):
+        """An access token for the credential's client (`[credentials.NAME.oauth]`):
+        client_credentials by default, DPoP- or mTLS-bound as configured, from
+        the daemon's cache while it is fresh (one request to the authorization
+        server however many callers ask together). An mTLS-bound token is
+        returned only to a caller that may also export the credential's key
+        (it is useless without the key): other apps use it through the egress
+        proxy. An authorization server's refusal (invalid_client,
+        invalid_scope, …) is FAILED_PRECONDITION quoting its error; a server
+        down, slow or failing is UNAVAILABLE. Policy operation `token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExchangeAuthorizationCode(self, request, context):
+        """Exchanges an authorization code (with its PKCE verifier) for tokens:
+        the code flow's last step, authenticated and sender-constrained like
+        GetAccessToken. Not cached. Policy operation `token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefreshAccessToken(self, request, context):
+        """Uses a refresh token. Not cached. Policy operation `token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushAuthorizationRequest(self, request, context):
+        """Pushes an authorization request (RFC 9126) for the app's code flow:
+        authenticated like a token request, `dpop_jkt` added when tokens are
+        DPoP-bound, optionally as a request object signed with the credential's
+        key (JAR). Returns the `request_uri` to send the user with. Policy
+        operation `token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignDpopProof(self, request, context):
+        """A DPoP proof (RFC 9449) for a request the app makes itself, with the
+        credential's DPoP key: `ath` computed here, `htu` without query and
+        fragment, a fresh `jti` every time. Policy operation `dpop`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +231,31 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.WatchCredentials,
                     request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.WatchCredentialsRequest.FromString,
                     response_serializer=fapi__agent_dot_v1_dot_agent__pb2.CredentialEvent.SerializeToString,
+            ),
+            'GetAccessToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccessToken,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.GetAccessTokenRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.AccessToken.SerializeToString,
+            ),
+            'ExchangeAuthorizationCode': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExchangeAuthorizationCode,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.ExchangeAuthorizationCodeRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.AccessToken.SerializeToString,
+            ),
+            'RefreshAccessToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshAccessToken,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.RefreshAccessTokenRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.AccessToken.SerializeToString,
+            ),
+            'PushAuthorizationRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushAuthorizationRequest,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.PushAuthorizationRequestRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.PushAuthorizationRequestResponse.SerializeToString,
+            ),
+            'SignDpopProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignDpopProof,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -320,6 +421,141 @@ class Agent:
             '/fapi_agent.v1.Agent/WatchCredentials',
             fapi__agent_dot_v1_dot_agent__pb2.WatchCredentialsRequest.SerializeToString,
             fapi__agent_dot_v1_dot_agent__pb2.CredentialEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccessToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/GetAccessToken',
+            fapi__agent_dot_v1_dot_agent__pb2.GetAccessTokenRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.AccessToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExchangeAuthorizationCode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/ExchangeAuthorizationCode',
+            fapi__agent_dot_v1_dot_agent__pb2.ExchangeAuthorizationCodeRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.AccessToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshAccessToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/RefreshAccessToken',
+            fapi__agent_dot_v1_dot_agent__pb2.RefreshAccessTokenRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.AccessToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushAuthorizationRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/PushAuthorizationRequest',
+            fapi__agent_dot_v1_dot_agent__pb2.PushAuthorizationRequestRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.PushAuthorizationRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignDpopProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/SignDpopProof',
+            fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofResponse.FromString,
             options,
             channel_credentials,
             insecure,
