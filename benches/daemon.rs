@@ -183,6 +183,12 @@ enum Op {
     Health,
     Sign(&'static str),
     Decrypt(&'static str),
+    /// GetAccessToken, served from the cache after the first.
+    Token(&'static str),
+    /// GetAccessToken with force_refresh: a request to the AS each time.
+    ColdToken(&'static str),
+    /// SignDpopProof with an access token (ath).
+    Dpop(&'static str),
 }
 
 struct Stats {
@@ -241,6 +247,34 @@ async fn load(
                                     by: Some(pb::credential_selector::By::Name(name.into())),
                                     kid: String::new(),
                                 }),
+                                ..Default::default()
+                            })
+                            .await
+                            .unwrap();
+                    }
+                    Op::Token(name) | Op::ColdToken(name) => {
+                        agent
+                            .get_access_token(pb::GetAccessTokenRequest {
+                                credential: Some(pb::CredentialSelector {
+                                    by: Some(pb::credential_selector::By::Name(name.into())),
+                                    kid: String::new(),
+                                }),
+                                force_refresh: matches!(op, Op::ColdToken(_)),
+                                ..Default::default()
+                            })
+                            .await
+                            .unwrap();
+                    }
+                    Op::Dpop(name) => {
+                        agent
+                            .sign_dpop_proof(pb::SignDpopProofRequest {
+                                credential: Some(pb::CredentialSelector {
+                                    by: Some(pb::credential_selector::By::Name(name.into())),
+                                    kid: String::new(),
+                                }),
+                                htm: "GET".into(),
+                                htu: "https://rs.bench/accounts".into(),
+                                access_token: "bench-access-token".into(),
                                 ..Default::default()
                             })
                             .await
@@ -348,6 +382,101 @@ fn ssh_agent_rate(dir: &Path, dur: Duration) -> (Vec<u32>, f64) {
     (lat, secs)
 }
 
+/// The test authorization server on loopback, with its own CA and a
+/// client `tok` for the es key; returns it and its issuer.
+fn auth_server(d: &Path) -> (Daemonless, String) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "as-ca.key",
+        "-out",
+        "as-ca.crt",
+        "-subj",
+        "/CN=bench AS CA",
+        "-days",
+        "2",
+    ]);
+    openssl(d, &ca);
+    let mut req = vec!["req"];
+    req.extend(ec);
+    req.extend([
+        "-keyout",
+        "as.key",
+        "-out",
+        "as.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(d, &req);
+    std::fs::write(d.join("as.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "as.csr",
+            "-CA",
+            "as-ca.crt",
+            "-CAkey",
+            "as-ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "as.crt",
+            "-extfile",
+            "as.ext",
+        ],
+    );
+    let config = serde_json::json!({
+        "profile": "fapi2",
+        "tls": {"cert": d.join("as.crt"), "key": d.join("as.key"), "client_ca": d.join("as-ca.crt")},
+        "access_token_ttl": 3600,
+        "log_requests": false,
+        "clients": [{"client_id": "tok", "certificates_pem": [std::fs::read_to_string(d.join("es.crt")).unwrap()],
+                     "scope": "accounts", "dpop_bound_access_tokens": true}],
+    });
+    std::fs::write(d.join("as.json"), config.to_string()).unwrap();
+    let mut child = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/fapi_as.mjs"))
+        .arg(d.join("as.json"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node is needed (tests/oidc, npm ci)");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let ready: serde_json::Value =
+        serde_json::from_str(&line).expect("the authorization server's ready line");
+    (
+        Daemonless(child),
+        ready["issuer"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A helper process killed when dropped.
+struct Daemonless(Child);
+
+impl Drop for Daemonless {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let run = Run {
@@ -441,9 +570,23 @@ fn main() {
     startups.sort();
     let startup = startups[startups.len() / 2];
 
-    let config = format!("{es}{ps}{ed}{cold}{shielded_es}{shielded_ps}");
+    // The token scenarios' authorization server (tests/oidc/fapi_as.mjs on
+    // loopback) and a credential with DPoP-bound tokens from it.
+    let (_auth, issuer) = auth_server(d);
+    let tok = es
+        .replace("[credentials.es]", "[credentials.tok]")
+        .replace("client_id = \"es\"", "client_id = \"tok\"")
+        .replace(
+            "issuer = \"https://as.bench\"",
+            &format!("issuer = {issuer:?}"),
+        )
+        + &format!(
+            "[credentials.tok.oauth]\nca_file = {:?}\nscopes = [\"accounts\"]\n",
+            d.join("as-ca.crt")
+        );
+    let config = format!("{es}{ps}{ed}{cold}{shielded_es}{shielded_ps}{tok}");
     let (daemon, _) = Daemon::start(d, "main", &config);
-    daemon.wait_log("key verified", 6);
+    daemon.wait_log("key verified", 7);
 
     let perf_filter = std::env::var("FAPI_BENCH_PERF").ok();
     let mut measure = |label: &str, op: Op, conns: usize| -> Stats {
@@ -508,6 +651,15 @@ fn main() {
     let esh = measure("ES256 shielded", Op::Sign("es_shielded"), 2 * cores);
     let psh = measure("PS256 shielded", Op::Sign("ps_shielded"), 2 * cores);
     let es_sh1 = measure("ES256 shielded", Op::Sign("es_shielded"), 1);
+    let _ = measure("GetAccessToken, cache hit", Op::Token("tok"), 1);
+    let token_n = measure("GetAccessToken, cache hit", Op::Token("tok"), 2 * cores);
+    let dpop1 = measure("SignDpopProof ES256", Op::Dpop("tok"), 1);
+    let dpop_n = measure("SignDpopProof ES256", Op::Dpop("tok"), 2 * cores);
+    let cold_token = measure(
+        "GetAccessToken, cold (private_key_jwt + DPoP to the loopback AS)",
+        Op::ColdToken("tok"),
+        1,
+    );
 
     // Health while PS256 saturates the CPU, and RSS at full load.
     let (under_load, load_rss) = rt.block_on(async {
@@ -668,6 +820,42 @@ fn main() {
         cold_decryptions == 1,
         format!("{cold_decryptions}"),
     );
+    verdict(
+        "GetAccessToken cache hit p99 ≤ 1.5× the empty RPC's",
+        token_n.p99 <= 1.5 * health.p99,
+        format!(
+            "{:.0} µs vs {:.0} µs = {:.2}× ({} conn)",
+            token_n.p99,
+            health.p99,
+            token_n.p99 / health.p99,
+            2 * cores
+        ),
+    );
+    verdict(
+        "GetAccessToken cache hit ≥ 80 % of the empty RPC's throughput",
+        token_n.ops >= 0.8 * health.ops,
+        format!(
+            "{:.0}/s vs {:.0}/s = {:.0} %",
+            token_n.ops,
+            health.ops,
+            100.0 * token_n.ops / health.ops
+        ),
+    );
+    let dpop_cost = format!(
+        "SignDpopProof {:.0}/s vs SignClientAssertion {:.0}/s ({} conn); p50 at 1 conn {:.0} vs {:.0} µs",
+        dpop_n.ops,
+        es_n.ops,
+        2 * cores,
+        dpop1.p50,
+        es1.p50
+    );
+    let cold_breakdown = format!(
+        "p50 {:.0} µs = assertion ≈ {:.0} µs + proof ≈ {:.0} µs (each the p50 of its signing RPC at 1 conn, RPC included) + HTTPS and the AS ≈ {:.0} µs",
+        cold_token.p50,
+        es1.p50,
+        dpop1.p50,
+        cold_token.p50 - es1.p50 - dpop1.p50
+    );
     let shield_cost = format!(
         "ES256 {:.0}→{:.0}/s ({:+.0} %), p50 at 1 conn {:.0}→{:.0} µs; PS256 {:.0}→{:.0}/s ({:+.0} %)",
         es_n.ops,
@@ -699,6 +887,12 @@ fn main() {
     }
     targets.push_str(&format!(
         "| shielded-key cost (measured, no target) | — | {shield_cost} |\n"
+    ));
+    targets.push_str(&format!(
+        "| DPoP proof beside a client assertion, ES256 (measured, no target) | — | {dpop_cost} |\n"
+    ));
+    targets.push_str(&format!(
+        "| cold token fetch, broken down (measured, no target) | — | {cold_breakdown} |\n"
     ));
     println!("{table}\n{targets}");
     if !run.full {

@@ -84,6 +84,12 @@ struct UpstreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RetryLabels {
+    upstream: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OneUpstream {
     upstream: String,
 }
@@ -109,12 +115,12 @@ pub struct Metrics {
     proxy_bytes_in: Family<OneUpstream, Counter>,
     proxy_bytes_out: Family<OneUpstream, Counter>,
     proxy_latency: Family<OneUpstream, Histogram>,
-    proxy_retries: Family<UpstreamLabels, Counter>,
+    proxy_retries: Family<RetryLabels, Counter>,
     render_lock: std::sync::Mutex<()>,
 }
 
 fn new_histogram() -> Histogram {
-    // 50 µs to about 3 s.
+    // 50 µs to about 1.6 s.
     Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
 }
 
@@ -180,9 +186,12 @@ impl Metrics {
         let proxy_requests = Family::<UpstreamLabels, Counter>::default();
         let proxy_bytes_in = Family::<OneUpstream, Counter>::default();
         let proxy_bytes_out = Family::<OneUpstream, Counter>::default();
-        let proxy_latency =
-            Family::<OneUpstream, Histogram>::new_with_constructor(new_histogram as fn() -> _);
-        let proxy_retries = Family::<UpstreamLabels, Counter>::default();
+        // 1 ms to about 2 minutes: a proxied request includes the
+        // upstream's own time and streamed bodies.
+        let proxy_latency = Family::<OneUpstream, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.001, 2.0, 18))) as fn() -> _,
+        );
+        let proxy_retries = Family::<RetryLabels, Counter>::default();
         registry.register(
             "proxy_requests",
             "Requests through the egress proxy by upstream and status answered (the upstream's, \
@@ -206,7 +215,8 @@ impl Metrics {
         );
         registry.register(
             "proxy_retries",
-            "Requests the proxy sent again, by upstream and reason (dpop_nonce, invalid_token)",
+            "Requests the proxy sent again, by upstream and reason (dpop_nonce, invalid_token, \
+             unprocessed)",
             proxy_retries.clone(),
         );
         Self {
@@ -255,9 +265,9 @@ impl Metrics {
     /// Records a request the proxy sent again, and why.
     pub fn proxy_retry(&self, upstream: &str, reason: &str) {
         self.proxy_retries
-            .get_or_create(&UpstreamLabels {
+            .get_or_create(&RetryLabels {
                 upstream: upstream.to_owned(),
-                status: reason.to_owned(),
+                reason: reason.to_owned(),
             })
             .inc();
     }

@@ -407,7 +407,7 @@ async fn requests_go_out_with_mtls_a_dpop_bound_token_and_the_interaction_id() {
         "{text}"
     );
     assert!(
-        text.contains("fapi_agent_proxy_retries_total{upstream=\"bank\",status=\"dpop_nonce\"} 1"),
+        text.contains("fapi_agent_proxy_retries_total{upstream=\"bank\",reason=\"dpop_nonce\"} 1"),
         "{text}"
     );
     // The token the proxy used (the cached one) is in no log, audit record
@@ -532,6 +532,19 @@ async fn only_configured_upstreams_and_allowed_callers_pass() {
             .unwrap()
             .contains(TCP_TOKEN)
     );
+
+    // Locked, nothing is proxied; unlocked, it is again.
+    let mut admin = s.daemon.client().await;
+    admin.admin.lock(pb::LockRequest {}).await.unwrap();
+    let a = s.get("http://bank/accounts", &[]).await;
+    refused(&a, 503, "token_unavailable");
+    assert!(
+        a.json()["message"].as_str().unwrap().contains("locked"),
+        "{}",
+        a.json()
+    );
+    admin.admin.unlock(pb::UnlockRequest {}).await.unwrap();
+    assert_eq!(s.get("http://bank/accounts", &[]).await.status, 200);
 }
 
 /// A token the resource server no longer accepts (the authorization server
@@ -782,4 +795,67 @@ async fn certificate_bound_tokens_go_over_the_credentials_own_tls() {
         err.contains("token = Dpop") && err.contains("sender_constraint"),
         "{err}"
     );
+}
+
+/// Upstream configs the daemon refuses at load, each with the reason.
+#[test]
+fn bad_upstream_configs_are_refused_at_load() {
+    let fx = Fixtures::new();
+    let cred = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let base = cred.toml("acme", "https://as.example", "");
+    let upstream = "[upstreams.bank]\nbase_url = \"https://bank.example/v1\"\ncredential = \"acme\"\ntoken = \"none\"\n";
+    for (extra, want) in [
+        ("", None),
+        ("signing = \"ob-uk-3.1.4\"\n", Some("not implemented")),
+        (
+            "[[upstreams.bank.allow]]\noperations = [\"proxy\"]\n",
+            Some("names no caller"),
+        ),
+        (
+            "[[upstreams.bank.allow]]\nuids = [1]\noperations = [\"sign\"]\n",
+            Some("\"proxy\""),
+        ),
+        (
+            "[[upstreams.bank.allow]]\nexecutables = [\"bin/app\"]\noperations = [\"proxy\"]\n",
+            Some("absolute path"),
+        ),
+    ] {
+        let path = fx.path().join("check.toml");
+        std::fs::write(&path, format!("{base}{upstream}{extra}")).unwrap();
+        let out = run_check(&path);
+        match want {
+            None => assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Some(w) => {
+                assert!(!out.status.success(), "{extra}");
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    err.contains("upstream") && err.contains(w),
+                    "{extra}: {err}"
+                );
+            }
+        }
+    }
+    let path = fx.path().join("check.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{base}{}",
+            upstream.replace("upstreams.bank", "upstreams.Bank")
+        ),
+    )
+    .unwrap();
+    let out = run_check(&path);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lowercase"));
+}
+
+fn run_check(config: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
+        .args(["check", "--config"])
+        .arg(config)
+        .output()
+        .unwrap()
 }

@@ -27,18 +27,28 @@ pub(super) struct RunArgs {
     socket: SocketArg,
 }
 
-/// Takes every `env` passphrase out of the environment; must run before
-/// any thread starts.
+/// Takes every `env` secret out of the environment (key passphrases,
+/// OAuth client secrets and passwords, the proxy's TCP app tokens); must
+/// run before any thread starts.
 fn take_env(config: &Config) -> EnvVault {
-    EnvVault::take(
-        config
-            .credentials
-            .values()
-            .filter_map(|c| match &c.passphrase {
-                Some(PassphraseConfig::Env { variable }) => Some(variable.as_str()),
-                _ => None,
-            }),
-    )
+    let sources = config.credentials.values().flat_map(|c| {
+        let oauth = c.oauth.as_ref();
+        [
+            c.passphrase.as_ref(),
+            oauth.and_then(|o| o.client_secret.as_ref()),
+            oauth.and_then(|o| o.password.as_ref()),
+        ]
+    });
+    let apps = config
+        .proxy
+        .iter()
+        .flat_map(|p| p.tcp.iter())
+        .flat_map(|t| t.apps.values())
+        .map(|a| Some(&a.token));
+    EnvVault::take(sources.chain(apps).filter_map(|s| match s {
+        Some(PassphraseConfig::Env { variable }) => Some(variable.as_str()),
+        _ => None,
+    }))
 }
 
 pub(super) fn run(args: RunArgs) -> ExitCode {

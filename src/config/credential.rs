@@ -213,40 +213,7 @@ impl CredentialConfig {
                     .into(),
             ));
         }
-        for (i, rule) in self.allow.iter().enumerate() {
-            if rule.uids.is_empty()
-                && rule.gids.is_empty()
-                && rule.executables.is_empty()
-                && rule.systemd_units.is_empty()
-                && rule.systemd_user_units.is_empty()
-            {
-                return Err(invalid(format!(
-                    "allow rule {} names no caller: give uids, gids, executables, systemd_units \
-                     or systemd_user_units",
-                    i + 1
-                )));
-            }
-            if let Some(e) = rule.executables.iter().find(|e| e.is_relative()) {
-                return Err(invalid(format!(
-                    "allow rule {}: executable {} must be an absolute path",
-                    i + 1,
-                    e.display()
-                )));
-            }
-            if rule.allow_other_namespaces && rule.executables.is_empty() {
-                return Err(invalid(format!(
-                    "allow rule {}: allow_other_namespaces applies to executables, and the rule \
-                     names none",
-                    i + 1
-                )));
-            }
-            if rule.operations.is_empty() {
-                return Err(invalid(format!(
-                    "allow rule {} allows no operations",
-                    i + 1
-                )));
-            }
-        }
+        super::policy::check_rules(&self.allow).map_err(invalid)?;
         let a = &self.assertion;
         if a.max_lifetime_seconds == 0 || a.max_lifetime_seconds > MAX_ASSERTION_LIFETIME_SECS {
             return Err(invalid(format!(

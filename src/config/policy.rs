@@ -77,3 +77,40 @@ pub struct UserUnit {
     /// The unit, e.g. `app.service`.
     pub unit: String,
 }
+
+/// The rules an allow list may hold: each names a caller and an operation;
+/// executables are absolute paths. The error names the rule.
+pub(super) fn check_rules(rules: &[AllowRule]) -> Result<(), String> {
+    for (i, rule) in rules.iter().enumerate() {
+        if rule.uids.is_empty()
+            && rule.gids.is_empty()
+            && rule.executables.is_empty()
+            && rule.systemd_units.is_empty()
+            && rule.systemd_user_units.is_empty()
+        {
+            return Err(format!(
+                "allow rule {} names no caller: give uids, gids, executables, systemd_units \
+                 or systemd_user_units",
+                i + 1
+            ));
+        }
+        if let Some(e) = rule.executables.iter().find(|e| e.is_relative()) {
+            return Err(format!(
+                "allow rule {}: executable {} must be an absolute path",
+                i + 1,
+                e.display()
+            ));
+        }
+        if rule.allow_other_namespaces && rule.executables.is_empty() {
+            return Err(format!(
+                "allow rule {}: allow_other_namespaces applies to executables, and the rule \
+                 names none",
+                i + 1
+            ));
+        }
+        if rule.operations.is_empty() {
+            return Err(format!("allow rule {} allows no operations", i + 1));
+        }
+    }
+    Ok(())
+}

@@ -109,11 +109,11 @@ pub struct UpstreamConfig {
     /// Offer HTTP/2 to the upstream (ALPN).
     #[serde(default = "default_true")]
     pub http2: bool,
-    /// A message-signing profile applied to every request (see the
-    /// message-signing docs).
+    /// A message-signing profile for every request: reserved, refused at
+    /// load until message signing exists.
     pub signing: Option<String>,
-    /// Who may call this upstream (operation `proxy`). Without rules, only
-    /// the daemon's uid.
+    /// Who may call this upstream (operation `proxy`). Without rules, the
+    /// credential's own rules decide (they must list `proxy`).
     #[serde(default)]
     pub allow: Vec<AllowRule>,
 }
@@ -145,10 +145,19 @@ impl UpstreamConfig {
         if name.is_empty()
             || !name
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
         {
             return Err(invalid(
-                "upstream names may use only letters, digits, '-', '_' and '.'".into(),
+                "upstream names may use only lowercase letters, digits, '-', '_' and '.' (a \
+                 Host header is matched lowercased)"
+                    .into(),
+            ));
+        }
+        if self.signing.is_some() {
+            return Err(invalid(
+                "signing: message-signing profiles are not implemented yet; remove the key (no \
+                 request would be signed)"
+                    .into(),
             ));
         }
         let url = url::Url::parse(&self.base_url)
@@ -200,6 +209,7 @@ impl UpstreamConfig {
                 self.credential
             )));
         }
+        super::policy::check_rules(&self.allow).map_err(invalid)?;
         for (i, rule) in self.allow.iter().enumerate() {
             if !rule.operations.contains(&super::Operation::Proxy) {
                 return Err(invalid(format!(

@@ -352,8 +352,8 @@ impl Credential {
     }
 
     /// What to present in mutual TLS: the certificate chain and the key
-    /// handle, which signs each handshake (so a Lock or an expiry later
-    /// refuses the handshake, not this call).
+    /// handle, which signs each handshake (so a Lock later refuses the
+    /// handshake, not this call).
     pub fn tls_identity(&self) -> Result<crate::net::ClientCertificate, CredentialFailure> {
         let l = self.keyed_or_failure()?;
         let corrupt = |e: openssl::error::ErrorStack| {

@@ -88,6 +88,8 @@ pub struct Daemon {
     oauth: ArcSwap<BTreeMap<String, Arc<oauth::Client>>>,
     /// The upstreams of the egress proxy, as the config last said.
     upstreams: ArcSwap<BTreeMap<String, crate::config::UpstreamConfig>>,
+    /// The executables their allow rules name, resolved with them.
+    upstream_exes: ArcSwap<crate::credential::Executables>,
     /// The proxy's listeners (read at start).
     proxy: Option<crate::config::ProxyConfig>,
     /// Told of token requests (metrics), handed to every OAuth client.
@@ -133,7 +135,7 @@ impl Daemon {
             },
         );
         d.observer = observer;
-        d.upstreams.store(Arc::new(config.upstreams.clone()));
+        d.set_upstreams(&config.upstreams);
         d.proxy = config.proxy.clone();
         d.rebuild_oauth();
         d
@@ -150,6 +152,19 @@ impl Daemon {
             Origin::Config { env, .. } => Arc::clone(env),
             Origin::Fixed => Arc::new(EnvVault::default()),
         }
+    }
+
+    fn set_upstreams(&self, upstreams: &BTreeMap<String, crate::config::UpstreamConfig>) {
+        self.upstream_exes
+            .store(Arc::new(crate::credential::Executables::resolve(
+                upstreams.values().flat_map(|u| &u.allow),
+            )));
+        self.upstreams.store(Arc::new(upstreams.clone()));
+    }
+
+    /// The executables the upstreams' allow rules name, as resolved.
+    pub fn upstream_executables(&self) -> Arc<crate::credential::Executables> {
+        self.upstream_exes.load_full()
     }
 
     /// The proxy's upstreams now.
@@ -225,6 +240,7 @@ impl Daemon {
             observer: None,
             oauth: ArcSwap::from_pointee(BTreeMap::new()),
             upstreams: ArcSwap::from_pointee(BTreeMap::new()),
+            upstream_exes: ArcSwap::from_pointee(crate::credential::Executables::default()),
             proxy: None,
             token_observer: None,
             reload_gate: tokio::sync::Mutex::new(()),

@@ -176,7 +176,7 @@ impl Daemon {
         *lock(&self.agent) = config.agent.clone();
         // Outside the swap lock: it reads CA files (see rebuild_oauth).
         self.rebuild_oauth();
-        self.upstreams.store(Arc::new(config.upstreams.clone()));
+        self.set_upstreams(&config.upstreams);
         for e in failed_reloads {
             let _ = self.events.send(e);
         }

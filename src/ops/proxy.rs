@@ -69,14 +69,16 @@ pub fn admit(
         App::Local(peer) => {
             let admitted = gate.admit(peer, AuditOp::Proxy)?;
             let caller = admitted.caller().clone();
-            let exes = registry.executables();
             let allowed = if upstream.allow.is_empty() {
                 match registry.select(&Selector::Name(upstream.credential.clone()), None) {
-                    Ok(cred) => policy::check(&caller, &cred, Operation::Proxy, exes),
+                    Ok(cred) => {
+                        policy::check(&caller, &cred, Operation::Proxy, registry.executables())
+                    }
                     Err(e) => return Err(Error::NotFound(e)),
                 }
             } else {
-                policy::check_upstream(&caller, name, &upstream.allow, exes)
+                let exes = gate.daemon().upstream_executables();
+                policy::check_upstream(&caller, name, &upstream.allow, &exes)
             };
             if let Err(d) = allowed {
                 return Err(deny(Some(&caller), d.0));
@@ -99,6 +101,11 @@ pub fn admit(
             (None, Some(app.clone()))
         }
     };
+    if gate.daemon().is_locked() {
+        return Err(Error::FailedPrecondition(
+            "the daemon is locked: nothing is proxied until Admin.Unlock".into(),
+        ));
+    }
     let credential = registry.select(&Selector::Name(upstream.credential.clone()), None)?;
     let client = match upstream.token {
         crate::config::UpstreamToken::None => None,
@@ -193,6 +200,19 @@ pub fn record_refusal(gate: &Gate, app: &App, exchange: HttpExchange, why: &str)
 /// The audit record of a TCP request without a valid app token.
 pub fn record_unauthenticated(gate: &Gate, exchange: HttpExchange, why: &str) {
     let mut event = AuditEvent::new(AuditOp::Proxy, Outcome::Denied).detail(format!("tcp: {why}"));
+    event.http = Some(exchange);
+    gate.daemon().audit(event);
+}
+
+/// The audit record of an admitted request that failed, and why.
+pub fn record_failure(gate: &Gate, admission: &Admission, exchange: HttpExchange, why: &str) {
+    let mut event = AuditEvent::new(AuditOp::Proxy, Outcome::Error)
+        .caller(admission.caller())
+        .credential(&admission.credential.name)
+        .detail(match &admission.app {
+            Some(app) => format!("tcp app {app}: {why}"),
+            None => why.to_owned(),
+        });
     event.http = Some(exchange);
     gate.daemon().audit(event);
 }

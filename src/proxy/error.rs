@@ -51,6 +51,14 @@ pub enum ProxyError {
     /// Identity, policy, limits, the credential or its token.
     #[error(transparent)]
     Op(#[from] ops::Error),
+    /// The upstream's own settings cannot be used (its CA file).
+    #[error("upstream {upstream:?} is misconfigured: {cause}")]
+    Misconfigured {
+        /// The upstream.
+        upstream: String,
+        /// What is wrong.
+        cause: String,
+    },
     /// The upstream could not be reached, or TLS with it failed.
     #[error("upstream {upstream:?} cannot be reached: {cause}")]
     Unreachable {
@@ -106,7 +114,7 @@ impl ProxyError {
                 Kind::FailedPrecondition | Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
                 Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            Self::Unreachable { .. } => StatusCode::BAD_GATEWAY,
+            Self::Unreachable { .. } | Self::Misconfigured { .. } => StatusCode::BAD_GATEWAY,
             Self::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -130,6 +138,7 @@ impl ProxyError {
                 Kind::Internal => "internal",
             },
             Self::Unreachable { .. } => "upstream_unreachable",
+            Self::Misconfigured { .. } => "upstream_misconfigured",
             Self::Timeout { .. } => "upstream_timeout",
         }
     }

@@ -129,11 +129,18 @@ pub async fn handle(
     }
     let admission = match op::admit(&ctx.gate, &app, &route.upstream, cfg) {
         Ok(a) => Arc::new(a),
-        // Refusals were audited by the gate.
         Err(e) => {
+            let audited = matches!(
+                e.kind(),
+                crate::ops::Kind::PermissionDenied | crate::ops::Kind::ResourceExhausted
+            );
             let e = ProxyError::Op(e);
-            tracing::warn!(upstream = %route.upstream, "proxy request refused: {e}");
-            return e.response(Some(&route.upstream), Some(&exchange.interaction_id));
+            if audited {
+                // By the gate, which also logged it.
+                count(&exchange, e.status().as_u16(), 0);
+                return e.response(Some(&route.upstream), Some(&exchange.interaction_id));
+            }
+            return refuse(&ctx, &app, &exchange, Some(&route.upstream), e);
         }
     };
     let upstream = match ctx
@@ -170,6 +177,7 @@ fn refuse(
         upstream = upstream.unwrap_or(""), method = %exchange.method,
         "proxy request refused: {e}"
     );
+    count(exchange, e.status().as_u16(), 0);
     op::record_refusal(
         &ctx.gate,
         app,
@@ -188,17 +196,26 @@ fn fail(
 ) -> Response<Body> {
     tracing::warn!(upstream = %exchange.upstream, method = %exchange.method, "proxy request failed: {e}");
     let status = e.status().as_u16();
+    count(exchange, status, 0);
+    op::record_failure(
+        &ctx.gate,
+        admission,
+        exchange.record(status, 0),
+        &e.to_string(),
+    );
+    e.response(Some(&exchange.upstream), Some(&exchange.interaction_id))
+}
+
+/// Counts a request in the metrics (the upstream's name is empty when the
+/// request named none).
+fn count(exchange: &Exchange, status: u16, bytes_out: u64) {
     crate::metrics::metrics().proxied(
         &exchange.upstream,
         status,
         exchange.bytes_in.load(Ordering::Relaxed),
-        0,
+        bytes_out,
         exchange.started.elapsed().as_secs_f64(),
     );
-    let mut record = exchange.record(status, 0);
-    record.upstream.clone_from(&exchange.upstream);
-    op::record(&ctx.gate, admission, Outcome::Error, record);
-    e.response(Some(&exchange.upstream), Some(&exchange.interaction_id))
 }
 
 /// What a 401's `WWW-Authenticate` asks for.
@@ -262,6 +279,7 @@ async fn send(
     let mut unprocessed_retried = false;
     loop {
         let token = op::token(admission, cfg, force_refresh).await?;
+        force_refresh = false;
         let mut headers = forwarded_headers(&parts.headers);
         for (k, v) in &cfg.add_headers {
             if let (Ok(k), Ok(v)) = (
@@ -408,13 +426,7 @@ fn respond(
     let gate = ctx.gate.clone();
     let on_end: body::OnEnd = Box::new(move |bytes_out, complete| {
         let record = exchange.record(status, bytes_out);
-        crate::metrics::metrics().proxied(
-            &record.upstream,
-            status,
-            record.bytes_in,
-            bytes_out,
-            exchange.started.elapsed().as_secs_f64(),
-        );
+        count(&exchange, status, bytes_out);
         if !complete {
             tracing::warn!(upstream = %record.upstream, status, bytes_out, "the response ended early (the app or the upstream closed)");
         }

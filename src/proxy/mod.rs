@@ -190,73 +190,88 @@ impl Proxy {
         });
         tracing::info!(socket = %self.unix.path().display(), "proxy serving");
         let (listener, guard) = self.unix.into_parts();
-        {
-            let ctx = Arc::clone(&ctx);
-            let slots = Arc::clone(&slots);
-            let mut stopping = stopping.clone();
-            tokio::spawn(async move {
-                let _guard = guard;
-                loop {
-                    let accepted = tokio::select! {
-                        a = listener.accept() => a,
-                        _ = stopping.wait_for(|s| *s) => break,
-                    };
-                    let stream = match accepted {
-                        Ok((s, _)) => s,
-                        Err(e) => {
-                            tracing::warn!("proxy accept failed: {e}");
-                            continue;
-                        }
-                    };
-                    let caller = Caller::of_stream(&stream);
-                    let slot = match slots.acquire(caller.as_ref().map(|c| c.uid)) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::warn!("proxy connection refused: {e}");
-                            continue;
-                        }
-                    };
-                    let app = App::Local(Peer(caller));
-                    serve_connection(Arc::clone(&ctx), Some(app), stream, slot);
-                }
-            });
-        }
+        tokio::spawn(accept_loop(
+            listener,
+            Arc::clone(&ctx),
+            Arc::clone(&slots),
+            stopping.clone(),
+            Some(guard),
+        ));
         if let Some(std_listener) = self.tcp {
-            let mut stopping = stopping;
-            tokio::spawn(async move {
-                let listener = match tokio::net::TcpListener::from_std(std_listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        tracing::error!("proxy TCP listener: {e}");
-                        return;
+            match tokio::net::TcpListener::from_std(std_listener) {
+                Ok(listener) => {
+                    if let Ok(addr) = listener.local_addr() {
+                        tracing::warn!(%addr, "proxy serving on loopback TCP: apps are known by their token only, not by the kernel");
                     }
-                };
-                if let Ok(addr) = listener.local_addr() {
-                    tracing::warn!(%addr, "proxy serving on loopback TCP: apps are known by their token only, not by the kernel");
+                    tokio::spawn(accept_loop(listener, ctx, slots, stopping, None));
                 }
-                loop {
-                    let accepted = tokio::select! {
-                        a = listener.accept() => a,
-                        _ = stopping.wait_for(|s| *s) => break,
-                    };
-                    let stream = match accepted {
-                        Ok((s, _)) => s,
-                        Err(e) => {
-                            tracing::warn!("proxy accept failed: {e}");
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let slot = match slots.acquire(None) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::warn!("proxy connection refused: {e}");
-                            continue;
-                        }
-                    };
-                    serve_connection(Arc::clone(&ctx), None, stream, slot);
-                }
-            });
+                Err(e) => tracing::error!("proxy TCP listener: {e}"),
+            }
+        }
+    }
+}
+
+/// A listener the proxy accepts connections on.
+trait Listener: Send + 'static {
+    type Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<Self::Stream>> + Send;
+    /// The uid for the connection limits, and the app (none: a TCP app,
+    /// known by the token each request shows).
+    fn identify(stream: &Self::Stream) -> (Option<u32>, Option<App>);
+}
+
+impl Listener for tokio::net::UnixListener {
+    type Stream = tokio::net::UnixStream;
+    async fn accept(&self) -> std::io::Result<Self::Stream> {
+        tokio::net::UnixListener::accept(self).await.map(|(s, _)| s)
+    }
+    fn identify(stream: &Self::Stream) -> (Option<u32>, Option<App>) {
+        let caller = Caller::of_stream(stream);
+        (
+            caller.as_ref().map(|c| c.uid),
+            Some(App::Local(Peer(caller))),
+        )
+    }
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+    async fn accept(&self) -> std::io::Result<Self::Stream> {
+        let (s, _) = tokio::net::TcpListener::accept(self).await?;
+        let _ = s.set_nodelay(true);
+        Ok(s)
+    }
+    fn identify(_: &Self::Stream) -> (Option<u32>, Option<App>) {
+        (None, None)
+    }
+}
+
+/// Accepts until `stopping`; each connection takes a slot in the limits.
+/// The socket file (`guard`) is removed when the loop ends.
+async fn accept_loop<L: Listener>(
+    listener: L,
+    ctx: Arc<Context>,
+    slots: Arc<ConnectionSlots>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+    guard: Option<crate::sys::listen::SocketGuard>,
+) {
+    let _guard = guard;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopping.wait_for(|s| *s) => break,
+        };
+        let stream = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("proxy accept failed: {e}");
+                continue;
+            }
+        };
+        let (uid, app) = L::identify(&stream);
+        match slots.acquire(uid) {
+            Ok(slot) => serve_connection(Arc::clone(&ctx), app, stream, slot),
+            Err(e) => tracing::warn!("proxy connection refused: {e}"),
         }
     }
 }

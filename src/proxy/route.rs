@@ -99,7 +99,9 @@ pub fn route(
 fn check_path(path: &str) -> Result<(), ProxyError> {
     for segment in path.split('/') {
         let decoded: Vec<u8> = percent_decode(segment.as_bytes());
-        if decoded == b"." || decoded == b".." {
+        // `..;x` is `..` to servers that strip path parameters.
+        let bare = decoded.split(|b| *b == b';').next().unwrap_or_default();
+        if bare == b"." || bare == b".." {
             return Err(ProxyError::BadPath(format!(
                 "{path:?} has a {:?} segment: paths may not leave the upstream's base path",
                 String::from_utf8_lossy(&decoded)
@@ -210,6 +212,8 @@ mod tests {
             "/bank/a%5cb",
             "/bank/a%00b",
             "/bank/%252e%252e/admin",
+            "/bank/..;/admin",
+            "/bank/%2e%2e;jsessionid=1/admin",
         ] {
             assert!(
                 matches!(

@@ -78,11 +78,11 @@ impl Upstreams {
             return Ok(Arc::clone(u));
         }
         // Built outside the lock: it may read the CA file.
-        let roots = net::tls::roots(cfg.ca_file.as_deref()).map_err(|e| {
-            ProxyError::Op(ops::Error::FailedPrecondition(format!(
-                "upstream {name:?}: {e}"
-            )))
-        })?;
+        let roots =
+            net::tls::roots(cfg.ca_file.as_deref()).map_err(|e| ProxyError::Misconfigured {
+                upstream: name.to_owned(),
+                cause: e.to_string(),
+            })?;
         let client_certificate = if cfg.client_certificate || cfg.token == UpstreamToken::Mtls {
             Some(cred.tls_identity().map_err(ops::Error::Credential)?)
         } else {
