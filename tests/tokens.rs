@@ -768,7 +768,7 @@ async fn dpop_proofs_verify_independently_and_fapi_refuses_weak_settings() {
         if let Some(n) = nonce {
             input["nonce"] = json!(n);
         }
-        let out = run_verifier("dpop", &input);
+        let out = verify_signed("dpop", &input);
         assert_eq!(out["ok"], true, "{out}");
     }
     let e = client
@@ -820,33 +820,6 @@ async fn dpop_proofs_verify_independently_and_fapi_refuses_weak_settings() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-}
-
-/// Runs `tests/py/verify_signed.py SUBCOMMAND` with `input` on stdin.
-fn run_verifier(subcommand: &str, input: &Value) -> Value {
-    use std::io::Write;
-    let mut child = std::process::Command::new("python3")
-        .arg(root().join("tests/py/verify_signed.py"))
-        .arg(subcommand)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 (see README)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "verifier output: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 const ISSUER: &str = "https://as.fapi-agent.test";

@@ -112,6 +112,8 @@ pub enum AuditOp {
     Dpop,
     /// A request through the egress proxy.
     Proxy,
+    /// A message signature (UK OB detached JWS).
+    SignMessage,
     /// An operation this build does not know (a newer daemon's record).
     #[serde(other)]
     Other,
@@ -128,6 +130,7 @@ impl From<crate::config::Operation> for AuditOp {
             O::Token => AuditOp::Token,
             O::Dpop => AuditOp::Dpop,
             O::Proxy => AuditOp::Proxy,
+            O::SignMessage => AuditOp::SignMessage,
         }
     }
 }

@@ -15,6 +15,7 @@ mod audit;
 mod call;
 mod onboard;
 mod run;
+mod sign;
 mod token;
 
 use std::path::PathBuf;
@@ -92,6 +93,8 @@ enum Command {
     Token(token::TokenArgs),
     /// Print a DPoP proof for a request the caller makes itself.
     Dpop(token::DpopArgs),
+    /// Print the UK Open Banking x-jws-signature of a request body.
+    ObSign(sign::ObSignArgs),
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -163,6 +166,7 @@ pub fn main() -> ExitCode {
         Command::Agent(c) => agent::run(c),
         Command::Token(a) => token::token(a),
         Command::Dpop(a) => token::dpop(a),
+        Command::ObSign(a) => sign::ob_sign(a),
         Command::Admin(c) => admin::run(c),
     }
 }

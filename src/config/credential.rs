@@ -50,6 +50,32 @@ pub struct CredentialConfig {
     pub allow: Vec<AllowRule>,
     /// How the credential gets access tokens, if it does.
     pub oauth: Option<OAuthConfig>,
+    /// UK Open Banking message signing (`x-jws-signature`), if it signs.
+    pub ob_uk: Option<ObUkConfig>,
+}
+
+/// `[credentials.NAME.ob_uk]`: the TPP's identity in UK OB message
+/// signatures (docs/standards.md §9).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObUkConfig {
+    /// `http://openbanking.org.uk/iss`: `<org-id>/<software-statement-id>`
+    /// for a TPP lodged with the Open Banking Directory.
+    pub iss: String,
+    /// `http://openbanking.org.uk/tan`: the trust anchor's domain.
+    #[serde(default = "default_tan")]
+    pub tan: String,
+    /// Largest body signed, in bytes.
+    #[serde(default = "default_max_signed_body")]
+    pub max_body_bytes: usize,
+}
+
+fn default_tan() -> String {
+    "openbanking.org.uk".into()
+}
+
+fn default_max_signed_body() -> usize {
+    48 * 1024
 }
 
 /// RSA decryption paddings by config name.
@@ -278,6 +304,22 @@ impl CredentialConfig {
                 }
             }
             _ => {}
+        }
+        if let Some(ob) = &self.ob_uk {
+            if !self.has_key() {
+                return Err(invalid("ob_uk signing needs a key and certificate".into()));
+            }
+            if ob.iss.is_empty() || ob.tan.is_empty() {
+                return Err(invalid(
+                    "ob_uk.iss (<org-id>/<software-statement-id>) and ob_uk.tan may not be empty"
+                        .into(),
+                ));
+            }
+            if ob.max_body_bytes == 0 || ob.max_body_bytes > 16 << 20 {
+                return Err(invalid(
+                    "ob_uk.max_body_bytes must be between 1 and 16777216".into(),
+                ));
+            }
         }
         Ok(())
     }

@@ -23,6 +23,9 @@ pub enum Operation {
     Dpop,
     /// Requests through the egress proxy (in an upstream's rules).
     Proxy,
+    /// Message signatures: SignObDetachedJws (and the proxy's signing).
+    #[serde(rename = "sign_message")]
+    SignMessage,
 }
 
 impl Operation {
@@ -36,6 +39,7 @@ impl Operation {
             Operation::Token => "token",
             Operation::Dpop => "dpop",
             Operation::Proxy => "proxy",
+            Operation::SignMessage => "sign_message",
         }
     }
 }

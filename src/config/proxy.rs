@@ -109,8 +109,9 @@ pub struct UpstreamConfig {
     /// Offer HTTP/2 to the upstream (ALPN).
     #[serde(default = "default_true")]
     pub http2: bool,
-    /// A message-signing profile for every request: reserved, refused at
-    /// load until message signing exists.
+    /// A message-signing profile for every request with a body:
+    /// `ob-uk-3.1.4` or `ob-uk-3.1.3` (`x-jws-signature` by the
+    /// credential's key and `[ob_uk]` table).
     pub signing: Option<String>,
     /// Who may call this upstream (operation `proxy`). Without rules, the
     /// credential's own rules decide (they must list `proxy`).
@@ -153,12 +154,19 @@ impl UpstreamConfig {
                     .into(),
             ));
         }
-        if self.signing.is_some() {
-            return Err(invalid(
-                "signing: message-signing profiles are not implemented yet; remove the key (no \
-                 request would be signed)"
-                    .into(),
-            ));
+        match self.signing.as_deref() {
+            None | Some("ob-uk-3.1.4" | "ob-uk-3.1.3") => {}
+            Some(other @ ("fapi2-http-sig" | "berlin-group" | "open-finance-brasil")) => {
+                return Err(invalid(format!(
+                    "signing = {other:?} is not implemented yet; the proxy signs ob-uk-3.1.4 \
+                     and ob-uk-3.1.3"
+                )));
+            }
+            Some(other) => {
+                return Err(invalid(format!(
+                    "signing = {other:?} is no profile: use ob-uk-3.1.4 or ob-uk-3.1.3"
+                )));
+            }
         }
         let url = url::Url::parse(&self.base_url)
             .map_err(|e| invalid(format!("base_url {:?} is not a URL: {e}", self.base_url)))?;
@@ -180,6 +188,13 @@ impl UpstreamConfig {
                 self.credential
             ))
         })?;
+        if self.signing.is_some() && cred.ob_uk.is_none() {
+            return Err(invalid(format!(
+                "signing = {:?} needs a [credentials.{}.ob_uk] table (iss, tan)",
+                self.signing.as_deref().unwrap_or_default(),
+                self.credential
+            )));
+        }
         let needs_oauth = self.token != UpstreamToken::None;
         if needs_oauth && cred.oauth.is_none() {
             return Err(invalid(format!(

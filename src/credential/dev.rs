@@ -68,6 +68,7 @@ pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::err
         allow: Vec::new(),
         shielded: false,
         oauth: None,
+        ob_uk: None,
     };
     let credential = Credential::load_with_source(
         "dev",

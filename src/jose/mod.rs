@@ -12,6 +12,7 @@ mod alg;
 pub mod assertion;
 pub mod dpop;
 mod jwk;
+pub mod ob_detached;
 pub mod request_object;
 
 use base64::Engine;

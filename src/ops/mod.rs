@@ -21,6 +21,7 @@ mod gate;
 pub mod onboard;
 pub mod proxy;
 pub mod read;
+pub mod sign_message;
 pub mod token;
 pub mod watch;
 

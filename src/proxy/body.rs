@@ -78,6 +78,14 @@ impl Outgoing {
         }
     }
 
+    /// The body, when it is held whole.
+    pub fn held(&self) -> Option<&Bytes> {
+        match self {
+            Self::Replayable(b) => Some(b),
+            _ => None,
+        }
+    }
+
     /// Whether it can be sent again.
     pub fn replayable(&self) -> bool {
         matches!(self, Self::Replayable(_))

@@ -123,6 +123,7 @@ pub async fn handle(
         cfg.deny_headers
             .iter()
             .any(|d| d.eq_ignore_ascii_case(h.as_str()))
+            || (cfg.signing.is_some() && h.as_str() == "x-jws-signature")
     }) {
         let e = ProxyError::HeaderNotAllowed(h.as_str().to_owned());
         return refuse(&ctx, &app, &exchange, Some(&route.upstream), e);
@@ -275,6 +276,27 @@ async fn send(
         .await
         .map_err(|e| ProxyError::BadRequest(format!("the request body could not be read: {e}")))?;
     let cfg = &upstream.cfg;
+    let signature = match cfg
+        .signing
+        .as_deref()
+        .and_then(crate::jose::ob_detached::Version::of_profile)
+    {
+        None => None,
+        Some(version) => match outgoing.held() {
+            Some(b) if b.is_empty() => None,
+            // OB signs requests with a body; it must be held to be signed.
+            Some(b) => Some(
+                crate::ops::sign_message::sign_ob_body(&admission.credential, version, b).await?,
+            ),
+            None => {
+                return Err(ProxyError::BadRequest(format!(
+                    "the body is larger than proxy.replay_buffer_bytes = {}: a signed request's \
+                     body must be held whole to be signed",
+                    ctx.replay_limit
+                )));
+            }
+        },
+    };
     let (mut nonce_retried, mut token_retried, mut force_refresh) = (false, false, false);
     let mut unprocessed_retried = false;
     loop {
@@ -291,6 +313,11 @@ async fn send(
         }
         if let Ok(id) = HeaderValue::from_str(&exchange.interaction_id) {
             headers.insert(INTERACTION_ID, id);
+        }
+        if let Some(s) = &signature
+            && let Ok(v) = HeaderValue::from_str(&s.signature)
+        {
+            headers.insert(HeaderName::from_static("x-jws-signature"), v);
         }
         if let Some(t) = &token {
             let scheme = if cfg.token == UpstreamToken::Dpop {

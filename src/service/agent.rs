@@ -288,4 +288,26 @@ impl pb::agent_server::Agent for AgentService {
             htu: proof.htu,
         }))
     }
+
+    async fn sign_ob_detached_jws(
+        &self,
+        request: Request<pb::SignObDetachedJwsRequest>,
+    ) -> Result<Response<pb::SignObDetachedJwsResponse>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let profile = req.profile;
+        let decoded = convert::selection(req.credential).and_then(|credential| {
+            Ok(ops::sign_message::ObRequest {
+                credential,
+                body: req.body,
+                version: convert::ob_profile(profile)?,
+            })
+        });
+        let signed = ops::sign_message::sign_ob_detached(&self.gate, &peer, decoded).await?;
+        Ok(Response::new(pb::SignObDetachedJwsResponse {
+            x_jws_signature: signed.signature,
+            kid: signed.kid,
+            credential: signed.credential,
+        }))
+    }
 }

@@ -184,3 +184,16 @@ impl JwksEntry for pb::Credential {
         self.not_after
     }
 }
+
+/// The OB profile a request names.
+pub fn ob_profile(p: i32) -> Result<crate::jose::ob_detached::Version, Error> {
+    use crate::jose::ob_detached::Version;
+    match pb::ObProfile::try_from(p) {
+        Ok(pb::ObProfile::ObUk314) => Ok(Version::From314),
+        Ok(pb::ObProfile::ObUk313) => Ok(Version::UpTo313),
+        _ => Err(Error::InvalidArgument(
+            "profile is required: OB_UK_3_1_4 (Read/Write API 3.1.4 and later) or OB_UK_3_1_3"
+                .into(),
+        )),
+    }
+}

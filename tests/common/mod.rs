@@ -650,3 +650,31 @@ pub fn verify_with_python(
     );
     serde_json::from_str(&stdout).expect("verifier prints JSON")
 }
+
+/// Runs tests/py/verify_signed.py SUBCOMMAND on `input`: the independent
+/// verifiers' JSON report.
+pub fn verify_signed(subcommand: &str, input: &serde_json::Value) -> serde_json::Value {
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .arg(root().join("tests/py/verify_signed.py"))
+        .arg(subcommand)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (see README)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "verifier output: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}

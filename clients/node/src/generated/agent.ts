@@ -28,6 +28,8 @@ import type { SignClientAssertionRequest as _fapi_agent_v1_SignClientAssertionRe
 import type { SignClientAssertionResponse as _fapi_agent_v1_SignClientAssertionResponse, SignClientAssertionResponse__Output as _fapi_agent_v1_SignClientAssertionResponse__Output } from './fapi_agent/v1/SignClientAssertionResponse';
 import type { SignDpopProofRequest as _fapi_agent_v1_SignDpopProofRequest, SignDpopProofRequest__Output as _fapi_agent_v1_SignDpopProofRequest__Output } from './fapi_agent/v1/SignDpopProofRequest';
 import type { SignDpopProofResponse as _fapi_agent_v1_SignDpopProofResponse, SignDpopProofResponse__Output as _fapi_agent_v1_SignDpopProofResponse__Output } from './fapi_agent/v1/SignDpopProofResponse';
+import type { SignObDetachedJwsRequest as _fapi_agent_v1_SignObDetachedJwsRequest, SignObDetachedJwsRequest__Output as _fapi_agent_v1_SignObDetachedJwsRequest__Output } from './fapi_agent/v1/SignObDetachedJwsRequest';
+import type { SignObDetachedJwsResponse as _fapi_agent_v1_SignObDetachedJwsResponse, SignObDetachedJwsResponse__Output as _fapi_agent_v1_SignObDetachedJwsResponse__Output } from './fapi_agent/v1/SignObDetachedJwsResponse';
 import type { StatusRequest as _fapi_agent_v1_StatusRequest, StatusRequest__Output as _fapi_agent_v1_StatusRequest__Output } from './fapi_agent/v1/StatusRequest';
 import type { StatusResponse as _fapi_agent_v1_StatusResponse, StatusResponse__Output as _fapi_agent_v1_StatusResponse__Output } from './fapi_agent/v1/StatusResponse';
 import type { TokenStatus as _fapi_agent_v1_TokenStatus, TokenStatus__Output as _fapi_agent_v1_TokenStatus__Output } from './fapi_agent/v1/TokenStatus';
@@ -63,6 +65,7 @@ export interface ProtoGrpcType {
       ListCredentialsResponse: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsResponse__Output>
       LockRequest: MessageTypeDefinition<_fapi_agent_v1_LockRequest, _fapi_agent_v1_LockRequest__Output>
       LockResponse: MessageTypeDefinition<_fapi_agent_v1_LockResponse, _fapi_agent_v1_LockResponse__Output>
+      ObProfile: EnumTypeDefinition
       Padding: EnumTypeDefinition
       PassphraseSourceStatus: MessageTypeDefinition<_fapi_agent_v1_PassphraseSourceStatus, _fapi_agent_v1_PassphraseSourceStatus__Output>
       PushAuthorizationRequestRequest: MessageTypeDefinition<_fapi_agent_v1_PushAuthorizationRequestRequest, _fapi_agent_v1_PushAuthorizationRequestRequest__Output>
@@ -74,6 +77,8 @@ export interface ProtoGrpcType {
       SignClientAssertionResponse: MessageTypeDefinition<_fapi_agent_v1_SignClientAssertionResponse, _fapi_agent_v1_SignClientAssertionResponse__Output>
       SignDpopProofRequest: MessageTypeDefinition<_fapi_agent_v1_SignDpopProofRequest, _fapi_agent_v1_SignDpopProofRequest__Output>
       SignDpopProofResponse: MessageTypeDefinition<_fapi_agent_v1_SignDpopProofResponse, _fapi_agent_v1_SignDpopProofResponse__Output>
+      SignObDetachedJwsRequest: MessageTypeDefinition<_fapi_agent_v1_SignObDetachedJwsRequest, _fapi_agent_v1_SignObDetachedJwsRequest__Output>
+      SignObDetachedJwsResponse: MessageTypeDefinition<_fapi_agent_v1_SignObDetachedJwsResponse, _fapi_agent_v1_SignObDetachedJwsResponse__Output>
       StatusRequest: MessageTypeDefinition<_fapi_agent_v1_StatusRequest, _fapi_agent_v1_StatusRequest__Output>
       StatusResponse: MessageTypeDefinition<_fapi_agent_v1_StatusResponse, _fapi_agent_v1_StatusResponse__Output>
       TokenStatus: MessageTypeDefinition<_fapi_agent_v1_TokenStatus, _fapi_agent_v1_TokenStatus__Output>

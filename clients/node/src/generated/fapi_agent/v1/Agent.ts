@@ -21,6 +21,8 @@ import type { SignClientAssertionRequest as _fapi_agent_v1_SignClientAssertionRe
 import type { SignClientAssertionResponse as _fapi_agent_v1_SignClientAssertionResponse, SignClientAssertionResponse__Output as _fapi_agent_v1_SignClientAssertionResponse__Output } from '../../fapi_agent/v1/SignClientAssertionResponse';
 import type { SignDpopProofRequest as _fapi_agent_v1_SignDpopProofRequest, SignDpopProofRequest__Output as _fapi_agent_v1_SignDpopProofRequest__Output } from '../../fapi_agent/v1/SignDpopProofRequest';
 import type { SignDpopProofResponse as _fapi_agent_v1_SignDpopProofResponse, SignDpopProofResponse__Output as _fapi_agent_v1_SignDpopProofResponse__Output } from '../../fapi_agent/v1/SignDpopProofResponse';
+import type { SignObDetachedJwsRequest as _fapi_agent_v1_SignObDetachedJwsRequest, SignObDetachedJwsRequest__Output as _fapi_agent_v1_SignObDetachedJwsRequest__Output } from '../../fapi_agent/v1/SignObDetachedJwsRequest';
+import type { SignObDetachedJwsResponse as _fapi_agent_v1_SignObDetachedJwsResponse, SignObDetachedJwsResponse__Output as _fapi_agent_v1_SignObDetachedJwsResponse__Output } from '../../fapi_agent/v1/SignObDetachedJwsResponse';
 import type { WatchCredentialsRequest as _fapi_agent_v1_WatchCredentialsRequest, WatchCredentialsRequest__Output as _fapi_agent_v1_WatchCredentialsRequest__Output } from '../../fapi_agent/v1/WatchCredentialsRequest';
 
 export interface AgentClient extends grpc.Client {
@@ -114,6 +116,15 @@ export interface AgentClient extends grpc.Client {
   signDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
   signDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
   
+  SignObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
+  SignObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
+  SignObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
+  SignObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
+  signObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
+  signObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
+  signObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
+  signObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
+  
   WatchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
   WatchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
   watchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
@@ -142,6 +153,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   SignDpopProof: grpc.handleUnaryCall<_fapi_agent_v1_SignDpopProofRequest__Output, _fapi_agent_v1_SignDpopProofResponse>;
   
+  SignObDetachedJws: grpc.handleUnaryCall<_fapi_agent_v1_SignObDetachedJwsRequest__Output, _fapi_agent_v1_SignObDetachedJwsResponse>;
+  
   WatchCredentials: grpc.handleServerStreamingCall<_fapi_agent_v1_WatchCredentialsRequest__Output, _fapi_agent_v1_CredentialEvent>;
   
 }
@@ -157,5 +170,6 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   RefreshAccessToken: MethodDefinition<_fapi_agent_v1_RefreshAccessTokenRequest, _fapi_agent_v1_AccessToken, _fapi_agent_v1_RefreshAccessTokenRequest__Output, _fapi_agent_v1_AccessToken__Output>
   SignClientAssertion: MethodDefinition<_fapi_agent_v1_SignClientAssertionRequest, _fapi_agent_v1_SignClientAssertionResponse, _fapi_agent_v1_SignClientAssertionRequest__Output, _fapi_agent_v1_SignClientAssertionResponse__Output>
   SignDpopProof: MethodDefinition<_fapi_agent_v1_SignDpopProofRequest, _fapi_agent_v1_SignDpopProofResponse, _fapi_agent_v1_SignDpopProofRequest__Output, _fapi_agent_v1_SignDpopProofResponse__Output>
+  SignObDetachedJws: MethodDefinition<_fapi_agent_v1_SignObDetachedJwsRequest, _fapi_agent_v1_SignObDetachedJwsResponse, _fapi_agent_v1_SignObDetachedJwsRequest__Output, _fapi_agent_v1_SignObDetachedJwsResponse__Output>
   WatchCredentials: MethodDefinition<_fapi_agent_v1_WatchCredentialsRequest, _fapi_agent_v1_CredentialEvent, _fapi_agent_v1_WatchCredentialsRequest__Output, _fapi_agent_v1_CredentialEvent__Output>
 }

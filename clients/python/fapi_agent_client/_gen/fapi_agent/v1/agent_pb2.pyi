@@ -48,6 +48,12 @@ class CredentialEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CREDENTIAL_EVENT_KIND_LAGGED: _ClassVar[CredentialEventKind]
     CREDENTIAL_EVENT_KIND_LOCKED: _ClassVar[CredentialEventKind]
     CREDENTIAL_EVENT_KIND_UNLOCKED: _ClassVar[CredentialEventKind]
+
+class ObProfile(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OB_PROFILE_UNSPECIFIED: _ClassVar[ObProfile]
+    OB_UK_3_1_4: _ClassVar[ObProfile]
+    OB_UK_3_1_3: _ClassVar[ObProfile]
 PADDING_UNSPECIFIED: Padding
 PADDING_PKCS1_V15: Padding
 PADDING_OAEP_SHA1: Padding
@@ -75,6 +81,9 @@ CREDENTIAL_EVENT_KIND_UPDATED: CredentialEventKind
 CREDENTIAL_EVENT_KIND_LAGGED: CredentialEventKind
 CREDENTIAL_EVENT_KIND_LOCKED: CredentialEventKind
 CREDENTIAL_EVENT_KIND_UNLOCKED: CredentialEventKind
+OB_PROFILE_UNSPECIFIED: ObProfile
+OB_UK_3_1_4: ObProfile
+OB_UK_3_1_3: ObProfile
 
 class CredentialSelector(_message.Message):
     __slots__ = ("name", "client_id", "kid")
@@ -450,3 +459,23 @@ class StatusResponse(_message.Message):
     secret_pages_unlockable: int
     secure_heap: bool
     def __init__(self, version: _Optional[str] = ..., uptime_seconds: _Optional[int] = ..., socket_path: _Optional[str] = ..., credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ..., pid: _Optional[int] = ..., last_reload_at: _Optional[int] = ..., last_reload_trigger: _Optional[str] = ..., last_reload_error: _Optional[str] = ..., locked: _Optional[bool] = ..., secret_pages_locked: _Optional[int] = ..., secret_pages_unlockable: _Optional[int] = ..., secure_heap: _Optional[bool] = ...) -> None: ...
+
+class SignObDetachedJwsRequest(_message.Message):
+    __slots__ = ("credential", "body", "profile")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    body: bytes
+    profile: ObProfile
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., body: _Optional[bytes] = ..., profile: _Optional[_Union[ObProfile, str]] = ...) -> None: ...
+
+class SignObDetachedJwsResponse(_message.Message):
+    __slots__ = ("x_jws_signature", "kid", "credential")
+    X_JWS_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    x_jws_signature: str
+    kid: str
+    credential: str
+    def __init__(self, x_jws_signature: _Optional[str] = ..., kid: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...

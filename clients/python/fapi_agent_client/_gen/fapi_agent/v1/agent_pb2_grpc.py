@@ -90,6 +90,11 @@ class AgentStub:
                 request_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofRequest.SerializeToString,
                 response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofResponse.FromString,
                 _registered_method=True)
+        self.SignObDetachedJws = channel.unary_unary(
+                '/fapi_agent.v1.Agent/SignObDetachedJws',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -199,6 +204,17 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SignObDetachedJws(self, request, context):
+        """The UK Open Banking `x-jws-signature` of a request body: a detached
+        JWS (RFC 7515 Appendix F), PS256, with the credential's kid and its
+        `[ob_uk]` iss and tan; the profile decides b64/crit (RFC 7797 up to
+        3.1.3). The caller sets no header field. Policy operation
+        `sign_message`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -256,6 +272,11 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.SignDpopProof,
                     request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofRequest.FromString,
                     response_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofResponse.SerializeToString,
+            ),
+            'SignObDetachedJws': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignObDetachedJws,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -556,6 +577,33 @@ class Agent:
             '/fapi_agent.v1.Agent/SignDpopProof',
             fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofRequest.SerializeToString,
             fapi__agent_dot_v1_dot_agent__pb2.SignDpopProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignObDetachedJws(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/SignObDetachedJws',
+            fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,83 @@
+//! Client commands for message signatures: `ob-sign`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::call::{call, selection, status_msg};
+use super::{SocketArg, Which};
+use crate::client::Client;
+use crate::service::pb;
+
+/// The UK OB profile.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(super) enum ObProfileArg {
+    /// Read/Write API 3.1.4 and later.
+    #[value(name = "3.1.4")]
+    V314,
+    /// 3.1.3 and earlier (b64: false).
+    #[value(name = "3.1.3")]
+    V313,
+}
+
+/// `fapi-agent ob-sign`.
+#[derive(Debug, Args)]
+pub(super) struct ObSignArgs {
+    #[command(flatten)]
+    socket: SocketArg,
+    #[command(flatten)]
+    which: Which,
+    /// The file holding the exact body bytes (`-` for stdin).
+    #[arg(long)]
+    body: PathBuf,
+    /// The ASPSP's Read/Write API version.
+    #[arg(long, value_enum, default_value = "3.1.4")]
+    profile: ObProfileArg,
+    /// Print every field as JSON instead of the header value alone.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn ob_sign(args: ObSignArgs) -> ExitCode {
+    let socket = SocketArg {
+        socket: args.socket.socket.clone(),
+    };
+    call(&socket, |client| sign_body(client, args))
+}
+
+async fn sign_body(mut client: Client, a: ObSignArgs) -> Result<(), String> {
+    let body = if a.body.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| format!("cannot read the body from stdin: {e}"))?;
+        buf
+    } else {
+        std::fs::read(&a.body).map_err(|e| format!("cannot read {}: {e}", a.body.display()))?
+    };
+    let sel = selection(&mut client, &a.which).await?;
+    let s = client
+        .agent
+        .sign_ob_detached_jws(pb::SignObDetachedJwsRequest {
+            credential: Some(sel),
+            body,
+            profile: match a.profile {
+                ObProfileArg::V314 => pb::ObProfile::ObUk314,
+                ObProfileArg::V313 => pb::ObProfile::ObUk313,
+            }
+            .into(),
+        })
+        .await
+        .map_err(status_msg)?
+        .into_inner();
+    if a.json {
+        println!(
+            "{}",
+            json!({"x-jws-signature": s.x_jws_signature, "kid": s.kid, "credential": s.credential})
+        );
+    } else {
+        println!("{}", s.x_jws_signature);
+    }
+    Ok(())
+}
