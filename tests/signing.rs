@@ -232,3 +232,83 @@ async fn the_proxy_signs_bodies_for_an_ob_upstream() {
     assert_eq!(a.status, 400);
     assert_eq!(a.json()["error"], "header_not_allowed");
 }
+
+/// Open Finance Brasil bodies: PyJWT checks the signature, aud, iss, jti
+/// and iat; the caller sets only data and aud.
+#[tokio::test(flavor = "multi_thread")]
+async fn brasil_bodies_verified_by_pyjwt() {
+    let fx = Fixtures::new();
+    let rsa = fx.credential("br", KeyType::Rsa2048, KeyFormat::Pkcs8Pbkdf2);
+    let org = "74e929d9-33b6-4d85-8ba7-c146c867a817";
+    let config = format!(
+        "{}[credentials.br.open_finance_brasil]\niss = {org:?}\nmax_body_bytes = 1024\n",
+        rsa.toml("br", "https://as.example", "")
+    );
+    let daemon = Daemon::start(&config).await;
+    let mut client = daemon.client().await;
+    let sign = |data: &str, aud: &str| pb::SignBrasilBodyRequest {
+        credential: by_name("br"),
+        data_json: data.into(),
+        audience: aud.into(),
+    };
+    let data = r#"{"creditor":{"name":"Joana"},"payment":{"amount":"100.00","currency":"BRL"}}"#;
+    let s = client
+        .agent
+        .sign_brasil_body(sign(data, "aspsp-org"))
+        .await
+        .unwrap()
+        .into_inner();
+    let cert = std::fs::read_to_string(&rsa.cert).unwrap();
+    let report = verify_signed(
+        "brasil",
+        &json!({"jws": s.jws, "cert_pem": cert, "aud": "aspsp-org", "iss": org, "kid": s.kid}),
+    );
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["claims"]["data"]["payment"]["amount"], "100.00");
+    assert_eq!(report["claims"]["jti"], s.jti.as_str());
+    // Another audience is refused by the verifier.
+    let report = verify_signed(
+        "brasil",
+        &json!({"jws": s.jws, "cert_pem": cert, "aud": "other-org", "iss": org}),
+    );
+    assert_eq!(report["ok"], false, "{report}");
+    // The CLI.
+    let file = fx.path().join("data.json");
+    std::fs::write(&file, data).unwrap();
+    let out = daemon.cli(&[
+        "brasil-sign",
+        "--credential",
+        "br",
+        "--aud",
+        "aspsp-org",
+        "--data",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jws = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let report = verify_signed(
+        "brasil",
+        &json!({"jws": jws, "cert_pem": cert, "aud": "aspsp-org", "iss": org}),
+    );
+    assert_eq!(report["ok"], true, "{report}");
+    for (data, aud, code) in [
+        ("[1]", "aspsp-org", Code::InvalidArgument),
+        (data, "", Code::InvalidArgument),
+        (
+            &format!(r#"{{"x":"{}"}}"#, "y".repeat(1100)),
+            "aspsp-org",
+            Code::InvalidArgument,
+        ),
+    ] {
+        let e = client
+            .agent
+            .sign_brasil_body(sign(data, aud))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), code, "{data:.20} {aud}: {e:?}");
+    }
+}

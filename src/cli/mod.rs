@@ -95,6 +95,8 @@ enum Command {
     Dpop(token::DpopArgs),
     /// Print the UK Open Banking x-jws-signature of a request body.
     ObSign(sign::ObSignArgs),
+    /// Print an Open Finance Brasil signed body (a compact JWS).
+    BrasilSign(sign::BrasilSignArgs),
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -167,6 +169,7 @@ pub fn main() -> ExitCode {
         Command::Token(a) => token::token(a),
         Command::Dpop(a) => token::dpop(a),
         Command::ObSign(a) => sign::ob_sign(a),
+        Command::BrasilSign(a) => sign::brasil_sign(a),
         Command::Admin(c) => admin::run(c),
     }
 }

@@ -1,4 +1,4 @@
-//! Client commands for message signatures: `ob-sign`.
+//! Client commands for message signatures: `ob-sign`, `brasil-sign`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,15 +47,61 @@ pub(super) fn ob_sign(args: ObSignArgs) -> ExitCode {
     call(&socket, |client| sign_body(client, args))
 }
 
-async fn sign_body(mut client: Client, a: ObSignArgs) -> Result<(), String> {
-    let body = if a.body.as_os_str() == "-" {
+/// The bytes of `path`, or of stdin for `-`.
+fn read_body(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    if path.as_os_str() == "-" {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
             .map_err(|e| format!("cannot read the body from stdin: {e}"))?;
-        buf
+        Ok(buf)
     } else {
-        std::fs::read(&a.body).map_err(|e| format!("cannot read {}: {e}", a.body.display()))?
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+}
+
+/// `fapi-agent brasil-sign`.
+#[derive(Debug, Args)]
+pub(super) struct BrasilSignArgs {
+    #[command(flatten)]
+    socket: SocketArg,
+    #[command(flatten)]
+    which: Which,
+    /// The file holding the body's JSON object (`-` for stdin): the `data`
+    /// claim.
+    #[arg(long)]
+    data: PathBuf,
+    /// The server's organisation id (`aud`).
+    #[arg(long)]
+    aud: String,
+}
+
+pub(super) fn brasil_sign(args: BrasilSignArgs) -> ExitCode {
+    let socket = SocketArg {
+        socket: args.socket.socket.clone(),
     };
+    call(&socket, |client| sign_brasil(client, args))
+}
+
+async fn sign_brasil(mut client: Client, a: BrasilSignArgs) -> Result<(), String> {
+    let data = String::from_utf8(read_body(&a.data)?)
+        .map_err(|_| "the data is not UTF-8 JSON".to_owned())?;
+    let sel = selection(&mut client, &a.which).await?;
+    let s = client
+        .agent
+        .sign_brasil_body(pb::SignBrasilBodyRequest {
+            credential: Some(sel),
+            data_json: data,
+            audience: a.aud,
+        })
+        .await
+        .map_err(status_msg)?
+        .into_inner();
+    println!("{}", s.jws);
+    Ok(())
+}
+
+async fn sign_body(mut client: Client, a: ObSignArgs) -> Result<(), String> {
+    let body = read_body(&a.body)?;
     let sel = selection(&mut client, &a.which).await?;
     let s = client
         .agent

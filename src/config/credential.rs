@@ -52,6 +52,19 @@ pub struct CredentialConfig {
     pub oauth: Option<OAuthConfig>,
     /// UK Open Banking message signing (`x-jws-signature`), if it signs.
     pub ob_uk: Option<ObUkConfig>,
+    /// Open Finance Brasil signed bodies, if it signs them.
+    pub open_finance_brasil: Option<BrasilConfig>,
+}
+
+/// `[credentials.NAME.open_finance_brasil]`: the client's organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrasilConfig {
+    /// `iss`: the client's organisation id in the directory.
+    pub iss: String,
+    /// Largest `data`, serialised, in bytes.
+    #[serde(default = "default_max_signed_body")]
+    pub max_body_bytes: usize,
 }
 
 /// `[credentials.NAME.ob_uk]`: the TPP's identity in UK OB message
@@ -304,6 +317,18 @@ impl CredentialConfig {
                 }
             }
             _ => {}
+        }
+        if let Some(b) = &self.open_finance_brasil {
+            if !self.has_key() || b.iss.is_empty() {
+                return Err(invalid(
+                    "open_finance_brasil needs a key and certificate and a non-empty iss".into(),
+                ));
+            }
+            if b.max_body_bytes == 0 || b.max_body_bytes > 16 << 20 {
+                return Err(invalid(
+                    "open_finance_brasil.max_body_bytes must be between 1 and 16777216".into(),
+                ));
+            }
         }
         if let Some(ob) = &self.ob_uk {
             if !self.has_key() {

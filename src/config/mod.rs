@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 pub use agent::{AgentConfig, FsyncPolicy, MetricsConfig, Ttl, TtlName};
 pub use credential::{
-    AssertionConfig, CredentialConfig, DEFAULT_ASSERTION_LIFETIME_SECS,
+    AssertionConfig, BrasilConfig, CredentialConfig, DEFAULT_ASSERTION_LIFETIME_SECS,
     MAX_ASSERTION_LIFETIME_SECS, ObUkConfig, PaddingName,
 };
 pub use oauth::{AuthMethod, DpopAlg, OAuthConfig, Profile, SenderConstraint};

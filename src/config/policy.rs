@@ -23,7 +23,8 @@ pub enum Operation {
     Dpop,
     /// Requests through the egress proxy (in an upstream's rules).
     Proxy,
-    /// Message signatures: SignObDetachedJws (and the proxy's signing).
+    /// Message signatures: SignObDetachedJws, SignBrasilBody (and the
+    /// proxy's signing).
     #[serde(rename = "sign_message")]
     SignMessage,
 }

@@ -69,6 +69,7 @@ pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::err
         shielded: false,
         oauth: None,
         ob_uk: None,
+        open_finance_brasil: None,
     };
     let credential = Credential::load_with_source(
         "dev",

@@ -10,6 +10,7 @@
 
 mod alg;
 pub mod assertion;
+pub mod brasil;
 pub mod dpop;
 mod jwk;
 pub mod ob_detached;

@@ -1,12 +1,14 @@
 //! Message signatures (policy operation `sign_message`): the UK Open
-//! Banking detached JWS of a request body. The caller gives the body and
-//! the profile; every header field is the daemon's, from the credential's
-//! `[ob_uk]` table and its key.
+//! Banking detached JWS of a request body, and the Open Finance Brasil
+//! signed body. The caller gives the body (and the profile, or `aud`);
+//! every header field and reserved claim is the daemon's, from the
+//! credential's `[ob_uk]` or `[open_finance_brasil]` table and its key.
 
 use super::{Error, Gate, Peer, Selection};
 use crate::access::audit::{AuditEvent, AuditOp, Outcome};
 use crate::config::Operation;
 use crate::credential::Credential;
+use crate::jose::brasil::{self, BrasilError};
 use crate::jose::ob_detached::{self, ObError, Version};
 
 /// What a caller asks to have signed.
@@ -111,4 +113,93 @@ pub async fn sign_ob_detached(
         ),
     }
     result
+}
+
+/// What a caller asks to have signed as an Open Finance Brasil body.
+#[derive(Debug, Clone)]
+pub struct BrasilRequest {
+    /// Whose key.
+    pub credential: Selection,
+    /// The body's JSON object (`data`).
+    pub data_json: String,
+    /// The server's organisation id (`aud`).
+    pub audience: String,
+}
+
+/// A signed Brasil body.
+#[derive(Debug, Clone)]
+pub struct BrasilSigned {
+    /// The compact JWS: the request body to send.
+    pub jws: String,
+    /// Its `jti`.
+    pub jti: String,
+    /// The key's `kid`.
+    pub kid: String,
+}
+
+/// SignBrasilBody: admission, selection, `sign_message`, audit.
+pub async fn sign_brasil_body(
+    gate: &Gate,
+    peer: &Peer,
+    req: Result<BrasilRequest, Error>,
+) -> Result<BrasilSigned, Error> {
+    let admitted = gate.admit(peer, AuditOp::SignMessage)?;
+    let req = req?;
+    let registry = gate.daemon().registry();
+    let cred = registry.select(&req.credential.by, req.credential.kid.as_deref())?;
+    admitted.authorize(&registry, &cred, Operation::SignMessage)?;
+    let result: Result<BrasilSigned, Error> = async {
+        let cfg = cred.config.open_finance_brasil.as_ref().ok_or_else(|| {
+            Error::FailedPrecondition(format!(
+                "credential {:?} has no [credentials.{}.open_finance_brasil] table (iss): it \
+                 signs no Open Finance Brasil bodies",
+                cred.name, cred.name
+            ))
+        })?;
+        let facts = cred.facts()?;
+        let signer = brasil::Signer {
+            credential: &cred.name,
+            alg: facts.alg,
+            kid: facts.jwk.thumbprint(),
+            iss: &cfg.iss,
+            max_body_bytes: cfg.max_body_bytes,
+        };
+        brasil::check(&signer, &req.data_json, &req.audience).map_err(brasil_error)?;
+        let key = cred.key()?.ready().await.map_err(|e| cred.key_failure(e))?;
+        let (jws, jti) = brasil::sign(&signer, &req.data_json, &req.audience, &key)
+            .await
+            .map_err(brasil_error)?;
+        Ok(BrasilSigned {
+            jws,
+            jti,
+            kid: signer.kid.to_owned(),
+        })
+    }
+    .await;
+    match &result {
+        Ok(s) => admitted.record(
+            &cred,
+            Outcome::Ok,
+            AuditEvent {
+                kid: Some(s.kid.clone()),
+                jti: Some(s.jti.clone()),
+                aud: Some(req.audience.clone()),
+                ..AuditEvent::default().detail("open-finance-brasil body")
+            },
+        ),
+        Err(e) => admitted.record(
+            &cred,
+            Outcome::Error,
+            AuditEvent::default().detail(e.to_string()),
+        ),
+    }
+    result
+}
+
+fn brasil_error(e: BrasilError) -> Error {
+    match e {
+        BrasilError::Invalid(m) if m.contains("non-RSA") => Error::FailedPrecondition(m),
+        BrasilError::Invalid(m) => Error::InvalidArgument(m),
+        BrasilError::Key(k) => Error::Internal(format!("signing failed: {k}")),
+    }
 }

@@ -289,6 +289,26 @@ impl pb::agent_server::Agent for AgentService {
         }))
     }
 
+    async fn sign_brasil_body(
+        &self,
+        request: Request<pb::SignBrasilBodyRequest>,
+    ) -> Result<Response<pb::SignBrasilBodyResponse>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let decoded =
+            convert::selection(req.credential).map(|credential| ops::sign_message::BrasilRequest {
+                credential,
+                data_json: req.data_json,
+                audience: req.audience,
+            });
+        let s = ops::sign_message::sign_brasil_body(&self.gate, &peer, decoded).await?;
+        Ok(Response::new(pb::SignBrasilBodyResponse {
+            jws: s.jws,
+            jti: s.jti,
+            kid: s.kid,
+        }))
+    }
+
     async fn sign_ob_detached_jws(
         &self,
         request: Request<pb::SignObDetachedJwsRequest>,

@@ -24,6 +24,8 @@ import type { PushAuthorizationRequestResponse as _fapi_agent_v1_PushAuthorizati
 import type { RefreshAccessTokenRequest as _fapi_agent_v1_RefreshAccessTokenRequest, RefreshAccessTokenRequest__Output as _fapi_agent_v1_RefreshAccessTokenRequest__Output } from './fapi_agent/v1/RefreshAccessTokenRequest';
 import type { ReloadRequest as _fapi_agent_v1_ReloadRequest, ReloadRequest__Output as _fapi_agent_v1_ReloadRequest__Output } from './fapi_agent/v1/ReloadRequest';
 import type { ReloadResponse as _fapi_agent_v1_ReloadResponse, ReloadResponse__Output as _fapi_agent_v1_ReloadResponse__Output } from './fapi_agent/v1/ReloadResponse';
+import type { SignBrasilBodyRequest as _fapi_agent_v1_SignBrasilBodyRequest, SignBrasilBodyRequest__Output as _fapi_agent_v1_SignBrasilBodyRequest__Output } from './fapi_agent/v1/SignBrasilBodyRequest';
+import type { SignBrasilBodyResponse as _fapi_agent_v1_SignBrasilBodyResponse, SignBrasilBodyResponse__Output as _fapi_agent_v1_SignBrasilBodyResponse__Output } from './fapi_agent/v1/SignBrasilBodyResponse';
 import type { SignClientAssertionRequest as _fapi_agent_v1_SignClientAssertionRequest, SignClientAssertionRequest__Output as _fapi_agent_v1_SignClientAssertionRequest__Output } from './fapi_agent/v1/SignClientAssertionRequest';
 import type { SignClientAssertionResponse as _fapi_agent_v1_SignClientAssertionResponse, SignClientAssertionResponse__Output as _fapi_agent_v1_SignClientAssertionResponse__Output } from './fapi_agent/v1/SignClientAssertionResponse';
 import type { SignDpopProofRequest as _fapi_agent_v1_SignDpopProofRequest, SignDpopProofRequest__Output as _fapi_agent_v1_SignDpopProofRequest__Output } from './fapi_agent/v1/SignDpopProofRequest';
@@ -73,6 +75,8 @@ export interface ProtoGrpcType {
       RefreshAccessTokenRequest: MessageTypeDefinition<_fapi_agent_v1_RefreshAccessTokenRequest, _fapi_agent_v1_RefreshAccessTokenRequest__Output>
       ReloadRequest: MessageTypeDefinition<_fapi_agent_v1_ReloadRequest, _fapi_agent_v1_ReloadRequest__Output>
       ReloadResponse: MessageTypeDefinition<_fapi_agent_v1_ReloadResponse, _fapi_agent_v1_ReloadResponse__Output>
+      SignBrasilBodyRequest: MessageTypeDefinition<_fapi_agent_v1_SignBrasilBodyRequest, _fapi_agent_v1_SignBrasilBodyRequest__Output>
+      SignBrasilBodyResponse: MessageTypeDefinition<_fapi_agent_v1_SignBrasilBodyResponse, _fapi_agent_v1_SignBrasilBodyResponse__Output>
       SignClientAssertionRequest: MessageTypeDefinition<_fapi_agent_v1_SignClientAssertionRequest, _fapi_agent_v1_SignClientAssertionRequest__Output>
       SignClientAssertionResponse: MessageTypeDefinition<_fapi_agent_v1_SignClientAssertionResponse, _fapi_agent_v1_SignClientAssertionResponse__Output>
       SignDpopProofRequest: MessageTypeDefinition<_fapi_agent_v1_SignDpopProofRequest, _fapi_agent_v1_SignDpopProofRequest__Output>

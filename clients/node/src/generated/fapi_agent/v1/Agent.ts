@@ -17,6 +17,8 @@ import type { ListCredentialsResponse as _fapi_agent_v1_ListCredentialsResponse,
 import type { PushAuthorizationRequestRequest as _fapi_agent_v1_PushAuthorizationRequestRequest, PushAuthorizationRequestRequest__Output as _fapi_agent_v1_PushAuthorizationRequestRequest__Output } from '../../fapi_agent/v1/PushAuthorizationRequestRequest';
 import type { PushAuthorizationRequestResponse as _fapi_agent_v1_PushAuthorizationRequestResponse, PushAuthorizationRequestResponse__Output as _fapi_agent_v1_PushAuthorizationRequestResponse__Output } from '../../fapi_agent/v1/PushAuthorizationRequestResponse';
 import type { RefreshAccessTokenRequest as _fapi_agent_v1_RefreshAccessTokenRequest, RefreshAccessTokenRequest__Output as _fapi_agent_v1_RefreshAccessTokenRequest__Output } from '../../fapi_agent/v1/RefreshAccessTokenRequest';
+import type { SignBrasilBodyRequest as _fapi_agent_v1_SignBrasilBodyRequest, SignBrasilBodyRequest__Output as _fapi_agent_v1_SignBrasilBodyRequest__Output } from '../../fapi_agent/v1/SignBrasilBodyRequest';
+import type { SignBrasilBodyResponse as _fapi_agent_v1_SignBrasilBodyResponse, SignBrasilBodyResponse__Output as _fapi_agent_v1_SignBrasilBodyResponse__Output } from '../../fapi_agent/v1/SignBrasilBodyResponse';
 import type { SignClientAssertionRequest as _fapi_agent_v1_SignClientAssertionRequest, SignClientAssertionRequest__Output as _fapi_agent_v1_SignClientAssertionRequest__Output } from '../../fapi_agent/v1/SignClientAssertionRequest';
 import type { SignClientAssertionResponse as _fapi_agent_v1_SignClientAssertionResponse, SignClientAssertionResponse__Output as _fapi_agent_v1_SignClientAssertionResponse__Output } from '../../fapi_agent/v1/SignClientAssertionResponse';
 import type { SignDpopProofRequest as _fapi_agent_v1_SignDpopProofRequest, SignDpopProofRequest__Output as _fapi_agent_v1_SignDpopProofRequest__Output } from '../../fapi_agent/v1/SignDpopProofRequest';
@@ -98,6 +100,15 @@ export interface AgentClient extends grpc.Client {
   refreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
   refreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
   
+  SignBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
+  SignBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
+  SignBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
+  SignBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
+  signBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
+  signBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
+  signBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
+  signBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
+  
   SignClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
   SignClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
   SignClientAssertion(argument: _fapi_agent_v1_SignClientAssertionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignClientAssertionResponse__Output>): grpc.ClientUnaryCall;
@@ -149,6 +160,8 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   RefreshAccessToken: grpc.handleUnaryCall<_fapi_agent_v1_RefreshAccessTokenRequest__Output, _fapi_agent_v1_AccessToken>;
   
+  SignBrasilBody: grpc.handleUnaryCall<_fapi_agent_v1_SignBrasilBodyRequest__Output, _fapi_agent_v1_SignBrasilBodyResponse>;
+  
   SignClientAssertion: grpc.handleUnaryCall<_fapi_agent_v1_SignClientAssertionRequest__Output, _fapi_agent_v1_SignClientAssertionResponse>;
   
   SignDpopProof: grpc.handleUnaryCall<_fapi_agent_v1_SignDpopProofRequest__Output, _fapi_agent_v1_SignDpopProofResponse>;
@@ -168,6 +181,7 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   ListCredentials: MethodDefinition<_fapi_agent_v1_ListCredentialsRequest, _fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsRequest__Output, _fapi_agent_v1_ListCredentialsResponse__Output>
   PushAuthorizationRequest: MethodDefinition<_fapi_agent_v1_PushAuthorizationRequestRequest, _fapi_agent_v1_PushAuthorizationRequestResponse, _fapi_agent_v1_PushAuthorizationRequestRequest__Output, _fapi_agent_v1_PushAuthorizationRequestResponse__Output>
   RefreshAccessToken: MethodDefinition<_fapi_agent_v1_RefreshAccessTokenRequest, _fapi_agent_v1_AccessToken, _fapi_agent_v1_RefreshAccessTokenRequest__Output, _fapi_agent_v1_AccessToken__Output>
+  SignBrasilBody: MethodDefinition<_fapi_agent_v1_SignBrasilBodyRequest, _fapi_agent_v1_SignBrasilBodyResponse, _fapi_agent_v1_SignBrasilBodyRequest__Output, _fapi_agent_v1_SignBrasilBodyResponse__Output>
   SignClientAssertion: MethodDefinition<_fapi_agent_v1_SignClientAssertionRequest, _fapi_agent_v1_SignClientAssertionResponse, _fapi_agent_v1_SignClientAssertionRequest__Output, _fapi_agent_v1_SignClientAssertionResponse__Output>
   SignDpopProof: MethodDefinition<_fapi_agent_v1_SignDpopProofRequest, _fapi_agent_v1_SignDpopProofResponse, _fapi_agent_v1_SignDpopProofRequest__Output, _fapi_agent_v1_SignDpopProofResponse__Output>
   SignObDetachedJws: MethodDefinition<_fapi_agent_v1_SignObDetachedJwsRequest, _fapi_agent_v1_SignObDetachedJwsResponse, _fapi_agent_v1_SignObDetachedJwsRequest__Output, _fapi_agent_v1_SignObDetachedJwsResponse__Output>

@@ -479,3 +479,23 @@ class SignObDetachedJwsResponse(_message.Message):
     kid: str
     credential: str
     def __init__(self, x_jws_signature: _Optional[str] = ..., kid: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
+
+class SignBrasilBodyRequest(_message.Message):
+    __slots__ = ("credential", "data_json", "audience")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    data_json: str
+    audience: str
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., data_json: _Optional[str] = ..., audience: _Optional[str] = ...) -> None: ...
+
+class SignBrasilBodyResponse(_message.Message):
+    __slots__ = ("jws", "jti", "kid")
+    JWS_FIELD_NUMBER: _ClassVar[int]
+    JTI_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    jws: str
+    jti: str
+    kid: str
+    def __init__(self, jws: _Optional[str] = ..., jti: _Optional[str] = ..., kid: _Optional[str] = ...) -> None: ...

@@ -95,6 +95,11 @@ class AgentStub:
                 request_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsRequest.SerializeToString,
                 response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsResponse.FromString,
                 _registered_method=True)
+        self.SignBrasilBody = channel.unary_unary(
+                '/fapi_agent.v1.Agent/SignBrasilBody',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -215,6 +220,16 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SignBrasilBody(self, request, context):
+        """An Open Finance Brasil signed body (payments, consents): a compact JWS,
+        PS256, typ JWT, with the credential's kid; claims aud (given), iss
+        (the credential's `[open_finance_brasil]`), a fresh jti, iat and data
+        (the given JSON object). Policy operation `sign_message`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -277,6 +292,11 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.SignObDetachedJws,
                     request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsRequest.FromString,
                     response_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsResponse.SerializeToString,
+            ),
+            'SignBrasilBody': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignBrasilBody,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -604,6 +624,33 @@ class Agent:
             '/fapi_agent.v1.Agent/SignObDetachedJws',
             fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsRequest.SerializeToString,
             fapi__agent_dot_v1_dot_agent__pb2.SignObDetachedJwsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignBrasilBody(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/SignBrasilBody',
+            fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyResponse.FromString,
             options,
             channel_credentials,
             insecure,
