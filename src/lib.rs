@@ -25,7 +25,10 @@
 //! - [`keys`]: key handles, the only code that touches private keys (the
 //!   software backend decrypts key files on demand).
 //! - [`jose`]: JWK, RFC 7638 thumbprints, compact JWS through a key handle,
-//!   one module per signed object (client assertions).
+//!   one module per signed object (client assertions, DPoP proofs, OB and
+//!   Brasil bodies, JARM), JWKS parsing.
+//! - [`httpsig`]: HTTP message signatures (RFC 9421 for FAPI 2.0, the
+//!   Berlin Group draft-cavage), over typed requests.
 //! - [`credential`]: certificate facts, key handle and state of each
 //!   credential; the registry; public snapshots.
 //! - [`access`]: the caller's kernel identity, the allow rules, the limits
@@ -53,6 +56,7 @@ pub mod client;
 pub mod config;
 pub mod credential;
 pub mod daemon;
+pub mod httpsig;
 pub mod jose;
 pub mod keys;
 pub mod metrics;

@@ -806,7 +806,9 @@ fn bad_upstream_configs_are_refused_at_load() {
     let upstream = "[upstreams.bank]\nbase_url = \"https://bank.example/v1\"\ncredential = \"acme\"\ntoken = \"none\"\n";
     for (extra, want) in [
         ("", None),
-        ("signing = \"fapi2-http-sig\"\n", Some("not implemented")),
+        ("signing = \"fapi2-http-sig\"\n", None),
+        ("signing = \"berlin-group\"\n", None),
+        ("signing = \"open-finance-brasil\"\n", Some("brasil-sign")),
         ("signing = \"ob-uk-3.1.4\"\n", Some("ob_uk")),
         ("signing = \"ob-uk-9\"\n", Some("no profile")),
         (

@@ -112,8 +112,11 @@ pub enum AuditOp {
     Dpop,
     /// A request through the egress proxy.
     Proxy,
-    /// A message signature (UK OB detached JWS).
+    /// A message signature (UK OB detached JWS, Brasil, RFC 9421, Berlin
+    /// Group).
     SignMessage,
+    /// A signed response checked (RFC 9421 response, JARM).
+    Verify,
     /// An operation this build does not know (a newer daemon's record).
     #[serde(other)]
     Other,

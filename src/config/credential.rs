@@ -54,6 +54,35 @@ pub struct CredentialConfig {
     pub ob_uk: Option<ObUkConfig>,
     /// Open Finance Brasil signed bodies, if it signs them.
     pub open_finance_brasil: Option<BrasilConfig>,
+    /// HTTP message signatures (RFC 9421 for FAPI 2.0, draft-cavage for the
+    /// Berlin Group): limits, and the bank's keys for signed responses.
+    #[serde(default)]
+    pub http_signatures: HttpSigConfig,
+}
+
+/// `[credentials.NAME.http_signatures]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSigConfig {
+    /// Largest body signed (its digest computed), in bytes.
+    #[serde(default = "default_max_http_signed_body")]
+    pub max_body_bytes: usize,
+    /// The resource server's public keys (a JWKS file, public keys only)
+    /// that sign its responses (RFC 9421, `tag="fapi-2-response"`).
+    pub response_jwks: Option<PathBuf>,
+}
+
+impl Default for HttpSigConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: default_max_http_signed_body(),
+            response_jwks: None,
+        }
+    }
+}
+
+fn default_max_http_signed_body() -> usize {
+    1024 * 1024
 }
 
 /// `[credentials.NAME.open_finance_brasil]`: the client's organisation.
@@ -317,6 +346,12 @@ impl CredentialConfig {
                 }
             }
             _ => {}
+        }
+        let hs = &self.http_signatures;
+        if hs.max_body_bytes == 0 || hs.max_body_bytes > 64 << 20 {
+            return Err(invalid(
+                "http_signatures.max_body_bytes must be between 1 and 67108864".into(),
+            ));
         }
         if let Some(b) = &self.open_finance_brasil {
             if !self.has_key() || b.iss.is_empty() {

@@ -19,12 +19,14 @@ use serde::Deserialize;
 pub use agent::{AgentConfig, FsyncPolicy, MetricsConfig, Ttl, TtlName};
 pub use credential::{
     AssertionConfig, BrasilConfig, CredentialConfig, DEFAULT_ASSERTION_LIFETIME_SECS,
-    MAX_ASSERTION_LIFETIME_SECS, ObUkConfig, PaddingName,
+    HttpSigConfig, MAX_ASSERTION_LIFETIME_SECS, ObUkConfig, PaddingName,
 };
 pub use oauth::{AuthMethod, DpopAlg, OAuthConfig, Profile, SenderConstraint};
 pub use passphrase::{ExecEnv, KeyringName, PassphraseConfig};
 pub use policy::{AllowRule, Operation, UserUnit};
-pub use proxy::{ProxyConfig, TcpApp, TcpListenerConfig, UpstreamConfig, UpstreamToken};
+pub use proxy::{
+    ProxyConfig, SigningProfile, TcpApp, TcpListenerConfig, UpstreamConfig, UpstreamToken,
+};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Default)]

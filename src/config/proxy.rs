@@ -109,9 +109,11 @@ pub struct UpstreamConfig {
     /// Offer HTTP/2 to the upstream (ALPN).
     #[serde(default = "default_true")]
     pub http2: bool,
-    /// A message-signing profile for every request with a body:
-    /// `ob-uk-3.1.4` or `ob-uk-3.1.3` (`x-jws-signature` by the
-    /// credential's key and `[ob_uk]` table).
+    /// A message-signing profile applied to requests: `ob-uk-3.1.4` or
+    /// `ob-uk-3.1.3` (`x-jws-signature` of every body, by the credential's
+    /// key and `[ob_uk]` table), `fapi2-http-sig` (an RFC 9421 signature of
+    /// every request, covering its token and DPoP proof) or `berlin-group`
+    /// (Digest, draft-cavage Signature and TPP-Signature-Certificate).
     pub signing: Option<String>,
     /// Who may call this upstream (operation `proxy`). Without rules, the
     /// credential's own rules decide (they must list `proxy`).
@@ -132,7 +134,47 @@ fn default_deny() -> Vec<String> {
     vec!["authorization".into(), "dpop".into()]
 }
 
+/// A signing profile the proxy applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningProfile {
+    /// UK Open Banking `x-jws-signature`, Read/Write API 3.1.4 and later.
+    ObUk314,
+    /// UK Open Banking `x-jws-signature`, 3.1.3 and earlier (`b64: false`).
+    ObUk313,
+    /// RFC 9421 with the FAPI 2.0 component set.
+    Fapi2HttpSig,
+    /// Berlin Group NextGenPSD2 (draft-cavage-10).
+    BerlinGroup,
+}
+
+impl SigningProfile {
+    /// By config name.
+    pub fn of_name(name: &str) -> Option<Self> {
+        match name {
+            "fapi2-http-sig" => Some(Self::Fapi2HttpSig),
+            "berlin-group" => Some(Self::BerlinGroup),
+            "ob-uk-3.1.4" => Some(Self::ObUk314),
+            "ob-uk-3.1.3" => Some(Self::ObUk313),
+            _ => None,
+        }
+    }
+
+    /// The headers the profile sets, which an app may not send.
+    pub fn reserved_headers(self) -> &'static [&'static str] {
+        match self {
+            Self::ObUk314 | Self::ObUk313 => &["x-jws-signature"],
+            Self::Fapi2HttpSig => &["signature", "signature-input", "content-digest"],
+            Self::BerlinGroup => &["signature", "digest", "tpp-signature-certificate"],
+        }
+    }
+}
+
 impl UpstreamConfig {
+    /// The signing profile, if any (validated at load).
+    pub fn signing_profile(&self) -> Option<SigningProfile> {
+        self.signing.as_deref().and_then(SigningProfile::of_name)
+    }
+
     /// Checks upstream `name` against the credentials configured.
     pub(super) fn validate(
         &self,
@@ -154,19 +196,20 @@ impl UpstreamConfig {
                     .into(),
             ));
         }
-        match self.signing.as_deref() {
-            None | Some("ob-uk-3.1.4" | "ob-uk-3.1.3") => {}
-            Some(other @ ("fapi2-http-sig" | "berlin-group" | "open-finance-brasil")) => {
-                return Err(invalid(format!(
-                    "signing = {other:?} is not implemented yet; the proxy signs ob-uk-3.1.4 \
-                     and ob-uk-3.1.3"
-                )));
-            }
-            Some(other) => {
-                return Err(invalid(format!(
-                    "signing = {other:?} is no profile: use ob-uk-3.1.4 or ob-uk-3.1.3"
-                )));
-            }
+        if let Some(name) = self.signing.as_deref()
+            && SigningProfile::of_name(name).is_none()
+        {
+            return Err(invalid(match name {
+                "open-finance-brasil" => "signing = \"open-finance-brasil\" is not applied by \
+                                          the proxy (it would rewrite the body into a JWS): \
+                                          sign bodies with SignBrasilBody or `fapi-agent \
+                                          brasil-sign`"
+                    .into(),
+                other => format!(
+                    "signing = {other:?} is no profile: use ob-uk-3.1.4, ob-uk-3.1.3, \
+                     fapi2-http-sig or berlin-group"
+                ),
+            }));
         }
         let url = url::Url::parse(&self.base_url)
             .map_err(|e| invalid(format!("base_url {:?} is not a URL: {e}", self.base_url)))?;
@@ -188,9 +231,20 @@ impl UpstreamConfig {
                 self.credential
             ))
         })?;
-        if self.signing.is_some() && cred.ob_uk.is_none() {
+        if matches!(
+            self.signing_profile(),
+            Some(SigningProfile::ObUk314 | SigningProfile::ObUk313)
+        ) && cred.ob_uk.is_none()
+        {
             return Err(invalid(format!(
                 "signing = {:?} needs a [credentials.{}.ob_uk] table (iss, tan)",
+                self.signing.as_deref().unwrap_or_default(),
+                self.credential
+            )));
+        }
+        if self.signing.is_some() && !cred.has_key() {
+            return Err(invalid(format!(
+                "signing = {:?} needs credential {:?} to have a key and certificate",
                 self.signing.as_deref().unwrap_or_default(),
                 self.credential
             )));

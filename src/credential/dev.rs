@@ -70,6 +70,7 @@ pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::err
         oauth: None,
         ob_uk: None,
         open_finance_brasil: None,
+        http_signatures: Default::default(),
     };
     let credential = Credential::load_with_source(
         "dev",

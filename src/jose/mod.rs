@@ -12,7 +12,9 @@ mod alg;
 pub mod assertion;
 pub mod brasil;
 pub mod dpop;
+pub mod jarm;
 mod jwk;
+pub mod jwks;
 pub mod ob_detached;
 pub mod request_object;
 

@@ -248,6 +248,8 @@ pub struct Client {
     /// For requests with the credential's certificate (when it has one).
     mtls: Option<Result<HttpsClient, OAuthError>>,
     metadata: tokio::sync::Mutex<Option<Arc<Metadata>>>,
+    /// The AS's signing keys (its `jwks_uri`), for JARM responses.
+    jwks: tokio::sync::Mutex<Option<Arc<Vec<crate::jose::jwks::JwksKey>>>>,
     /// The latest DPoP nonce per server origin.
     nonces: Mutex<HashMap<String, String>>,
     dpop: Mutex<Option<Arc<DpopKey>>>,
@@ -303,6 +305,7 @@ impl Client {
             plain,
             mtls,
             metadata: tokio::sync::Mutex::new(None),
+            jwks: tokio::sync::Mutex::new(None),
             nonces: Mutex::new(HashMap::new()),
             dpop: Mutex::new(dpop),
             cache: cache::TokenCache::default(),
@@ -432,6 +435,51 @@ impl Client {
             "no metadata for issuer {issuer:?} ({last}): set oauth.token_endpoint for a server \
              that publishes none"
         )))
+    }
+
+    /// The AS's signing keys, from the `jwks_uri` of its metadata: fetched
+    /// on first use, and again when `refresh` (a response named a key the
+    /// held set lacks: the AS rotated).
+    pub async fn server_keys(
+        &self,
+        refresh: bool,
+    ) -> Result<Arc<Vec<crate::jose::jwks::JwksKey>>, OAuthError> {
+        let mut held = self.jwks.lock().await;
+        if !refresh && let Some(k) = &*held {
+            return Ok(Arc::clone(k));
+        }
+        let m = self.metadata().await?;
+        let url = m.jwks_uri.clone().ok_or_else(|| {
+            OAuthError::Config(format!(
+                "the metadata of {:?} names no jwks_uri: its signed responses cannot be checked",
+                self.cred.config.issuer
+            ))
+        })?;
+        let http = self.plain.clone()?;
+        let timeout = Duration::from_secs(self.cfg.timeout_seconds);
+        let req = hyper::Request::get(&url)
+            .header(
+                hyper::header::ACCEPT,
+                "application/json, application/jwk-set+json",
+            )
+            .body(net::full(Bytes::new()))
+            .map_err(|e| OAuthError::Invalid(e.to_string()))?;
+        let resp = http
+            .send(req, timeout)
+            .await
+            .map_err(|e| OAuthError::Unavailable(e.to_string()))?;
+        let status = resp.status();
+        let body = net::read_body(resp.into_body(), MAX_RESPONSE_BYTES, timeout, &url)
+            .await
+            .map_err(|e| OAuthError::Unavailable(e.to_string()))?;
+        if !status.is_success() {
+            return Err(OAuthError::Unavailable(format!("{url}: HTTP {status}")));
+        }
+        let keys = crate::jose::jwks::parse(&body)
+            .map_err(|e| OAuthError::Config(format!("the keys at {url}: {e}")))?;
+        let keys = Arc::new(keys);
+        *held = Some(Arc::clone(&keys));
+        Ok(keys)
     }
 
     /// Forgets the metadata: the next request discovers it again.

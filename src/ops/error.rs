@@ -41,6 +41,9 @@ pub enum Error {
     /// The caller exceeded its request rate.
     #[error("rate limit: uid {0} sends more than its configured requests per second; retry later")]
     RateLimited(u32),
+    /// A signed message (a response, a JARM response) does not verify.
+    #[error("{0}")]
+    Unverified(String),
     /// A bug or resource failure inside the daemon.
     #[error("internal error: {0}")]
     Internal(String),
@@ -61,6 +64,8 @@ pub enum Kind {
     PermissionDenied,
     /// Over a limit.
     ResourceExhausted,
+    /// A signature presented for checking is not authentic.
+    Unauthenticated,
     /// A bug.
     Internal,
 }
@@ -78,6 +83,7 @@ impl Error {
             }
             Error::PermissionDenied(_) => Kind::PermissionDenied,
             Error::RateLimited(_) => Kind::ResourceExhausted,
+            Error::Unverified(_) => Kind::Unauthenticated,
             Error::Internal(_) => Kind::Internal,
         }
     }

@@ -22,6 +22,7 @@ pub mod onboard;
 pub mod proxy;
 pub mod read;
 pub mod sign_message;
+pub mod verify;
 pub mod token;
 pub mod watch;
 

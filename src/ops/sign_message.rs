@@ -1,6 +1,7 @@
 //! Message signatures (policy operation `sign_message`): the UK Open
-//! Banking detached JWS of a request body, and the Open Finance Brasil
-//! signed body. The caller gives the body (and the profile, or `aud`);
+//! Banking detached JWS of a request body, the Open Finance Brasil
+//! signed body, RFC 9421 request signatures (FAPI 2.0) and Berlin Group
+//! request signatures. The caller gives the body (and the profile, or `aud`);
 //! every header field and reserved claim is the daemon's, from the
 //! credential's `[ob_uk]` or `[open_finance_brasil]` table and its key.
 
@@ -8,6 +9,9 @@ use super::{Error, Gate, Peer, Selection};
 use crate::access::audit::{AuditEvent, AuditOp, Outcome};
 use crate::config::Operation;
 use crate::credential::Credential;
+use crate::httpsig::HttpSigError;
+use crate::httpsig::cavage::{self, BgRequest, BgSigned};
+use crate::httpsig::rfc9421::{self, HttpRequest};
 use crate::jose::brasil::{self, BrasilError};
 use crate::jose::ob_detached::{self, ObError, Version};
 
@@ -202,4 +206,145 @@ fn brasil_error(e: BrasilError) -> Error {
         BrasilError::Invalid(m) => Error::InvalidArgument(m),
         BrasilError::Key(k) => Error::Internal(format!("signing failed: {k}")),
     }
+}
+
+fn http_sig_error(e: HttpSigError) -> Error {
+    match e {
+        HttpSigError::Invalid(_) | HttpSigError::TooLarge { .. } => {
+            Error::InvalidArgument(e.to_string())
+        }
+        HttpSigError::UnsuitableKey(_) => Error::FailedPrecondition(e.to_string()),
+        HttpSigError::Unverified(_) => Error::Unverified(e.to_string()),
+        HttpSigError::Key(k) => Error::Internal(format!("signing failed: {k}")),
+    }
+}
+
+/// The RFC 9421 signature of `req` by `cred` (authorized by the caller):
+/// shared by the RPC and the egress proxy.
+pub async fn http_request_signature(
+    cred: &Credential,
+    req: &HttpRequest,
+) -> Result<(rfc9421::Signed, String), Error> {
+    let facts = cred.facts()?;
+    let kid = facts.jwk.thumbprint().to_owned();
+    let max = cred.config.http_signatures.max_body_bytes;
+    req.check(max).map_err(http_sig_error)?;
+    let key = cred.key()?.ready().await.map_err(|e| cred.key_failure(e))?;
+    let signed = rfc9421::sign(req, facts.alg, &kid, max, &key)
+        .await
+        .map_err(http_sig_error)?;
+    Ok((signed, kid))
+}
+
+/// What a caller asks to have signed under RFC 9421.
+#[derive(Debug, Clone)]
+pub struct HttpSignRequest {
+    /// Whose key.
+    pub credential: Selection,
+    /// The request.
+    pub request: HttpRequest,
+}
+
+/// SignHttpRequest: admission, selection, `sign_message`, audit.
+pub async fn sign_http_request(
+    gate: &Gate,
+    peer: &Peer,
+    req: Result<HttpSignRequest, Error>,
+) -> Result<(rfc9421::Signed, String), Error> {
+    let admitted = gate.admit(peer, AuditOp::SignMessage)?;
+    let req = req?;
+    let registry = gate.daemon().registry();
+    let cred = registry.select(&req.credential.by, req.credential.kid.as_deref())?;
+    admitted.authorize(&registry, &cred, Operation::SignMessage)?;
+    let result = http_request_signature(&cred, &req.request).await;
+    match &result {
+        Ok((s, kid)) => admitted.record(
+            &cred,
+            Outcome::Ok,
+            AuditEvent {
+                kid: Some(kid.clone()),
+                ..AuditEvent::default().detail(format!(
+                    "rfc9421 {} {} {} over {} bytes, {}",
+                    s.alg.as_str(),
+                    req.request.method,
+                    crate::net::redact_query(
+                        &s.target_uri
+                            .parse()
+                            .unwrap_or_else(|_| http::Uri::from_static("/"))
+                    ),
+                    req.request.body.len(),
+                    s.covered.join(" ")
+                ))
+            },
+        ),
+        Err(e) => admitted.record(
+            &cred,
+            Outcome::Error,
+            AuditEvent::default().detail(e.to_string()),
+        ),
+    }
+    result
+}
+
+/// The Berlin Group signature of `req` by `cred` (authorized by the
+/// caller): shared by the RPC and the egress proxy.
+pub async fn berlin_group_signature(cred: &Credential, req: &BgRequest) -> Result<BgSigned, Error> {
+    let facts = cred.facts()?;
+    let max = cred.config.http_signatures.max_body_bytes;
+    if facts.alg != crate::jose::Alg::Ps256 {
+        return Err(Error::FailedPrecondition(format!(
+            "credential {:?} has a non-RSA key: Berlin Group signatures are rsa-sha256 (use the \
+             QSealC's RSA key)",
+            cred.name
+        )));
+    }
+    req.check(max).map_err(http_sig_error)?;
+    let key = cred.key()?.ready().await.map_err(|e| cred.key_failure(e))?;
+    cavage::sign(req, facts.alg, &facts.chain_pem, max, &key)
+        .await
+        .map_err(http_sig_error)
+}
+
+/// What a caller asks to have signed for a Berlin Group bank.
+#[derive(Debug, Clone)]
+pub struct BgSignRequest {
+    /// Whose key (its certificate is the QSealC).
+    pub credential: Selection,
+    /// The request; an empty `x_request_id` is made here.
+    pub request: BgRequest,
+}
+
+/// SignBerlinGroupRequest: admission, selection, `sign_message`, audit.
+pub async fn sign_berlin_group(
+    gate: &Gate,
+    peer: &Peer,
+    req: Result<BgSignRequest, Error>,
+) -> Result<BgSigned, Error> {
+    let admitted = gate.admit(peer, AuditOp::SignMessage)?;
+    let mut req = req?;
+    let registry = gate.daemon().registry();
+    let cred = registry.select(&req.credential.by, req.credential.kid.as_deref())?;
+    admitted.authorize(&registry, &cred, Operation::SignMessage)?;
+    if req.request.x_request_id.is_empty() {
+        req.request.x_request_id = uuid::Uuid::new_v4().to_string();
+    }
+    let result = berlin_group_signature(&cred, &req.request).await;
+    match &result {
+        Ok(s) => admitted.record(
+            &cred,
+            Outcome::Ok,
+            AuditEvent::default().detail(format!(
+                "berlin-group x-request-id {} over {} bytes, {}",
+                s.x_request_id,
+                req.request.body.len(),
+                s.signed_headers.join(" ")
+            )),
+        ),
+        Err(e) => admitted.record(
+            &cred,
+            Outcome::Error,
+            AuditEvent::default().detail(e.to_string()),
+        ),
+    }
+    result
 }

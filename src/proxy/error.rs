@@ -112,6 +112,8 @@ impl ProxyError {
                 // No token or key can be had: the credential, its lock,
                 // or the authorization server.
                 Kind::FailedPrecondition | Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                // The upstream's response signature is wrong.
+                Kind::Unauthenticated => StatusCode::BAD_GATEWAY,
                 Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
             Self::Unreachable { .. } | Self::Misconfigured { .. } => StatusCode::BAD_GATEWAY,
@@ -135,6 +137,7 @@ impl ProxyError {
                 Kind::InvalidArgument => "bad_request",
                 Kind::NotFound => "not_found",
                 Kind::FailedPrecondition | Kind::Unavailable => "token_unavailable",
+                Kind::Unauthenticated => "upstream_signature_invalid",
                 Kind::Internal => "internal",
             },
             Self::Unreachable { .. } => "upstream_unreachable",

@@ -17,7 +17,7 @@ use super::error::ProxyError;
 use super::upstream::Upstream;
 use super::{APP_TOKEN, Context, INTERACTION_ID, route};
 use crate::access::audit::{HttpExchange, Outcome};
-use crate::config::UpstreamToken;
+use crate::config::{SigningProfile, UpstreamToken};
 use crate::net::Body;
 use crate::ops::proxy::{self as op, Admission, App};
 
@@ -123,7 +123,9 @@ pub async fn handle(
         cfg.deny_headers
             .iter()
             .any(|d| d.eq_ignore_ascii_case(h.as_str()))
-            || (cfg.signing.is_some() && h.as_str() == "x-jws-signature")
+            || cfg
+                .signing_profile()
+                .is_some_and(|p| p.reserved_headers().contains(&h.as_str()))
     }) {
         let e = ProxyError::HeaderNotAllowed(h.as_str().to_owned());
         return refuse(&ctx, &app, &exchange, Some(&route.upstream), e);
@@ -276,27 +278,70 @@ async fn send(
         .await
         .map_err(|e| ProxyError::BadRequest(format!("the request body could not be read: {e}")))?;
     let cfg = &upstream.cfg;
-    let signature = match cfg
-        .signing
-        .as_deref()
-        .and_then(crate::jose::ob_detached::Version::of_profile)
-    {
-        None => None,
-        Some(version) => match outgoing.held() {
-            Some(b) if b.is_empty() => None,
-            // OB signs requests with a body; it must be held to be signed.
-            Some(b) => Some(
-                crate::ops::sign_message::sign_ob_body(&admission.credential, version, b).await?,
-            ),
-            None => {
-                return Err(ProxyError::BadRequest(format!(
-                    "the body is larger than proxy.replay_buffer_bytes = {}: a signed request's \
-                     body must be held whole to be signed",
-                    ctx.replay_limit
-                )));
-            }
-        },
+    let profile = cfg.signing_profile();
+    // Every profile signs over the body: it must be held whole.
+    let held = match (profile, outgoing.held()) {
+        (None, _) => None,
+        (Some(_), Some(b)) => Some(b.clone()),
+        (Some(_), None) => {
+            return Err(ProxyError::BadRequest(format!(
+                "the body is larger than proxy.replay_buffer_bytes = {}: a signed request's \
+                 body must be held whole to be signed",
+                ctx.replay_limit
+            )));
+        }
     };
+    let mut extra: Vec<(HeaderName, String)> = Vec::new();
+    match (profile, held.as_deref()) {
+        (Some(p @ (SigningProfile::ObUk314 | SigningProfile::ObUk313)), Some(b))
+            if !b.is_empty() =>
+        {
+            // OB signs requests with a body.
+            let version = if p == SigningProfile::ObUk313 {
+                crate::jose::ob_detached::Version::UpTo313
+            } else {
+                crate::jose::ob_detached::Version::From314
+            };
+            let s =
+                crate::ops::sign_message::sign_ob_body(&admission.credential, version, b).await?;
+            extra.push((HeaderName::from_static("x-jws-signature"), s.signature));
+        }
+        (Some(SigningProfile::BerlinGroup), Some(b)) => {
+            // Every request carries a Digest (of an empty body too) and a
+            // UUID X-Request-ID, the app's if it sent one.
+            let x_request_id = parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+            let signed_when_present = ["psu-id", "psu-corporate-id", "tpp-redirect-uri", "date"];
+            let headers = signed_when_present
+                .iter()
+                .filter_map(|n| {
+                    parts
+                        .headers
+                        .get(*n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| ((*n).to_owned(), v.to_owned()))
+                })
+                .collect();
+            let req = crate::httpsig::cavage::BgRequest {
+                x_request_id,
+                headers,
+                body: b.to_vec(),
+            };
+            let s = crate::ops::sign_message::berlin_group_signature(&admission.credential, &req)
+                .await?;
+            extra.push((HeaderName::from_static("x-request-id"), s.x_request_id));
+            extra.push((HeaderName::from_static("digest"), s.digest));
+            extra.push((HeaderName::from_static("signature"), s.signature));
+            extra.push((
+                HeaderName::from_static("tpp-signature-certificate"),
+                s.certificate,
+            ));
+        }
+        _ => {}
+    }
     let (mut nonce_retried, mut token_retried, mut force_refresh) = (false, false, false);
     let mut unprocessed_retried = false;
     loop {
@@ -314,10 +359,13 @@ async fn send(
         if let Ok(id) = HeaderValue::from_str(&exchange.interaction_id) {
             headers.insert(INTERACTION_ID, id);
         }
-        if let Some(s) = &signature
-            && let Ok(v) = HeaderValue::from_str(&s.signature)
-        {
-            headers.insert(HeaderName::from_static("x-jws-signature"), v);
+        for (k, v) in &extra {
+            let v = HeaderValue::from_str(v).map_err(|_| {
+                ProxyError::Op(crate::ops::Error::Internal(format!(
+                    "a {k} value is not a header value"
+                )))
+            })?;
+            headers.insert(k.clone(), v);
         }
         if let Some(t) = &token {
             let scheme = if cfg.token == UpstreamToken::Dpop {
@@ -350,6 +398,35 @@ async fn send(
                 })?;
                 value.set_sensitive(true);
                 headers.insert(HeaderName::from_static("dpop"), value);
+            }
+        }
+        if profile == Some(SigningProfile::Fapi2HttpSig) {
+            // Over this attempt's token and proof: signed again each time.
+            let text = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let req = crate::httpsig::rfc9421::HttpRequest {
+                method: parts.method.as_str().to_owned(),
+                target_uri: url.clone(),
+                authorization: text("authorization"),
+                dpop: text("dpop"),
+                headers: Vec::new(),
+                body: held.as_deref().map(<[u8]>::to_vec).unwrap_or_default(),
+            };
+            let (s, _) =
+                crate::ops::sign_message::http_request_signature(&admission.credential, &req)
+                    .await?;
+            for (name, value) in [
+                ("signature-input", Some(s.signature_input)),
+                ("signature", Some(s.signature)),
+                ("content-digest", s.content_digest),
+            ] {
+                if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                    headers.insert(HeaderName::from_static(name), v);
+                }
             }
         }
         let Some(body) = outgoing.body() else {

@@ -330,4 +330,121 @@ impl pb::agent_server::Agent for AgentService {
             credential: signed.credential,
         }))
     }
+
+    async fn sign_http_request(
+        &self,
+        request: Request<pb::SignHttpRequestRequest>,
+    ) -> Result<Response<pb::SignHttpRequestResponse>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let decoded = convert::selection(req.credential).map(|credential| {
+            ops::sign_message::HttpSignRequest {
+                credential,
+                request: crate::httpsig::rfc9421::HttpRequest {
+                    method: req.method,
+                    target_uri: req.target_uri,
+                    authorization: convert::non_empty(req.authorization),
+                    dpop: convert::non_empty(req.dpop),
+                    headers: convert::headers(req.covered_headers),
+                    body: req.body,
+                },
+            }
+        });
+        let (s, keyid) = ops::sign_message::sign_http_request(&self.gate, &peer, decoded).await?;
+        Ok(Response::new(pb::SignHttpRequestResponse {
+            signature_input: s.signature_input,
+            signature: s.signature,
+            content_digest: s.content_digest.unwrap_or_default(),
+            covered_components: s.covered,
+            created: s.created,
+            keyid,
+            alg: s.alg.as_str().to_owned(),
+            target_uri: s.target_uri,
+        }))
+    }
+
+    async fn verify_http_response(
+        &self,
+        request: Request<pb::VerifyHttpResponseRequest>,
+    ) -> Result<Response<pb::VerifyHttpResponseResponse>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let decoded = convert::selection(req.credential).and_then(|credential| {
+            Ok(ops::verify::ResponseCheck {
+                credential,
+                request: crate::httpsig::rfc9421::HttpRequest {
+                    method: req.method,
+                    target_uri: req.target_uri,
+                    authorization: convert::non_empty(req.authorization),
+                    dpop: convert::non_empty(req.dpop),
+                    headers: Vec::new(),
+                    body: req.request_body,
+                },
+                status: u16::try_from(req.status)
+                    .ok()
+                    .filter(|s| (100..=599).contains(s))
+                    .ok_or_else(|| {
+                        ops::Error::InvalidArgument(format!(
+                            "status {} is not an HTTP status code",
+                            req.status
+                        ))
+                    })?,
+                headers: convert::headers(req.headers),
+                body: req.body,
+            })
+        });
+        let v = ops::verify::verify_http_response(&self.gate, &peer, decoded).await?;
+        Ok(Response::new(pb::VerifyHttpResponseResponse {
+            label: v.label,
+            keyid: v.keyid,
+            created: v.created,
+            covered_components: v.covered,
+        }))
+    }
+
+    async fn sign_berlin_group_request(
+        &self,
+        request: Request<pb::SignBerlinGroupRequestRequest>,
+    ) -> Result<Response<pb::SignBerlinGroupRequestResponse>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let decoded =
+            convert::selection(req.credential).map(|credential| ops::sign_message::BgSignRequest {
+                credential,
+                request: crate::httpsig::cavage::BgRequest {
+                    x_request_id: req.x_request_id,
+                    headers: convert::headers(req.headers),
+                    body: req.body,
+                },
+            });
+        let s = ops::sign_message::sign_berlin_group(&self.gate, &peer, decoded).await?;
+        Ok(Response::new(pb::SignBerlinGroupRequestResponse {
+            digest: s.digest,
+            signature: s.signature,
+            tpp_signature_certificate: s.certificate,
+            x_request_id: s.x_request_id,
+            signed_headers: s.signed_headers,
+            key_id: s.key_id,
+        }))
+    }
+
+    async fn verify_jarm_response(
+        &self,
+        request: Request<pb::VerifyJarmResponseRequest>,
+    ) -> Result<Response<pb::VerifyJarmResponseResponse>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let v = ops::verify::verify_jarm(
+            &self.gate,
+            &peer,
+            convert::selection(req.credential),
+            &req.response,
+        )
+        .await?;
+        Ok(Response::new(pb::VerifyJarmResponseResponse {
+            parameters: v.parameters.into_iter().collect(),
+            kid: v.kid,
+            alg: v.alg.to_owned(),
+        }))
+    }
 }

@@ -197,3 +197,13 @@ pub fn ob_profile(p: i32) -> Result<crate::jose::ob_detached::Version, Error> {
         )),
     }
 }
+
+/// An optional string field: empty means absent.
+pub fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// Header fields as name/value pairs.
+pub fn headers(h: Vec<pb::HttpHeader>) -> Vec<(String, String)> {
+    h.into_iter().map(|h| (h.name, h.value)).collect()
+}

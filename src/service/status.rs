@@ -14,6 +14,7 @@ impl From<Error> for Status {
             Kind::Unavailable => Code::Unavailable,
             Kind::PermissionDenied => Code::PermissionDenied,
             Kind::ResourceExhausted => Code::ResourceExhausted,
+            Kind::Unauthenticated => Code::Unauthenticated,
             Kind::Internal => Code::Internal,
         };
         Status::new(code, e.to_string())

@@ -14,6 +14,7 @@ import type { GetAccessTokenRequest as _fapi_agent_v1_GetAccessTokenRequest, Get
 import type { GetCredentialRequest as _fapi_agent_v1_GetCredentialRequest, GetCredentialRequest__Output as _fapi_agent_v1_GetCredentialRequest__Output } from './fapi_agent/v1/GetCredentialRequest';
 import type { GetKeyMaterialRequest as _fapi_agent_v1_GetKeyMaterialRequest, GetKeyMaterialRequest__Output as _fapi_agent_v1_GetKeyMaterialRequest__Output } from './fapi_agent/v1/GetKeyMaterialRequest';
 import type { GetKeyMaterialResponse as _fapi_agent_v1_GetKeyMaterialResponse, GetKeyMaterialResponse__Output as _fapi_agent_v1_GetKeyMaterialResponse__Output } from './fapi_agent/v1/GetKeyMaterialResponse';
+import type { HttpHeader as _fapi_agent_v1_HttpHeader, HttpHeader__Output as _fapi_agent_v1_HttpHeader__Output } from './fapi_agent/v1/HttpHeader';
 import type { ListCredentialsRequest as _fapi_agent_v1_ListCredentialsRequest, ListCredentialsRequest__Output as _fapi_agent_v1_ListCredentialsRequest__Output } from './fapi_agent/v1/ListCredentialsRequest';
 import type { ListCredentialsResponse as _fapi_agent_v1_ListCredentialsResponse, ListCredentialsResponse__Output as _fapi_agent_v1_ListCredentialsResponse__Output } from './fapi_agent/v1/ListCredentialsResponse';
 import type { LockRequest as _fapi_agent_v1_LockRequest, LockRequest__Output as _fapi_agent_v1_LockRequest__Output } from './fapi_agent/v1/LockRequest';
@@ -24,12 +25,16 @@ import type { PushAuthorizationRequestResponse as _fapi_agent_v1_PushAuthorizati
 import type { RefreshAccessTokenRequest as _fapi_agent_v1_RefreshAccessTokenRequest, RefreshAccessTokenRequest__Output as _fapi_agent_v1_RefreshAccessTokenRequest__Output } from './fapi_agent/v1/RefreshAccessTokenRequest';
 import type { ReloadRequest as _fapi_agent_v1_ReloadRequest, ReloadRequest__Output as _fapi_agent_v1_ReloadRequest__Output } from './fapi_agent/v1/ReloadRequest';
 import type { ReloadResponse as _fapi_agent_v1_ReloadResponse, ReloadResponse__Output as _fapi_agent_v1_ReloadResponse__Output } from './fapi_agent/v1/ReloadResponse';
+import type { SignBerlinGroupRequestRequest as _fapi_agent_v1_SignBerlinGroupRequestRequest, SignBerlinGroupRequestRequest__Output as _fapi_agent_v1_SignBerlinGroupRequestRequest__Output } from './fapi_agent/v1/SignBerlinGroupRequestRequest';
+import type { SignBerlinGroupRequestResponse as _fapi_agent_v1_SignBerlinGroupRequestResponse, SignBerlinGroupRequestResponse__Output as _fapi_agent_v1_SignBerlinGroupRequestResponse__Output } from './fapi_agent/v1/SignBerlinGroupRequestResponse';
 import type { SignBrasilBodyRequest as _fapi_agent_v1_SignBrasilBodyRequest, SignBrasilBodyRequest__Output as _fapi_agent_v1_SignBrasilBodyRequest__Output } from './fapi_agent/v1/SignBrasilBodyRequest';
 import type { SignBrasilBodyResponse as _fapi_agent_v1_SignBrasilBodyResponse, SignBrasilBodyResponse__Output as _fapi_agent_v1_SignBrasilBodyResponse__Output } from './fapi_agent/v1/SignBrasilBodyResponse';
 import type { SignClientAssertionRequest as _fapi_agent_v1_SignClientAssertionRequest, SignClientAssertionRequest__Output as _fapi_agent_v1_SignClientAssertionRequest__Output } from './fapi_agent/v1/SignClientAssertionRequest';
 import type { SignClientAssertionResponse as _fapi_agent_v1_SignClientAssertionResponse, SignClientAssertionResponse__Output as _fapi_agent_v1_SignClientAssertionResponse__Output } from './fapi_agent/v1/SignClientAssertionResponse';
 import type { SignDpopProofRequest as _fapi_agent_v1_SignDpopProofRequest, SignDpopProofRequest__Output as _fapi_agent_v1_SignDpopProofRequest__Output } from './fapi_agent/v1/SignDpopProofRequest';
 import type { SignDpopProofResponse as _fapi_agent_v1_SignDpopProofResponse, SignDpopProofResponse__Output as _fapi_agent_v1_SignDpopProofResponse__Output } from './fapi_agent/v1/SignDpopProofResponse';
+import type { SignHttpRequestRequest as _fapi_agent_v1_SignHttpRequestRequest, SignHttpRequestRequest__Output as _fapi_agent_v1_SignHttpRequestRequest__Output } from './fapi_agent/v1/SignHttpRequestRequest';
+import type { SignHttpRequestResponse as _fapi_agent_v1_SignHttpRequestResponse, SignHttpRequestResponse__Output as _fapi_agent_v1_SignHttpRequestResponse__Output } from './fapi_agent/v1/SignHttpRequestResponse';
 import type { SignObDetachedJwsRequest as _fapi_agent_v1_SignObDetachedJwsRequest, SignObDetachedJwsRequest__Output as _fapi_agent_v1_SignObDetachedJwsRequest__Output } from './fapi_agent/v1/SignObDetachedJwsRequest';
 import type { SignObDetachedJwsResponse as _fapi_agent_v1_SignObDetachedJwsResponse, SignObDetachedJwsResponse__Output as _fapi_agent_v1_SignObDetachedJwsResponse__Output } from './fapi_agent/v1/SignObDetachedJwsResponse';
 import type { StatusRequest as _fapi_agent_v1_StatusRequest, StatusRequest__Output as _fapi_agent_v1_StatusRequest__Output } from './fapi_agent/v1/StatusRequest';
@@ -37,6 +42,10 @@ import type { StatusResponse as _fapi_agent_v1_StatusResponse, StatusResponse__O
 import type { TokenStatus as _fapi_agent_v1_TokenStatus, TokenStatus__Output as _fapi_agent_v1_TokenStatus__Output } from './fapi_agent/v1/TokenStatus';
 import type { UnlockRequest as _fapi_agent_v1_UnlockRequest, UnlockRequest__Output as _fapi_agent_v1_UnlockRequest__Output } from './fapi_agent/v1/UnlockRequest';
 import type { UnlockResponse as _fapi_agent_v1_UnlockResponse, UnlockResponse__Output as _fapi_agent_v1_UnlockResponse__Output } from './fapi_agent/v1/UnlockResponse';
+import type { VerifyHttpResponseRequest as _fapi_agent_v1_VerifyHttpResponseRequest, VerifyHttpResponseRequest__Output as _fapi_agent_v1_VerifyHttpResponseRequest__Output } from './fapi_agent/v1/VerifyHttpResponseRequest';
+import type { VerifyHttpResponseResponse as _fapi_agent_v1_VerifyHttpResponseResponse, VerifyHttpResponseResponse__Output as _fapi_agent_v1_VerifyHttpResponseResponse__Output } from './fapi_agent/v1/VerifyHttpResponseResponse';
+import type { VerifyJarmResponseRequest as _fapi_agent_v1_VerifyJarmResponseRequest, VerifyJarmResponseRequest__Output as _fapi_agent_v1_VerifyJarmResponseRequest__Output } from './fapi_agent/v1/VerifyJarmResponseRequest';
+import type { VerifyJarmResponseResponse as _fapi_agent_v1_VerifyJarmResponseResponse, VerifyJarmResponseResponse__Output as _fapi_agent_v1_VerifyJarmResponseResponse__Output } from './fapi_agent/v1/VerifyJarmResponseResponse';
 import type { WatchCredentialsRequest as _fapi_agent_v1_WatchCredentialsRequest, WatchCredentialsRequest__Output as _fapi_agent_v1_WatchCredentialsRequest__Output } from './fapi_agent/v1/WatchCredentialsRequest';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -62,6 +71,7 @@ export interface ProtoGrpcType {
       GetKeyMaterialRequest: MessageTypeDefinition<_fapi_agent_v1_GetKeyMaterialRequest, _fapi_agent_v1_GetKeyMaterialRequest__Output>
       GetKeyMaterialResponse: MessageTypeDefinition<_fapi_agent_v1_GetKeyMaterialResponse, _fapi_agent_v1_GetKeyMaterialResponse__Output>
       Grant: EnumTypeDefinition
+      HttpHeader: MessageTypeDefinition<_fapi_agent_v1_HttpHeader, _fapi_agent_v1_HttpHeader__Output>
       KeyFormat: EnumTypeDefinition
       ListCredentialsRequest: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsRequest, _fapi_agent_v1_ListCredentialsRequest__Output>
       ListCredentialsResponse: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsResponse__Output>
@@ -75,12 +85,16 @@ export interface ProtoGrpcType {
       RefreshAccessTokenRequest: MessageTypeDefinition<_fapi_agent_v1_RefreshAccessTokenRequest, _fapi_agent_v1_RefreshAccessTokenRequest__Output>
       ReloadRequest: MessageTypeDefinition<_fapi_agent_v1_ReloadRequest, _fapi_agent_v1_ReloadRequest__Output>
       ReloadResponse: MessageTypeDefinition<_fapi_agent_v1_ReloadResponse, _fapi_agent_v1_ReloadResponse__Output>
+      SignBerlinGroupRequestRequest: MessageTypeDefinition<_fapi_agent_v1_SignBerlinGroupRequestRequest, _fapi_agent_v1_SignBerlinGroupRequestRequest__Output>
+      SignBerlinGroupRequestResponse: MessageTypeDefinition<_fapi_agent_v1_SignBerlinGroupRequestResponse, _fapi_agent_v1_SignBerlinGroupRequestResponse__Output>
       SignBrasilBodyRequest: MessageTypeDefinition<_fapi_agent_v1_SignBrasilBodyRequest, _fapi_agent_v1_SignBrasilBodyRequest__Output>
       SignBrasilBodyResponse: MessageTypeDefinition<_fapi_agent_v1_SignBrasilBodyResponse, _fapi_agent_v1_SignBrasilBodyResponse__Output>
       SignClientAssertionRequest: MessageTypeDefinition<_fapi_agent_v1_SignClientAssertionRequest, _fapi_agent_v1_SignClientAssertionRequest__Output>
       SignClientAssertionResponse: MessageTypeDefinition<_fapi_agent_v1_SignClientAssertionResponse, _fapi_agent_v1_SignClientAssertionResponse__Output>
       SignDpopProofRequest: MessageTypeDefinition<_fapi_agent_v1_SignDpopProofRequest, _fapi_agent_v1_SignDpopProofRequest__Output>
       SignDpopProofResponse: MessageTypeDefinition<_fapi_agent_v1_SignDpopProofResponse, _fapi_agent_v1_SignDpopProofResponse__Output>
+      SignHttpRequestRequest: MessageTypeDefinition<_fapi_agent_v1_SignHttpRequestRequest, _fapi_agent_v1_SignHttpRequestRequest__Output>
+      SignHttpRequestResponse: MessageTypeDefinition<_fapi_agent_v1_SignHttpRequestResponse, _fapi_agent_v1_SignHttpRequestResponse__Output>
       SignObDetachedJwsRequest: MessageTypeDefinition<_fapi_agent_v1_SignObDetachedJwsRequest, _fapi_agent_v1_SignObDetachedJwsRequest__Output>
       SignObDetachedJwsResponse: MessageTypeDefinition<_fapi_agent_v1_SignObDetachedJwsResponse, _fapi_agent_v1_SignObDetachedJwsResponse__Output>
       StatusRequest: MessageTypeDefinition<_fapi_agent_v1_StatusRequest, _fapi_agent_v1_StatusRequest__Output>
@@ -88,6 +102,10 @@ export interface ProtoGrpcType {
       TokenStatus: MessageTypeDefinition<_fapi_agent_v1_TokenStatus, _fapi_agent_v1_TokenStatus__Output>
       UnlockRequest: MessageTypeDefinition<_fapi_agent_v1_UnlockRequest, _fapi_agent_v1_UnlockRequest__Output>
       UnlockResponse: MessageTypeDefinition<_fapi_agent_v1_UnlockResponse, _fapi_agent_v1_UnlockResponse__Output>
+      VerifyHttpResponseRequest: MessageTypeDefinition<_fapi_agent_v1_VerifyHttpResponseRequest, _fapi_agent_v1_VerifyHttpResponseRequest__Output>
+      VerifyHttpResponseResponse: MessageTypeDefinition<_fapi_agent_v1_VerifyHttpResponseResponse, _fapi_agent_v1_VerifyHttpResponseResponse__Output>
+      VerifyJarmResponseRequest: MessageTypeDefinition<_fapi_agent_v1_VerifyJarmResponseRequest, _fapi_agent_v1_VerifyJarmResponseRequest__Output>
+      VerifyJarmResponseResponse: MessageTypeDefinition<_fapi_agent_v1_VerifyJarmResponseResponse, _fapi_agent_v1_VerifyJarmResponseResponse__Output>
       WatchCredentialsRequest: MessageTypeDefinition<_fapi_agent_v1_WatchCredentialsRequest, _fapi_agent_v1_WatchCredentialsRequest__Output>
     }
   }

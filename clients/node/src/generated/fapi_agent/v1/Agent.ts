@@ -17,14 +17,22 @@ import type { ListCredentialsResponse as _fapi_agent_v1_ListCredentialsResponse,
 import type { PushAuthorizationRequestRequest as _fapi_agent_v1_PushAuthorizationRequestRequest, PushAuthorizationRequestRequest__Output as _fapi_agent_v1_PushAuthorizationRequestRequest__Output } from '../../fapi_agent/v1/PushAuthorizationRequestRequest';
 import type { PushAuthorizationRequestResponse as _fapi_agent_v1_PushAuthorizationRequestResponse, PushAuthorizationRequestResponse__Output as _fapi_agent_v1_PushAuthorizationRequestResponse__Output } from '../../fapi_agent/v1/PushAuthorizationRequestResponse';
 import type { RefreshAccessTokenRequest as _fapi_agent_v1_RefreshAccessTokenRequest, RefreshAccessTokenRequest__Output as _fapi_agent_v1_RefreshAccessTokenRequest__Output } from '../../fapi_agent/v1/RefreshAccessTokenRequest';
+import type { SignBerlinGroupRequestRequest as _fapi_agent_v1_SignBerlinGroupRequestRequest, SignBerlinGroupRequestRequest__Output as _fapi_agent_v1_SignBerlinGroupRequestRequest__Output } from '../../fapi_agent/v1/SignBerlinGroupRequestRequest';
+import type { SignBerlinGroupRequestResponse as _fapi_agent_v1_SignBerlinGroupRequestResponse, SignBerlinGroupRequestResponse__Output as _fapi_agent_v1_SignBerlinGroupRequestResponse__Output } from '../../fapi_agent/v1/SignBerlinGroupRequestResponse';
 import type { SignBrasilBodyRequest as _fapi_agent_v1_SignBrasilBodyRequest, SignBrasilBodyRequest__Output as _fapi_agent_v1_SignBrasilBodyRequest__Output } from '../../fapi_agent/v1/SignBrasilBodyRequest';
 import type { SignBrasilBodyResponse as _fapi_agent_v1_SignBrasilBodyResponse, SignBrasilBodyResponse__Output as _fapi_agent_v1_SignBrasilBodyResponse__Output } from '../../fapi_agent/v1/SignBrasilBodyResponse';
 import type { SignClientAssertionRequest as _fapi_agent_v1_SignClientAssertionRequest, SignClientAssertionRequest__Output as _fapi_agent_v1_SignClientAssertionRequest__Output } from '../../fapi_agent/v1/SignClientAssertionRequest';
 import type { SignClientAssertionResponse as _fapi_agent_v1_SignClientAssertionResponse, SignClientAssertionResponse__Output as _fapi_agent_v1_SignClientAssertionResponse__Output } from '../../fapi_agent/v1/SignClientAssertionResponse';
 import type { SignDpopProofRequest as _fapi_agent_v1_SignDpopProofRequest, SignDpopProofRequest__Output as _fapi_agent_v1_SignDpopProofRequest__Output } from '../../fapi_agent/v1/SignDpopProofRequest';
 import type { SignDpopProofResponse as _fapi_agent_v1_SignDpopProofResponse, SignDpopProofResponse__Output as _fapi_agent_v1_SignDpopProofResponse__Output } from '../../fapi_agent/v1/SignDpopProofResponse';
+import type { SignHttpRequestRequest as _fapi_agent_v1_SignHttpRequestRequest, SignHttpRequestRequest__Output as _fapi_agent_v1_SignHttpRequestRequest__Output } from '../../fapi_agent/v1/SignHttpRequestRequest';
+import type { SignHttpRequestResponse as _fapi_agent_v1_SignHttpRequestResponse, SignHttpRequestResponse__Output as _fapi_agent_v1_SignHttpRequestResponse__Output } from '../../fapi_agent/v1/SignHttpRequestResponse';
 import type { SignObDetachedJwsRequest as _fapi_agent_v1_SignObDetachedJwsRequest, SignObDetachedJwsRequest__Output as _fapi_agent_v1_SignObDetachedJwsRequest__Output } from '../../fapi_agent/v1/SignObDetachedJwsRequest';
 import type { SignObDetachedJwsResponse as _fapi_agent_v1_SignObDetachedJwsResponse, SignObDetachedJwsResponse__Output as _fapi_agent_v1_SignObDetachedJwsResponse__Output } from '../../fapi_agent/v1/SignObDetachedJwsResponse';
+import type { VerifyHttpResponseRequest as _fapi_agent_v1_VerifyHttpResponseRequest, VerifyHttpResponseRequest__Output as _fapi_agent_v1_VerifyHttpResponseRequest__Output } from '../../fapi_agent/v1/VerifyHttpResponseRequest';
+import type { VerifyHttpResponseResponse as _fapi_agent_v1_VerifyHttpResponseResponse, VerifyHttpResponseResponse__Output as _fapi_agent_v1_VerifyHttpResponseResponse__Output } from '../../fapi_agent/v1/VerifyHttpResponseResponse';
+import type { VerifyJarmResponseRequest as _fapi_agent_v1_VerifyJarmResponseRequest, VerifyJarmResponseRequest__Output as _fapi_agent_v1_VerifyJarmResponseRequest__Output } from '../../fapi_agent/v1/VerifyJarmResponseRequest';
+import type { VerifyJarmResponseResponse as _fapi_agent_v1_VerifyJarmResponseResponse, VerifyJarmResponseResponse__Output as _fapi_agent_v1_VerifyJarmResponseResponse__Output } from '../../fapi_agent/v1/VerifyJarmResponseResponse';
 import type { WatchCredentialsRequest as _fapi_agent_v1_WatchCredentialsRequest, WatchCredentialsRequest__Output as _fapi_agent_v1_WatchCredentialsRequest__Output } from '../../fapi_agent/v1/WatchCredentialsRequest';
 
 export interface AgentClient extends grpc.Client {
@@ -100,6 +108,15 @@ export interface AgentClient extends grpc.Client {
   refreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
   refreshAccessToken(argument: _fapi_agent_v1_RefreshAccessTokenRequest, callback: grpc.requestCallback<_fapi_agent_v1_AccessToken__Output>): grpc.ClientUnaryCall;
   
+  SignBerlinGroupRequest(argument: _fapi_agent_v1_SignBerlinGroupRequestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignBerlinGroupRequestResponse__Output>): grpc.ClientUnaryCall;
+  SignBerlinGroupRequest(argument: _fapi_agent_v1_SignBerlinGroupRequestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignBerlinGroupRequestResponse__Output>): grpc.ClientUnaryCall;
+  SignBerlinGroupRequest(argument: _fapi_agent_v1_SignBerlinGroupRequestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignBerlinGroupRequestResponse__Output>): grpc.ClientUnaryCall;
+  SignBerlinGroupRequest(argument: _fapi_agent_v1_SignBerlinGroupRequestRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignBerlinGroupRequestResponse__Output>): grpc.ClientUnaryCall;
+  signBerlinGroupRequest(argument: _fapi_agent_v1_SignBerlinGroupRequestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignBerlinGroupRequestResponse__Output>): grpc.ClientUnaryCall;
+  signBerlinGroupRequest(argument: _fapi_agent_v1_SignBerlinGroupRequestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignBerlinGroupRequestResponse__Output>): grpc.ClientUnaryCall;
+  signBerlinGroupRequest(argument: _fapi_agent_v1_SignBerlinGroupRequestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignBerlinGroupRequestResponse__Output>): grpc.ClientUnaryCall;
+  signBerlinGroupRequest(argument: _fapi_agent_v1_SignBerlinGroupRequestRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignBerlinGroupRequestResponse__Output>): grpc.ClientUnaryCall;
+  
   SignBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
   SignBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
   SignBrasilBody(argument: _fapi_agent_v1_SignBrasilBodyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignBrasilBodyResponse__Output>): grpc.ClientUnaryCall;
@@ -127,6 +144,15 @@ export interface AgentClient extends grpc.Client {
   signDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
   signDpopProof(argument: _fapi_agent_v1_SignDpopProofRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignDpopProofResponse__Output>): grpc.ClientUnaryCall;
   
+  SignHttpRequest(argument: _fapi_agent_v1_SignHttpRequestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignHttpRequestResponse__Output>): grpc.ClientUnaryCall;
+  SignHttpRequest(argument: _fapi_agent_v1_SignHttpRequestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignHttpRequestResponse__Output>): grpc.ClientUnaryCall;
+  SignHttpRequest(argument: _fapi_agent_v1_SignHttpRequestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignHttpRequestResponse__Output>): grpc.ClientUnaryCall;
+  SignHttpRequest(argument: _fapi_agent_v1_SignHttpRequestRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignHttpRequestResponse__Output>): grpc.ClientUnaryCall;
+  signHttpRequest(argument: _fapi_agent_v1_SignHttpRequestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignHttpRequestResponse__Output>): grpc.ClientUnaryCall;
+  signHttpRequest(argument: _fapi_agent_v1_SignHttpRequestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignHttpRequestResponse__Output>): grpc.ClientUnaryCall;
+  signHttpRequest(argument: _fapi_agent_v1_SignHttpRequestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignHttpRequestResponse__Output>): grpc.ClientUnaryCall;
+  signHttpRequest(argument: _fapi_agent_v1_SignHttpRequestRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignHttpRequestResponse__Output>): grpc.ClientUnaryCall;
+  
   SignObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
   SignObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
   SignObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
@@ -135,6 +161,24 @@ export interface AgentClient extends grpc.Client {
   signObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
   signObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
   signObDetachedJws(argument: _fapi_agent_v1_SignObDetachedJwsRequest, callback: grpc.requestCallback<_fapi_agent_v1_SignObDetachedJwsResponse__Output>): grpc.ClientUnaryCall;
+  
+  VerifyHttpResponse(argument: _fapi_agent_v1_VerifyHttpResponseRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_VerifyHttpResponseResponse__Output>): grpc.ClientUnaryCall;
+  VerifyHttpResponse(argument: _fapi_agent_v1_VerifyHttpResponseRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_VerifyHttpResponseResponse__Output>): grpc.ClientUnaryCall;
+  VerifyHttpResponse(argument: _fapi_agent_v1_VerifyHttpResponseRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_VerifyHttpResponseResponse__Output>): grpc.ClientUnaryCall;
+  VerifyHttpResponse(argument: _fapi_agent_v1_VerifyHttpResponseRequest, callback: grpc.requestCallback<_fapi_agent_v1_VerifyHttpResponseResponse__Output>): grpc.ClientUnaryCall;
+  verifyHttpResponse(argument: _fapi_agent_v1_VerifyHttpResponseRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_VerifyHttpResponseResponse__Output>): grpc.ClientUnaryCall;
+  verifyHttpResponse(argument: _fapi_agent_v1_VerifyHttpResponseRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_VerifyHttpResponseResponse__Output>): grpc.ClientUnaryCall;
+  verifyHttpResponse(argument: _fapi_agent_v1_VerifyHttpResponseRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_VerifyHttpResponseResponse__Output>): grpc.ClientUnaryCall;
+  verifyHttpResponse(argument: _fapi_agent_v1_VerifyHttpResponseRequest, callback: grpc.requestCallback<_fapi_agent_v1_VerifyHttpResponseResponse__Output>): grpc.ClientUnaryCall;
+  
+  VerifyJarmResponse(argument: _fapi_agent_v1_VerifyJarmResponseRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_VerifyJarmResponseResponse__Output>): grpc.ClientUnaryCall;
+  VerifyJarmResponse(argument: _fapi_agent_v1_VerifyJarmResponseRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_VerifyJarmResponseResponse__Output>): grpc.ClientUnaryCall;
+  VerifyJarmResponse(argument: _fapi_agent_v1_VerifyJarmResponseRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_VerifyJarmResponseResponse__Output>): grpc.ClientUnaryCall;
+  VerifyJarmResponse(argument: _fapi_agent_v1_VerifyJarmResponseRequest, callback: grpc.requestCallback<_fapi_agent_v1_VerifyJarmResponseResponse__Output>): grpc.ClientUnaryCall;
+  verifyJarmResponse(argument: _fapi_agent_v1_VerifyJarmResponseRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_VerifyJarmResponseResponse__Output>): grpc.ClientUnaryCall;
+  verifyJarmResponse(argument: _fapi_agent_v1_VerifyJarmResponseRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_VerifyJarmResponseResponse__Output>): grpc.ClientUnaryCall;
+  verifyJarmResponse(argument: _fapi_agent_v1_VerifyJarmResponseRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_VerifyJarmResponseResponse__Output>): grpc.ClientUnaryCall;
+  verifyJarmResponse(argument: _fapi_agent_v1_VerifyJarmResponseRequest, callback: grpc.requestCallback<_fapi_agent_v1_VerifyJarmResponseResponse__Output>): grpc.ClientUnaryCall;
   
   WatchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
   WatchCredentials(argument: _fapi_agent_v1_WatchCredentialsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_fapi_agent_v1_CredentialEvent__Output>;
@@ -160,13 +204,21 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   RefreshAccessToken: grpc.handleUnaryCall<_fapi_agent_v1_RefreshAccessTokenRequest__Output, _fapi_agent_v1_AccessToken>;
   
+  SignBerlinGroupRequest: grpc.handleUnaryCall<_fapi_agent_v1_SignBerlinGroupRequestRequest__Output, _fapi_agent_v1_SignBerlinGroupRequestResponse>;
+  
   SignBrasilBody: grpc.handleUnaryCall<_fapi_agent_v1_SignBrasilBodyRequest__Output, _fapi_agent_v1_SignBrasilBodyResponse>;
   
   SignClientAssertion: grpc.handleUnaryCall<_fapi_agent_v1_SignClientAssertionRequest__Output, _fapi_agent_v1_SignClientAssertionResponse>;
   
   SignDpopProof: grpc.handleUnaryCall<_fapi_agent_v1_SignDpopProofRequest__Output, _fapi_agent_v1_SignDpopProofResponse>;
   
+  SignHttpRequest: grpc.handleUnaryCall<_fapi_agent_v1_SignHttpRequestRequest__Output, _fapi_agent_v1_SignHttpRequestResponse>;
+  
   SignObDetachedJws: grpc.handleUnaryCall<_fapi_agent_v1_SignObDetachedJwsRequest__Output, _fapi_agent_v1_SignObDetachedJwsResponse>;
+  
+  VerifyHttpResponse: grpc.handleUnaryCall<_fapi_agent_v1_VerifyHttpResponseRequest__Output, _fapi_agent_v1_VerifyHttpResponseResponse>;
+  
+  VerifyJarmResponse: grpc.handleUnaryCall<_fapi_agent_v1_VerifyJarmResponseRequest__Output, _fapi_agent_v1_VerifyJarmResponseResponse>;
   
   WatchCredentials: grpc.handleServerStreamingCall<_fapi_agent_v1_WatchCredentialsRequest__Output, _fapi_agent_v1_CredentialEvent>;
   
@@ -181,9 +233,13 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   ListCredentials: MethodDefinition<_fapi_agent_v1_ListCredentialsRequest, _fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsRequest__Output, _fapi_agent_v1_ListCredentialsResponse__Output>
   PushAuthorizationRequest: MethodDefinition<_fapi_agent_v1_PushAuthorizationRequestRequest, _fapi_agent_v1_PushAuthorizationRequestResponse, _fapi_agent_v1_PushAuthorizationRequestRequest__Output, _fapi_agent_v1_PushAuthorizationRequestResponse__Output>
   RefreshAccessToken: MethodDefinition<_fapi_agent_v1_RefreshAccessTokenRequest, _fapi_agent_v1_AccessToken, _fapi_agent_v1_RefreshAccessTokenRequest__Output, _fapi_agent_v1_AccessToken__Output>
+  SignBerlinGroupRequest: MethodDefinition<_fapi_agent_v1_SignBerlinGroupRequestRequest, _fapi_agent_v1_SignBerlinGroupRequestResponse, _fapi_agent_v1_SignBerlinGroupRequestRequest__Output, _fapi_agent_v1_SignBerlinGroupRequestResponse__Output>
   SignBrasilBody: MethodDefinition<_fapi_agent_v1_SignBrasilBodyRequest, _fapi_agent_v1_SignBrasilBodyResponse, _fapi_agent_v1_SignBrasilBodyRequest__Output, _fapi_agent_v1_SignBrasilBodyResponse__Output>
   SignClientAssertion: MethodDefinition<_fapi_agent_v1_SignClientAssertionRequest, _fapi_agent_v1_SignClientAssertionResponse, _fapi_agent_v1_SignClientAssertionRequest__Output, _fapi_agent_v1_SignClientAssertionResponse__Output>
   SignDpopProof: MethodDefinition<_fapi_agent_v1_SignDpopProofRequest, _fapi_agent_v1_SignDpopProofResponse, _fapi_agent_v1_SignDpopProofRequest__Output, _fapi_agent_v1_SignDpopProofResponse__Output>
+  SignHttpRequest: MethodDefinition<_fapi_agent_v1_SignHttpRequestRequest, _fapi_agent_v1_SignHttpRequestResponse, _fapi_agent_v1_SignHttpRequestRequest__Output, _fapi_agent_v1_SignHttpRequestResponse__Output>
   SignObDetachedJws: MethodDefinition<_fapi_agent_v1_SignObDetachedJwsRequest, _fapi_agent_v1_SignObDetachedJwsResponse, _fapi_agent_v1_SignObDetachedJwsRequest__Output, _fapi_agent_v1_SignObDetachedJwsResponse__Output>
+  VerifyHttpResponse: MethodDefinition<_fapi_agent_v1_VerifyHttpResponseRequest, _fapi_agent_v1_VerifyHttpResponseResponse, _fapi_agent_v1_VerifyHttpResponseRequest__Output, _fapi_agent_v1_VerifyHttpResponseResponse__Output>
+  VerifyJarmResponse: MethodDefinition<_fapi_agent_v1_VerifyJarmResponseRequest, _fapi_agent_v1_VerifyJarmResponseResponse, _fapi_agent_v1_VerifyJarmResponseRequest__Output, _fapi_agent_v1_VerifyJarmResponseResponse__Output>
   WatchCredentials: MethodDefinition<_fapi_agent_v1_WatchCredentialsRequest, _fapi_agent_v1_CredentialEvent, _fapi_agent_v1_WatchCredentialsRequest__Output, _fapi_agent_v1_CredentialEvent__Output>
 }

@@ -499,3 +499,136 @@ class SignBrasilBodyResponse(_message.Message):
     jti: str
     kid: str
     def __init__(self, jws: _Optional[str] = ..., jti: _Optional[str] = ..., kid: _Optional[str] = ...) -> None: ...
+
+class HttpHeader(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class SignHttpRequestRequest(_message.Message):
+    __slots__ = ("credential", "method", "target_uri", "authorization", "dpop", "covered_headers", "body")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    TARGET_URI_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
+    DPOP_FIELD_NUMBER: _ClassVar[int]
+    COVERED_HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    method: str
+    target_uri: str
+    authorization: str
+    dpop: str
+    covered_headers: _containers.RepeatedCompositeFieldContainer[HttpHeader]
+    body: bytes
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., method: _Optional[str] = ..., target_uri: _Optional[str] = ..., authorization: _Optional[str] = ..., dpop: _Optional[str] = ..., covered_headers: _Optional[_Iterable[_Union[HttpHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+
+class SignHttpRequestResponse(_message.Message):
+    __slots__ = ("signature_input", "signature", "content_digest", "covered_components", "created", "keyid", "alg", "target_uri")
+    SIGNATURE_INPUT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    COVERED_COMPONENTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    KEYID_FIELD_NUMBER: _ClassVar[int]
+    ALG_FIELD_NUMBER: _ClassVar[int]
+    TARGET_URI_FIELD_NUMBER: _ClassVar[int]
+    signature_input: str
+    signature: str
+    content_digest: str
+    covered_components: _containers.RepeatedScalarFieldContainer[str]
+    created: int
+    keyid: str
+    alg: str
+    target_uri: str
+    def __init__(self, signature_input: _Optional[str] = ..., signature: _Optional[str] = ..., content_digest: _Optional[str] = ..., covered_components: _Optional[_Iterable[str]] = ..., created: _Optional[int] = ..., keyid: _Optional[str] = ..., alg: _Optional[str] = ..., target_uri: _Optional[str] = ...) -> None: ...
+
+class VerifyHttpResponseRequest(_message.Message):
+    __slots__ = ("credential", "method", "target_uri", "authorization", "dpop", "request_body", "status", "headers", "body")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    TARGET_URI_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_FIELD_NUMBER: _ClassVar[int]
+    DPOP_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_BODY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    method: str
+    target_uri: str
+    authorization: str
+    dpop: str
+    request_body: bytes
+    status: int
+    headers: _containers.RepeatedCompositeFieldContainer[HttpHeader]
+    body: bytes
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., method: _Optional[str] = ..., target_uri: _Optional[str] = ..., authorization: _Optional[str] = ..., dpop: _Optional[str] = ..., request_body: _Optional[bytes] = ..., status: _Optional[int] = ..., headers: _Optional[_Iterable[_Union[HttpHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+
+class VerifyHttpResponseResponse(_message.Message):
+    __slots__ = ("label", "keyid", "created", "covered_components")
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    KEYID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    COVERED_COMPONENTS_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    keyid: str
+    created: int
+    covered_components: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, label: _Optional[str] = ..., keyid: _Optional[str] = ..., created: _Optional[int] = ..., covered_components: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SignBerlinGroupRequestRequest(_message.Message):
+    __slots__ = ("credential", "x_request_id", "headers", "body")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    X_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    x_request_id: str
+    headers: _containers.RepeatedCompositeFieldContainer[HttpHeader]
+    body: bytes
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., x_request_id: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[HttpHeader, _Mapping]]] = ..., body: _Optional[bytes] = ...) -> None: ...
+
+class SignBerlinGroupRequestResponse(_message.Message):
+    __slots__ = ("digest", "signature", "tpp_signature_certificate", "x_request_id", "signed_headers", "key_id")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    TPP_SIGNATURE_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    X_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_HEADERS_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    signature: str
+    tpp_signature_certificate: str
+    x_request_id: str
+    signed_headers: _containers.RepeatedScalarFieldContainer[str]
+    key_id: str
+    def __init__(self, digest: _Optional[str] = ..., signature: _Optional[str] = ..., tpp_signature_certificate: _Optional[str] = ..., x_request_id: _Optional[str] = ..., signed_headers: _Optional[_Iterable[str]] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class VerifyJarmResponseRequest(_message.Message):
+    __slots__ = ("credential", "response")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    response: str
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., response: _Optional[str] = ...) -> None: ...
+
+class VerifyJarmResponseResponse(_message.Message):
+    __slots__ = ("parameters", "kid", "alg")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    ALG_FIELD_NUMBER: _ClassVar[int]
+    parameters: _containers.ScalarMap[str, str]
+    kid: str
+    alg: str
+    def __init__(self, parameters: _Optional[_Mapping[str, str]] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ...) -> None: ...

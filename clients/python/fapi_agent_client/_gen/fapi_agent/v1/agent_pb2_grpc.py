@@ -100,6 +100,26 @@ class AgentStub:
                 request_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyRequest.SerializeToString,
                 response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyResponse.FromString,
                 _registered_method=True)
+        self.SignHttpRequest = channel.unary_unary(
+                '/fapi_agent.v1.Agent/SignHttpRequest',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignHttpRequestRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignHttpRequestResponse.FromString,
+                _registered_method=True)
+        self.VerifyHttpResponse = channel.unary_unary(
+                '/fapi_agent.v1.Agent/VerifyHttpResponse',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyHttpResponseRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyHttpResponseResponse.FromString,
+                _registered_method=True)
+        self.SignBerlinGroupRequest = channel.unary_unary(
+                '/fapi_agent.v1.Agent/SignBerlinGroupRequest',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignBerlinGroupRequestRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignBerlinGroupRequestResponse.FromString,
+                _registered_method=True)
+        self.VerifyJarmResponse = channel.unary_unary(
+                '/fapi_agent.v1.Agent/VerifyJarmResponse',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -230,6 +250,56 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SignHttpRequest(self, request, context):
+        """An RFC 9421 HTTP message signature of a request for a FAPI 2.0
+        resource server: covers @method, @target-uri, authorization and dpop
+        when given, content-digest (RFC 9530, computed here) when there is a
+        body, then any further headers named; parameters created, keyid (the
+        key's JWK thumbprint) and tag="fapi-2-request" are the daemon's. The
+        algorithm follows the key: rsa-pss-sha512, ecdsa-p256-sha256, ed25519.
+        Policy operation `sign_message`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyHttpResponse(self, request, context):
+        """Verifies a resource server's RFC 9421 response signature
+        (tag="fapi-2-response": @status, the request's @method;req and
+        @target-uri;req, its authorization;req, dpop;req and
+        content-digest;req when it had them, and content-digest matching the
+        body) against the keys in the credential's
+        `http_signatures.response_jwks`. Public keys only. Policy operation
+        `read`. A signature that does not verify is UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignBerlinGroupRequest(self, request, context):
+        """A Berlin Group NextGenPSD2 request signature
+        (draft-cavage-http-signatures-10): Digest (SHA-256) of the body,
+        rsa-sha256 over digest, x-request-id and psu-id, psu-corporate-id,
+        tpp-redirect-uri, date when given; keyId from the certificate's serial
+        and issuer; TPP-Signature-Certificate its base64 DER. RSA keys only.
+        Policy operation `sign_message`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyJarmResponse(self, request, context):
+        """Verifies a JARM authorization response (response_mode=jwt): a JWS by
+        the credential's authorization server, checked against the JWKS its
+        metadata names (jwks_uri), with iss (the AS's issuer), aud (the
+        client_id) and exp; returns the authorization response parameters.
+        Public keys only. Policy operation `token`. A response that does not
+        verify is UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -297,6 +367,26 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.SignBrasilBody,
                     request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyRequest.FromString,
                     response_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyResponse.SerializeToString,
+            ),
+            'SignHttpRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignHttpRequest,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignHttpRequestRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignHttpRequestResponse.SerializeToString,
+            ),
+            'VerifyHttpResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyHttpResponse,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyHttpResponseRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyHttpResponseResponse.SerializeToString,
+            ),
+            'SignBerlinGroupRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignBerlinGroupRequest,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.SignBerlinGroupRequestRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.SignBerlinGroupRequestResponse.SerializeToString,
+            ),
+            'VerifyJarmResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyJarmResponse,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -651,6 +741,114 @@ class Agent:
             '/fapi_agent.v1.Agent/SignBrasilBody',
             fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyRequest.SerializeToString,
             fapi__agent_dot_v1_dot_agent__pb2.SignBrasilBodyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignHttpRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/SignHttpRequest',
+            fapi__agent_dot_v1_dot_agent__pb2.SignHttpRequestRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.SignHttpRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyHttpResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/VerifyHttpResponse',
+            fapi__agent_dot_v1_dot_agent__pb2.VerifyHttpResponseRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.VerifyHttpResponseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignBerlinGroupRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/SignBerlinGroupRequest',
+            fapi__agent_dot_v1_dot_agent__pb2.SignBerlinGroupRequestRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.SignBerlinGroupRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyJarmResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/VerifyJarmResponse',
+            fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseResponse.FromString,
             options,
             channel_credentials,
             insecure,
