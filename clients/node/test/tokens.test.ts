@@ -1,16 +1,17 @@
 // Access tokens through the Node client: the real daemon
 // (target/debug/fapi-agent, with a [credentials.web.oauth] table) against a
 // real FAPI 2.0 authorization server (tests/oidc/fapi_as.mjs, oidc-provider on
-// loopback HTTPS), whose own introspection checks what the daemon got.
+// loopback HTTPS), whose own introspection checks what the daemon got; and the example
+// examples/call_resource.ts against a real resource server (tests/rs/bank.mjs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { inspect } from 'node:util';
+import { inspect, promisify } from 'node:util';
 import { AccessToken, AgentError, FapiAgentClient } from '../src';
 
 const root = path.resolve(__dirname, '../../../..');
@@ -23,6 +24,7 @@ let dir: string;
 let as: ChildProcess;
 let daemon: ChildProcess;
 let control: string;
+let sock: string;
 let agent: FapiAgentClient;
 
 const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
@@ -100,7 +102,7 @@ before(async () => {
     '[credentials.bare]', 'client_id = "bare-app"', `issuer = ${JSON.stringify(ready.issuer)}`,
     `key = ${f('bare.key')}`, `certificate = ${f('bare.crt')}`, 'allow_plaintext_key = true', '',
   ].join('\n'));
-  const sock = path.join(dir, 'run/agent.sock');
+  sock = path.join(dir, 'run/agent.sock');
   daemon = spawn(bin, ['run', '--config', path.join(dir, 'agent.toml'), '--socket', sock],
     { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'daemon.log'), 'w')] });
   await daemonReady(sock, daemon);
@@ -229,4 +231,37 @@ test('a credential without an oauth table: FAILED_PRECONDITION naming the table 
       && e.details.includes('credential "bare" has no [credentials.bare.oauth] table'));
   await assert.rejects(agent.refreshAccessToken({ name: 'bare' }, 'rt'),
     (e: unknown) => e instanceof AgentError && e.code === FAILED_PRECONDITION);
+});
+
+test('examples/call_resource: a DPoP-bound token at the bank, one use_dpop_nonce challenge, one retry', async () => {
+  // The bank: DPoP-bound tokens introspected at the AS, nonces required, no client certificate;
+  // TLS with the AS's certificate for 127.0.0.1 (the test CA).
+  fs.writeFileSync(path.join(dir, 'bank.json'), JSON.stringify({
+    port: 0, control_port: 0,
+    tls: { cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') },
+    require_client_cert: false, token_binding: 'dpop', require_dpop_nonce: true,
+    introspection: { control_url: control },
+  }));
+  const bankLog = path.join(dir, 'bank.log');
+  const bank = spawn('node', [path.join(root, 'tests/rs/bank.mjs'), path.join(dir, 'bank.json')],
+    { stdio: ['ignore', 'pipe', fs.openSync(bankLog, 'w')] });
+  try {
+    const ready = JSON.parse(await firstLine(bank, bankLog));
+    const { stdout } = await promisify(execFile)('node', [path.join(__dirname, '../examples/call_resource.js'),
+      '--url', `${ready.url}/accounts`, '--credential', 'web', '--ca-file', path.join(dir, 'ca.crt')],
+    { env: { ...process.env, FAPI_AGENT_SOCKET: sock }, timeout: 30_000 })
+      .catch((e) => { throw new Error(`${e.message}\n${e.stderr}\nbank: ${fs.readFileSync(bankLog, 'utf8')}`); });
+    const answer = JSON.parse(stdout);
+    assert.ok(Array.isArray(answer.accounts) && answer.accounts.length > 0, stdout);
+    const t = await agent.getAccessToken(web);
+    assert.equal(answer.seen.jkt, t.jkt, 'the bank saw the key the token is bound to');
+    assert.equal(answer.seen.client_id, 'web-app');
+    assert.equal(answer.seen.token_binding, 'dpop');
+    const counters = await (await fetch(`${ready.control_url}/counters`)).json();
+    assert.equal(counters.nonce_challenges, 1, JSON.stringify(counters));
+    assert.equal(counters.requests, 2, JSON.stringify(counters));
+    assert.deepEqual(counters.refused, { dpop_nonce_missing: 1 }, JSON.stringify(counters));
+  } finally {
+    bank.kill('SIGTERM');
+  }
 });

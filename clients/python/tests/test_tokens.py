@@ -1,7 +1,9 @@
 """Access tokens through the Python client: the real daemon
 (target/debug/fapi-agent, with a ``[credentials.web.oauth]`` table) against a
 real FAPI 2.0 authorization server (tests/oidc/fapi_as.mjs, oidc-provider on
-loopback HTTPS), whose own introspection checks what the daemon got."""
+loopback HTTPS), whose own introspection checks what the daemon got; and the
+example examples/call_resource.py against a real resource server
+(tests/rs/bank.mjs)."""
 import base64
 import hashlib
 import json
@@ -9,6 +11,7 @@ import os
 import pathlib
 import secrets
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -38,6 +41,7 @@ class AuthServer:
     one client ``web-app`` (private_key_jwt, DPoP-bound tokens, code flow)."""
 
     def __init__(self, d: pathlib.Path, client_cert_pem: str):
+        self.dir = d  # also the CA (ca.crt), the 127.0.0.1 certificate and the daemon's socket
         config = {
             "profile": "fapi2",
             "tls": {"cert": str(d / "server.crt"), "key": str(d / "server.key"), "client_ca": str(d / "ca.crt")},
@@ -228,3 +232,55 @@ def test_a_credential_without_an_oauth_table_is_failed_precondition(fapi):
             call()
         assert e.value.code == grpc.StatusCode.FAILED_PRECONDITION
         assert 'credential "bare" has no [credentials.bare.oauth] table' in e.value.message
+
+
+class Bank:
+    """tests/rs/bank.mjs: DPoP-bound tokens introspected at the AS, nonces
+    required, no client certificate; TLS with the AS's certificate for
+    127.0.0.1 (the test CA)."""
+
+    def __init__(self, server: AuthServer):
+        d = server.dir
+        (d / "bank.json").write_text(json.dumps({
+            "port": 0, "control_port": 0,
+            "tls": {"cert": str(d / "server.crt"), "key": str(d / "server.key")},
+            "require_client_cert": False, "token_binding": "dpop", "require_dpop_nonce": True,
+            "introspection": {"control_url": server.ready["control_url"]},
+        }))
+        self.log = d / "bank.log"
+        self.proc = subprocess.Popen(["node", str(ROOT / "tests/rs/bank.mjs"), str(d / "bank.json")],
+                                     stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True)
+        line = self.proc.stdout.readline()  # the ready line, or EOF if it exits
+        if not line:
+            raise RuntimeError(f"the bank did not start: {self.log.read_text()}")
+        self.ready = json.loads(line)
+
+    def counters(self) -> dict:
+        with urllib.request.urlopen(self.ready["control_url"] + "/counters", timeout=20) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def test_example_calls_the_bank_with_a_dpop_bound_token_after_one_nonce_challenge(fapi):
+    agent, server = fapi
+    bank = Bank(server)
+    try:
+        env = {**os.environ, "FAPI_AGENT_SOCKET": str(server.dir / "run" / "agent.sock"),
+               "FAPI_RESOURCE_URL": bank.ready["url"] + "/accounts"}
+        out = subprocess.run([sys.executable, str(ROOT / "clients/python/examples/call_resource.py"),
+                              "--credential", "web", "--ca-file", str(server.dir / "ca.crt")],
+                             env=env, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr + bank.log.read_text()
+        answer = json.loads(out.stdout)
+        assert answer["accounts"], answer
+        t = agent.get_access_token(name="web")
+        assert answer["seen"]["jkt"] == t.jkt, "the bank saw the key the token is bound to"
+        assert answer["seen"]["client_id"] == "web-app" and answer["seen"]["token_binding"] == "dpop"
+        counters = bank.counters()
+        assert counters["nonce_challenges"] == 1, counters
+        assert counters["requests"] == 2 and counters["refused"] == {"dpop_nonce_missing": 1}, counters
+    finally:
+        bank.stop()

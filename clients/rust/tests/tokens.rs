@@ -2,7 +2,8 @@
 //! (`target/debug/fapi-agent`, with a `[credentials.web.oauth]` table)
 //! against a real FAPI 2.0 authorization server (`tests/oidc/fapi_as.mjs`,
 //! oidc-provider on loopback HTTPS), whose own introspection checks what the
-//! daemon got.
+//! daemon got; and `examples/call_resource.rs` against a real resource server
+//! (`tests/rs/bank.mjs`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -62,10 +63,12 @@ impl Drop for Proc {
 
 /// The authorization server, the daemon, and a connected client.
 struct Fixture {
-    _dir: tempfile::TempDir,
+    /// Also holds the CA (`ca.crt`) and the certificate for 127.0.0.1 (`server.crt`, `server.key`).
+    dir: tempfile::TempDir,
     _as: Proc,
     _daemon: Proc,
     control_url: String,
+    sock: PathBuf,
     agent: Client,
 }
 
@@ -186,31 +189,18 @@ impl Fixture {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         Fixture {
-            _dir: dir,
+            dir,
             _as: as_proc,
             _daemon: Proc(daemon),
             control_url: ready["control_url"].as_str().unwrap().to_owned(),
+            sock,
             agent,
         }
     }
 
     /// A call to the AS's control API.
     async fn control(&self, method: &str, path: &str, body: Value) -> Value {
-        let http =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http::<Full<Bytes>>();
-        let req = hyper::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.control_url))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body.to_string())))
-            .unwrap();
-        let resp = tokio::time::timeout(Duration::from_secs(20), http.request(req))
-            .await
-            .expect("the control API answers")
-            .expect("the control API is reachable");
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        serde_json::from_slice(&bytes).unwrap()
+        control_call(method, &format!("{}{path}", self.control_url), body).await
     }
 
     async fn introspect(&self, token: &AccessToken) -> Value {
@@ -227,6 +217,24 @@ impl Fixture {
             .as_u64()
             .unwrap()
     }
+}
+
+/// A JSON call to a plain-HTTP control API (the AS's or the bank's).
+async fn control_call(method: &str, url: &str, body: Value) -> Value {
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(20), http.request(req))
+        .await
+        .expect("the control API answers")
+        .expect("the control API is reachable");
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
 }
 
 fn failed_precondition(r: Result<impl std::fmt::Debug, ClientError>) -> String {
@@ -472,6 +480,86 @@ async fn tokens_dpop_proofs_and_the_code_flow_against_a_fapi_as() {
             .await,
     );
     assert!(m.contains(want), "{m}");
+}
+
+/// `examples/call_resource.rs` (built by `cargo build --examples`) against the
+/// bank: DPoP-bound tokens introspected at the AS, nonces required, no client
+/// certificate; TLS with the AS's certificate for 127.0.0.1 (the test CA).
+#[tokio::test(flavor = "multi_thread")]
+async fn example_calls_the_bank_with_a_dpop_bound_token_after_one_nonce_challenge() {
+    let mut fx = Fixture::start().await;
+    let d = fx.dir.path().to_owned();
+    let config = json!({
+        "port": 0, "control_port": 0,
+        "tls": {"cert": d.join("server.crt"), "key": d.join("server.key")},
+        "require_client_cert": false, "token_binding": "dpop", "require_dpop_nonce": true,
+        "introspection": {"control_url": fx.control_url},
+    });
+    std::fs::write(d.join("bank.json"), config.to_string()).unwrap();
+    let log = d.join("bank.log");
+    let mut child = Command::new("node")
+        .arg(root().join("tests/rs/bank.mjs"))
+        .arg(d.join("bank.json"))
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("node");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _bank = Proc(child);
+    let bank_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!line.is_empty(), "the bank did not start: {}", bank_log());
+    let bank: Value = serde_json::from_str(&line).unwrap();
+
+    let example = target_dir().join("debug/examples/call_resource");
+    let url = format!("{}/accounts", bank["url"].as_str().unwrap());
+    let out = tokio::process::Command::new(&example)
+        .args(["--credential", "web", "--url", &url])
+        .env("FAPI_AGENT_SOCKET", &fx.sock)
+        .env("FAPI_RESOURCE_CA_FILE", d.join("ca.crt"))
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("the example finishes")
+        .unwrap_or_else(|e| panic!("{}: {e} (cargo build --examples)", example.display()));
+    assert!(
+        out.status.success(),
+        "{}\nbank: {}",
+        String::from_utf8_lossy(&out.stderr),
+        bank_log()
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        answer["accounts"].as_array().is_some_and(|a| !a.is_empty()),
+        "{answer}"
+    );
+    let t = fx
+        .agent
+        .get_access_token(Selector::name("web"))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["seen"]["jkt"],
+        t.jkt.as_str(),
+        "the bank saw the key the token is bound to: {answer}"
+    );
+    assert_eq!(answer["seen"]["client_id"], "web-app", "{answer}");
+    assert_eq!(answer["seen"]["token_binding"], "dpop", "{answer}");
+    let counters = control_call(
+        "GET",
+        &format!("{}/counters", bank["control_url"].as_str().unwrap()),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(counters["nonce_challenges"], 1, "{counters}");
+    assert_eq!(counters["requests"], 2, "{counters}");
+    assert_eq!(
+        counters["refused"],
+        json!({"dpop_nonce_missing": 1}),
+        "{counters}"
+    );
 }
 
 /// The generated messages that carry tokens, codes and verifiers print
