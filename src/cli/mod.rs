@@ -17,6 +17,7 @@ mod onboard;
 mod run;
 mod sign;
 mod token;
+mod version;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,7 +29,7 @@ use crate::service::pb;
 /// fapi-agent: signs FAPI client assertions and decrypts shared secrets for
 /// local apps, from passphrase-encrypted credentials, over gRPC on a Unix socket.
 #[derive(Debug, Parser)]
-#[command(name = "fapi-agent", version, about, long_about = None)]
+#[command(name = "fapi-agent", version = version::VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

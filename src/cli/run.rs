@@ -178,7 +178,8 @@ fn print_dev_banner(registry: &Registry, socket: &Path) {
         .all()
         .filter_map(|c| c.facts().ok().map(|f| f.jwk.to_json()))
         .collect();
-    let s = socket.display();
+    let s = shell_word(&socket.display().to_string());
+    let exe = command_name();
     let jwks = serde_json::to_string_pretty(&json!({ "keys": keys })).unwrap_or_default();
     println!(
         "fapi-agent dev mode: a throwaway ES256 credential for client_id {client}, \
@@ -186,9 +187,9 @@ fn print_dev_banner(registry: &Registry, socket: &Path) {
          socket: {s}\n\n\
          JWKS:\n{jwks}\n\n\
          Try:\n  \
-         fapi-agent assertion --socket {s} --credential dev\n  \
-         fapi-agent credentials --socket {s}\n  \
-         fapi-agent status --socket {s}\n  \
+         {exe} assertion --socket {s} --credential dev\n  \
+         {exe} credentials --socket {s}\n  \
+         {exe} status --socket {s}\n  \
          grpcurl -plaintext -unix -authority localhost -d '{{\"credential\":{{\"name\":\"dev\"}}}}' \
          {s} fapi_agent.v1.Agent/SignClientAssertion\n\n\
          Stop with Ctrl-C.",
@@ -196,6 +197,48 @@ fn print_dev_banner(registry: &Registry, socket: &Path) {
         issuer = dev::ISSUER,
     );
     let _ = std::io::stdout().flush();
+}
+
+/// How to run this binary from a shell: `fapi-agent` when that name on
+/// `PATH` is this very file, else this binary's own path (under
+/// `cargo run` it is not on `PATH`), so the banner's commands work as shown.
+fn command_name() -> String {
+    let Some(exe) = std::env::current_exe()
+        .ok()
+        .and_then(|e| std::fs::canonicalize(e).ok())
+    else {
+        return "fapi-agent".to_owned();
+    };
+    if on_path("fapi-agent").is_some_and(|p| std::fs::canonicalize(p).ok() == Some(exe.clone())) {
+        return "fapi-agent".to_owned();
+    }
+    shell_word(&exe.display().to_string())
+}
+
+/// The first executable file named `name` in a `PATH` directory, as a
+/// shell would find it.
+fn on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// `word` as one shell word: as is when it holds only characters no shell
+/// treats specially, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@,=%".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 pub(super) fn check(path: &Path) -> ExitCode {
@@ -260,5 +303,26 @@ pub(super) fn check(path: &Path) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn shell_word_quotes_only_what_a_shell_would_split_or_expand() {
+        assert_eq!(shell_word("/usr/bin/fapi-agent"), "/usr/bin/fapi-agent");
+        assert_eq!(
+            shell_word("/run/user/1000/fapi-agent/agent.sock"),
+            "/run/user/1000/fapi-agent/agent.sock"
+        );
+        assert_eq!(
+            shell_word("/home/me/my dir/fapi-agent"),
+            "'/home/me/my dir/fapi-agent'"
+        );
+        assert_eq!(shell_word("/tmp/it's"), r"'/tmp/it'\''s'");
+        assert_eq!(shell_word("/tmp/$HOME"), "'/tmp/$HOME'");
+        assert_eq!(shell_word(""), "''");
     }
 }
