@@ -22,8 +22,8 @@ pub mod onboard;
 pub mod proxy;
 pub mod read;
 pub mod sign_message;
-pub mod verify;
 pub mod token;
+pub mod verify;
 pub mod watch;
 
 pub use error::{Error, Kind};
