@@ -4,10 +4,13 @@
 //! credential's `allow` rules lists the operation and the caller matches
 //! every selector the rule gives (uid, gid, executable, systemd unit).
 //! Executable and unit selectors match only an identity read race-free
-//! (through a pidfd). A credential without rules serves only the daemon's
-//! own uid. Denials name the rules that failed, never secrets.
+//! (through a pidfd); where a system bus is present a unit selector matches
+//! only the unit systemd named (see [`super::caller`]: systemd's answer wins
+//! over the cgroup path; no answer, no match). A credential without rules
+//! serves only the daemon's own uid. Denials name the rules that failed,
+//! never secrets.
 
-use super::caller::{Caller, Unit};
+use super::caller::{Caller, Unit, UnitSource};
 use crate::config::{AllowRule, Operation};
 use crate::credential::{Credential, Executables};
 
@@ -88,7 +91,22 @@ fn refusal(rule: &AllowRule, caller: &Caller, op: Operation, exes: &Executables)
                     .collect();
                 wanted.push(format!("user unit in {users:?}"));
             }
-            return Some(format!("needs {}", wanted.join(" or ")));
+            let why = if !caller.race_free {
+                " (identity not race-free: no pidfd)".to_owned()
+            } else {
+                match (&caller.unit_source, &caller.unit) {
+                    (UnitSource::Unanswered(why), _) => {
+                        format!(
+                            " (a system bus is present but systemd did not say which unit it runs in: {why})"
+                        )
+                    }
+                    (UnitSource::Systemd, Some(u)) => format!(" (systemd says it runs in {u})"),
+                    (UnitSource::Systemd, None) => " (systemd says it is in no unit)".to_owned(),
+                    (UnitSource::Cgroup, Some(u)) => format!(" (its cgroup places it in {u})"),
+                    (UnitSource::Cgroup, None) => " (its cgroup is in no unit)".to_owned(),
+                }
+            };
+            return Some(format!("needs {}{why}", wanted.join(" or ")));
         }
     }
     None
@@ -199,6 +217,7 @@ mod tests {
             exe_file: FileIdentity::of(Path::new(exe)).ok(),
             same_namespaces: true,
             unit: Some(Unit::System("app.service".into())),
+            unit_source: UnitSource::Cgroup,
             race_free,
         }
     }
@@ -305,6 +324,73 @@ mod tests {
         let mut other_user = in_user.clone();
         other_user.uid = 1001;
         assert!(refusal(&user_unit, &other_user, Operation::Sign, &none).is_some());
+    }
+
+    #[test]
+    fn a_unit_rule_follows_systemds_answer_and_fails_closed_without_one() {
+        use super::super::caller::settle_unit;
+        use crate::sys::systemd_bus::Answer;
+        let none = Executables::default();
+        let payments = rule(|r| {
+            r.systemd_units = vec!["payments.service".into()];
+            r.operations = vec![Operation::Sign];
+        });
+        let user_payments = rule(|r| {
+            r.systemd_user_units = vec![crate::config::UserUnit {
+                uid: 1000,
+                unit: "payments.service".into(),
+            }];
+            r.operations = vec![Operation::Sign];
+        });
+        let with = |answer: Answer, cgroup: Option<Unit>| {
+            let s = settle_unit(answer, cgroup);
+            let mut c = caller(1000, 1000, "/bin/sh", true);
+            c.unit = s.unit;
+            c.unit_source = s.source;
+            c
+        };
+        let faked = Some(Unit::System("payments.service".into()));
+        let refused = |r: &AllowRule, c: &Caller| refusal(r, c, Operation::Sign, &none);
+
+        assert!(refused(&payments, &with(Answer::NoBus, faked.clone())).is_none());
+        assert!(
+            refused(
+                &payments,
+                &with(Answer::Unit("payments.service".into()), None)
+            )
+            .is_none(),
+            "systemd's answer admits whatever the cgroup path"
+        );
+        let why = refused(
+            &payments,
+            &with(Answer::Unit("-.slice".into()), faked.clone()),
+        )
+        .unwrap();
+        assert!(why.contains("systemd says it runs in -.slice"), "{why}");
+        let why = refused(
+            &payments,
+            &with(Answer::Unanswered("no systemd1 on the bus".into()), faked),
+        )
+        .unwrap();
+        assert!(
+            why.contains("systemd did not say") && why.contains("no systemd1 on the bus"),
+            "{why}"
+        );
+        // A user unit via systemd's answer: only the rule naming that user.
+        let in_user = || {
+            with(
+                Answer::Unit("user@1000.service".into()),
+                Some(Unit::User {
+                    uid: 1000,
+                    name: "payments.service".into(),
+                }),
+            )
+        };
+        assert!(refused(&user_payments, &in_user()).is_none());
+        assert!(refused(&payments, &in_user()).is_some());
+        let mut other_uid = in_user();
+        other_uid.uid = 1001;
+        assert!(refused(&user_payments, &other_uid).is_some());
     }
 
     #[test]

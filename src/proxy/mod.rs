@@ -217,7 +217,9 @@ trait Listener: Send + 'static {
     fn accept(&self) -> impl std::future::Future<Output = std::io::Result<Self::Stream>> + Send;
     /// The uid for the connection limits, and the app (none: a TCP app,
     /// known by the token each request shows).
-    fn identify(stream: &Self::Stream) -> (Option<u32>, Option<App>);
+    fn identify(
+        stream: &Self::Stream,
+    ) -> impl std::future::Future<Output = (Option<u32>, Option<App>)> + Send;
 }
 
 impl Listener for tokio::net::UnixListener {
@@ -225,8 +227,8 @@ impl Listener for tokio::net::UnixListener {
     async fn accept(&self) -> std::io::Result<Self::Stream> {
         tokio::net::UnixListener::accept(self).await.map(|(s, _)| s)
     }
-    fn identify(stream: &Self::Stream) -> (Option<u32>, Option<App>) {
-        let caller = Caller::of_stream(stream);
+    async fn identify(stream: &Self::Stream) -> (Option<u32>, Option<App>) {
+        let caller = Caller::of_stream(stream).await;
         (
             caller.as_ref().map(|c| c.uid),
             Some(App::Local(Peer(caller))),
@@ -241,7 +243,7 @@ impl Listener for tokio::net::TcpListener {
         let _ = s.set_nodelay(true);
         Ok(s)
     }
-    fn identify(_: &Self::Stream) -> (Option<u32>, Option<App>) {
+    async fn identify(_: &Self::Stream) -> (Option<u32>, Option<App>) {
         (None, None)
     }
 }
@@ -268,7 +270,7 @@ async fn accept_loop<L: Listener>(
                 continue;
             }
         };
-        let (uid, app) = L::identify(&stream);
+        let (uid, app) = L::identify(&stream).await;
         match slots.acquire(uid) {
             Ok(slot) => serve_connection(Arc::clone(&ctx), app, stream, slot),
             Err(e) => tracing::warn!("proxy connection refused: {e}"),

@@ -150,9 +150,20 @@ pub async fn serve(
         limits.max_connections,
         limits.max_connections_per_uid,
     );
-    let incoming = UnixListenerStream::new(listener).filter_map(move |accepted| match accepted {
-        Ok(stream) => {
-            let info = PeerInfo(Caller::of_stream(&stream));
+    // Identity is read once per connection as it is accepted; where a
+    // system bus is present that includes asking systemd for the unit
+    // (off the async workers, bounded by `caller::SYSTEMD_TIMEOUT`).
+    let identified = UnixListenerStream::new(listener).then(|accepted| async move {
+        match accepted {
+            Ok(stream) => {
+                let info = PeerInfo(Caller::of_stream(&stream).await);
+                Ok((stream, info))
+            }
+            Err(e) => Err(e),
+        }
+    });
+    let incoming = identified.filter_map(move |accepted| match accepted {
+        Ok((stream, info)) => {
             let uid = info.0.as_ref().map(|c| c.uid);
             match slots.acquire(uid) {
                 Ok(slot) => Some(Ok(PeerStream::new(stream, info, slot))),

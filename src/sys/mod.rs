@@ -12,4 +12,5 @@ pub mod mem;
 pub mod openssl;
 pub mod process;
 pub mod systemd;
+pub mod systemd_bus;
 pub mod tty;
