@@ -284,6 +284,12 @@ impl Daemon {
         }
     }
 
+    /// Whether there is an audit log (callers on hot paths skip building
+    /// records nobody writes).
+    pub fn audits(&self) -> bool {
+        self.audit.is_some()
+    }
+
     /// The per-uid request rate limiter.
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.rate

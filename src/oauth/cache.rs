@@ -69,9 +69,29 @@ struct Entry {
 
 #[derive(Default)]
 struct Slot {
+    /// The token, read without waiting: a hit takes this lock only long
+    /// enough to clone an `Arc`-backed token.
+    entry: Mutex<Option<Entry>>,
     /// Held while a caller fetches: concurrent misses wait here.
-    entry: tokio::sync::Mutex<Option<Entry>>,
+    fetching: tokio::sync::Mutex<()>,
     refreshing: AtomicBool,
+}
+
+impl Slot {
+    /// The cached token while it may be served, and whether a refresh is
+    /// due.
+    fn cached(&self) -> Option<(Token, bool)> {
+        let now = now_unix();
+        let entry = self.entry.lock().unwrap_or_else(|p| p.into_inner());
+        let e = entry.as_ref().filter(|e| now < e.serve_until)?;
+        let mut token = e.token.clone();
+        token.cached = true;
+        Some((token, now >= e.refresh_at))
+    }
+
+    fn store(&self, token: Token, margin: u64) {
+        *self.entry.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry_for(token, margin));
+    }
 }
 
 /// The cache of one client.
@@ -99,13 +119,12 @@ fn entry_for(token: Token, margin: u64) -> Entry {
 
 impl TokenCache {
     fn slot(&self, key: &CacheKey) -> Arc<Slot> {
-        Arc::clone(
-            self.slots
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(key.clone())
-                .or_default(),
-        )
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        // The key is cloned only the first time it is seen.
+        if let Some(slot) = slots.get(key) {
+            return Arc::clone(slot);
+        }
+        Arc::clone(slots.entry(key.clone()).or_default())
     }
 
     /// The token for `key`: the cached one while it may be served (a
@@ -114,37 +133,32 @@ impl TokenCache {
     /// Returns the token and whether it was a hit.
     pub(super) async fn get<F, Fut>(
         &self,
-        key: CacheKey,
+        key: &CacheKey,
         force: bool,
         margin: u64,
         fetch: F,
     ) -> Result<(Token, bool), OAuthError>
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: Fn(&CacheKey) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Token, OAuthError>> + Send + 'static,
     {
-        let slot = self.slot(&key);
-        let mut entry = slot.entry.lock().await;
-        let now = now_unix();
-        if !force
-            && let Some(e) = &*entry
-            && now < e.serve_until
-        {
-            let mut token = e.token.clone();
-            token.cached = true;
-            if now >= e.refresh_at && !slot.refreshing.swap(true, Ordering::SeqCst) {
-                let slot = Arc::clone(&slot);
-                tokio::spawn(async move {
-                    if let Ok(fresh) = fetch().await {
-                        *slot.entry.lock().await = Some(entry_for(fresh, margin));
-                    }
-                    slot.refreshing.store(false, Ordering::SeqCst);
-                });
+        let slot = self.slot(key);
+        if !force && let Some((token, due)) = slot.cached() {
+            if due {
+                refresh_in_background(&slot, key, margin, fetch);
             }
             return Ok((token, true));
         }
-        let fresh = fetch().await?;
-        *entry = Some(entry_for(fresh.clone(), margin));
+        let _turn = slot.fetching.lock().await;
+        // Whoever held the turn before may have just fetched it.
+        if !force && let Some((token, due)) = slot.cached() {
+            if due {
+                refresh_in_background(&slot, key, margin, fetch);
+            }
+            return Ok((token, true));
+        }
+        let fresh = fetch(key).await?;
+        slot.store(fresh.clone(), margin);
         Ok((fresh, false))
     }
 
@@ -153,19 +167,38 @@ impl TokenCache {
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// How many tokens are cached and the earliest expiry (for `Status`;
-    /// slots being filled right now are not counted).
+    /// How many tokens are cached and the earliest expiry (for `Status`).
     pub(super) fn summary(&self) -> (usize, Option<i64>) {
         let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let expiries: Vec<i64> = slots
             .values()
             .filter_map(|s| {
                 s.entry
-                    .try_lock()
-                    .ok()
-                    .and_then(|e| e.as_ref().map(|e| e.token.expires_at))
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map(|e| e.token.expires_at)
             })
             .collect();
         (expiries.len(), expiries.iter().min().copied())
     }
+}
+
+/// Starts one background refresh of `slot` (none if one is running).
+fn refresh_in_background<F, Fut>(slot: &Arc<Slot>, key: &CacheKey, margin: u64, fetch: F)
+where
+    F: Fn(&CacheKey) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Token, OAuthError>> + Send + 'static,
+{
+    if slot.refreshing.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let slot = Arc::clone(slot);
+    let key = key.clone();
+    tokio::spawn(async move {
+        if let Ok(fresh) = fetch(&key).await {
+            slot.store(fresh, margin);
+        }
+        slot.refreshing.store(false, Ordering::SeqCst);
+    });
 }

@@ -93,25 +93,36 @@ pub enum OAuthError {
 
 /// A token or refresh token: a bearer secret, printed as `[REDACTED]`.
 #[derive(Clone)]
-pub struct TokenValue(Arc<Zeroizing<String>>);
+pub struct TokenValue(Arc<TokenInner>);
+
+struct TokenInner {
+    value: Zeroizing<String>,
+    /// [`TokenValue::hash_prefix`], computed once: every cache hit is
+    /// audited with it.
+    prefix: String,
+}
 
 impl TokenValue {
     fn new(s: String) -> Self {
-        Self(Arc::new(Zeroizing::new(s)))
+        let prefix = openssl::sha::sha256(s.as_bytes())[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Self(Arc::new(TokenInner {
+            value: Zeroizing::new(s),
+            prefix,
+        }))
     }
 
     /// The token itself.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.0.value
     }
 
     /// The first 16 hex digits of its SHA-256: what logs and the audit log
     /// may say of it.
-    pub fn hash_prefix(&self) -> String {
-        openssl::sha::sha256(self.0.as_bytes())[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+    pub fn hash_prefix(&self) -> &str {
+        &self.0.prefix
     }
 }
 
@@ -881,18 +892,16 @@ impl Client {
         );
         let margin = self.cfg.refresh_margin_seconds;
         let me = Arc::clone(self);
-        let fetch_key = key.clone();
-        let fetch = move || {
+        // Called only on a miss or a due refresh: a hit builds nothing.
+        let fetch = move |key: &CacheKey| {
             let me = Arc::clone(&me);
-            let key = fetch_key.clone();
-            async move {
-                me.request_token(key.client_credentials_params(), &key.scope())
-                    .await
-            }
+            let params = key.client_credentials_params();
+            let scope = key.scope();
+            async move { me.request_token(params, &scope).await }
         };
         let (token, hit) = self
             .cache
-            .get(key, req.force_refresh, margin, fetch)
+            .get(&key, req.force_refresh, margin, fetch)
             .await?;
         if let Some(o) = &self.observer {
             o.cache_lookup(&self.cred.name, hit);

@@ -15,9 +15,10 @@ use crate::credential::{Credential, Registry};
 use crate::daemon::Daemon;
 
 /// Who is asking, as the front end's transport established it (`None`:
-/// the kernel gave no identity).
+/// the kernel gave no identity). Shared: it is read once per connection
+/// and handed to every request on it.
 #[derive(Debug, Clone)]
-pub struct Peer(pub Option<Caller>);
+pub struct Peer(pub Option<Arc<Caller>>);
 
 /// The gate, over the daemon's state.
 #[derive(Clone)]
@@ -28,7 +29,7 @@ pub struct Gate {
 /// A caller admitted for one operation: identity known, within its rate.
 pub struct Admitted<'g> {
     gate: &'g Gate,
-    caller: Caller,
+    caller: Arc<Caller>,
     op: AuditOp,
 }
 

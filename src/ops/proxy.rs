@@ -187,7 +187,7 @@ pub fn record(gate: &Gate, admission: &Admission, outcome: Outcome, exchange: Ht
 /// header, an unknown upstream): who sent it and why.
 pub fn record_refusal(gate: &Gate, app: &App, exchange: HttpExchange, why: &str) {
     let (caller, detail) = match app {
-        App::Local(peer) => (peer.0.as_ref(), why.to_owned()),
+        App::Local(peer) => (peer.0.as_deref(), why.to_owned()),
         App::Tcp { name, .. } => (None, format!("tcp app {name}: {why}")),
     };
     let mut event = AuditEvent::new(AuditOp::Proxy, Outcome::Denied)

@@ -228,7 +228,7 @@ impl Listener for tokio::net::UnixListener {
         tokio::net::UnixListener::accept(self).await.map(|(s, _)| s)
     }
     async fn identify(stream: &Self::Stream) -> (Option<u32>, Option<App>) {
-        let caller = Caller::of_stream(stream).await;
+        let caller = Caller::of_stream(stream).await.map(std::sync::Arc::new);
         (
             caller.as_ref().map(|c| c.uid),
             Some(App::Local(Peer(caller))),

@@ -14,7 +14,7 @@ use crate::ops::Peer;
 
 /// The identity attached to a connection (tonic hands it to every request).
 #[derive(Debug, Clone)]
-pub struct PeerInfo(pub Option<Caller>);
+pub struct PeerInfo(pub Option<std::sync::Arc<Caller>>);
 
 /// An accepted connection with its caller identity and its slot in the
 /// connection limits (released when the connection closes).

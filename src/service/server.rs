@@ -156,7 +156,7 @@ pub async fn serve(
     let identified = UnixListenerStream::new(listener).then(|accepted| async move {
         match accepted {
             Ok(stream) => {
-                let info = PeerInfo(Caller::of_stream(&stream).await);
+                let info = PeerInfo(Caller::of_stream(&stream).await.map(std::sync::Arc::new));
                 Ok((stream, info))
             }
             Err(e) => Err(e),
