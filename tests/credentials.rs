@@ -65,14 +65,7 @@ async fn every_key_format_loads_and_signs() {
             ],
         );
         assert_eq!(report["ok"], true);
-        let info = client
-            .agent
-            .get_credential(pb::GetCredentialRequest {
-                credential: by_name(&c.name),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let info = facts(&mut client, &c.name).await;
         assert_eq!(
             info.state(),
             pb::CredentialState::Available,
@@ -253,14 +246,7 @@ async fn bad_credentials_get_precise_errors_and_good_ones_keep_serving() {
     sign(&mut client, "soon")
         .await
         .expect("a credential expiring in 7 days still signs");
-    let soon_info = client
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("soon"),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let soon_info = facts(&mut client, "soon").await;
     assert_eq!(soon_info.state(), pb::CredentialState::Available);
     assert!(soon_info.days_left <= 7, "{}", soon_info.days_left);
     assert!(

@@ -153,10 +153,9 @@ async fn two_live_credentials_newest_signs_unless_pinned() {
     let fx = Fixtures::new();
     let old = fx.credential_valid("old", KeyType::P256, KeyFormat::Pkcs8Pbkdf2, -300, 65);
     let new = fx.credential("new", KeyType::Ed25519, KeyFormat::Pkcs8Scrypt);
-    let daemon = Daemon::start(&format!(
-        "{}{}",
-        old.toml("acme", ISSUER, ""),
-        new.toml("acme", ISSUER, "")
+    let daemon = Daemon::start(&config(
+        "",
+        &[old.toml("acme", ISSUER, ""), new.toml("acme", ISSUER, "")],
     ))
     .await;
     let mut client = daemon.client().await;

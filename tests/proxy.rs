@@ -156,16 +156,7 @@ impl Setup {
     }
 
     async fn credential(&self) -> pb::Credential {
-        self.daemon
-            .client()
-            .await
-            .agent
-            .get_credential(pb::GetCredentialRequest {
-                credential: by_name("acme"),
-            })
-            .await
-            .unwrap()
-            .into_inner()
+        facts(&mut self.daemon.client().await, "acme").await
     }
 
     async fn dpop_jkt(&self) -> String {
@@ -759,16 +750,7 @@ async fn certificate_bound_tokens_go_over_the_credentials_own_tls() {
     assert_eq!(seen["token_binding"], "mtls", "{seen}");
     assert_eq!(seen["client_id"], "gw-client", "{seen}");
     assert_eq!(seen["http_version"], "1.1", "{seen}");
-    let facts = daemon
-        .client()
-        .await
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("gw"),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let facts = facts(&mut daemon.client().await, "gw").await;
     assert_eq!(seen["x5t#S256"], facts.x5t_s256.as_str());
     // The app never gets the token: the gRPC API refuses it to a caller
     // that may not export the key (this one may not).

@@ -85,10 +85,12 @@ async fn a_key_file_replaced_by_a_fifo_blocks_neither_reload_nor_lock() {
     let fx = Fixtures::new();
     let acme = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
     let other = fx.credential("other", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
-    let mut daemon = Daemon::start(&format!(
-        "{}{}",
-        acme.toml("acme", ISSUER, ""),
-        other.toml("other", ISSUER, "")
+    let mut daemon = Daemon::start(&config(
+        "",
+        &[
+            acme.toml("acme", ISSUER, ""),
+            other.toml("other", ISSUER, ""),
+        ],
     ))
     .await;
     let mut client = daemon.client().await;

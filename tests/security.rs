@@ -17,10 +17,9 @@ async fn lock_wipes_and_unlock_restores() {
     let fx = Fixtures::new();
     let es = fx.credential("es", KeyType::P256, KeyFormat::Pkcs8Scrypt);
     let ed = fx.credential("ed", KeyType::Ed25519, KeyFormat::Pkcs12);
-    let daemon = Daemon::start(&format!(
-        "{}{}",
-        es.toml("acme", ISSUER, ""),
-        ed.toml("edco", ISSUER, "")
+    let daemon = Daemon::start(&config(
+        "",
+        &[es.toml("acme", ISSUER, ""), ed.toml("edco", ISSUER, "")],
     ))
     .await;
     let mut client = daemon.client().await;
@@ -48,14 +47,7 @@ async fn lock_wipes_and_unlock_restores() {
         let e = sign(&mut client, name).await.unwrap_err();
         assert_eq!(e.code(), Code::FailedPrecondition);
         assert!(e.message().contains("locked"), "{}", e.message());
-        let info = client
-            .agent
-            .get_credential(pb::GetCredentialRequest {
-                credential: by_name(name),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let info = facts(&mut client, name).await;
         assert_eq!(info.state(), pb::CredentialState::Locked);
         assert!(!info.key_decrypted);
         assert!(!info.kid.is_empty(), "public facts stay readable");
@@ -589,9 +581,9 @@ async fn oversized_and_malformed_requests_are_refused() {
 async fn streams_per_connection_are_capped() {
     let fx = Fixtures::new();
     let c = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
-    let daemon = Daemon::start(&format!(
-        "[agent]\nmax_streams_per_connection = 2\n{}",
-        c.toml("acme", ISSUER, "")
+    let daemon = Daemon::start(&config(
+        "max_streams_per_connection = 2",
+        &[c.toml("acme", ISSUER, "")],
     ))
     .await;
     let mut busy = daemon.client().await;
@@ -628,9 +620,9 @@ async fn streams_per_connection_are_capped() {
 async fn stalled_clients_and_limits() {
     let fx = Fixtures::new();
     let c = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
-    let daemon = Daemon::start(&format!(
-        "[agent]\nmax_connections = 40\n{}",
-        c.toml("acme", ISSUER, "")
+    let daemon = Daemon::start(&config(
+        "max_connections = 40",
+        &[c.toml("acme", ISSUER, "")],
     ))
     .await;
     let mut client = daemon.client().await;
@@ -694,9 +686,9 @@ async fn stalled_clients_and_limits() {
         .expect("the existing connection still serves");
 
     // Per uid: one uid holding idle connections cannot lock others out.
-    let capped = Daemon::start(&format!(
-        "[agent]\nmax_connections = 5\nmax_connections_per_uid = 4\n{}",
-        c.toml("acme", ISSUER, "")
+    let capped = Daemon::start(&config(
+        "max_connections = 5\nmax_connections_per_uid = 4",
+        &[c.toml("acme", ISSUER, "")],
     ))
     .await;
     capped.open_socket_to_all();
@@ -740,9 +732,9 @@ async fn stalled_clients_and_limits() {
     drop(hogs);
 
     // Rate limit, in a daemon allowing 5 requests a second after a burst of 10.
-    let limited = Daemon::start(&format!(
-        "[agent]\nrequests_per_second_per_uid = 5\nrequest_burst_per_uid = 10\n{}",
-        c.toml("acme", ISSUER, "")
+    let limited = Daemon::start(&config(
+        "requests_per_second_per_uid = 5\nrequest_burst_per_uid = 10",
+        &[c.toml("acme", ISSUER, "")],
     ))
     .await;
     let mut lc = limited.client().await;
@@ -997,14 +989,7 @@ async fn shielded_keys_leave_no_key_bytes_between_operations() {
         verify_with_python(&r.assertion, &shielded.cert, "ES256", ISSUER, "acme", &[]);
         sign(&mut client, "plain").await.unwrap();
     }
-    let info = client
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("shielded"),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let info = facts(&mut client, "shielded").await;
     assert!(info.key_decrypted, "the shielded key is held (sealed)");
 
     let memory = memory_of(daemon.pid());

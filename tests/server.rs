@@ -245,16 +245,7 @@ async fn keys_decrypt_lazily_once_and_expire() {
     let mut client = daemon.client().await;
     let decrypted = |c: &mut fapi_agent::client::Client| {
         let mut c = c.clone();
-        async move {
-            c.agent
-                .get_credential(pb::GetCredentialRequest {
-                    credential: by_name("acme"),
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .key_decrypted
-        }
+        async move { facts(&mut c, "acme").await.key_decrypted }
     };
     let count = |d: &Daemon| d.stderr().matches("key decrypted").count();
     // Start-up check: decrypted once, then dropped because nobody used it.

@@ -50,15 +50,7 @@ async fn ob_detached_jws_for_both_profiles_verified_independently() {
     );
     let daemon = Daemon::start(&config).await;
     let mut client = daemon.client().await;
-    let kid = client
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("rsa"),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .kid;
+    let kid = facts(&mut client, "rsa").await.kid;
     let body = br#"{"Data":{"Initiation":{"InstructedAmount":{"Amount":"10.00","Currency":"GBP"}}},"Risk":{}}"#;
     let cert = std::fs::read_to_string(&rsa.cert).unwrap();
     for (profile, version) in [
@@ -155,16 +147,7 @@ async fn the_proxy_signs_bodies_for_an_ob_upstream() {
     );
     // The bank needs the public JWK: from the daemon, which reports it.
     let probe = Daemon::start(&daemon_config).await;
-    let facts = probe
-        .client()
-        .await
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("tpp"),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let facts = facts(&mut probe.client().await, "tpp").await;
     drop(probe);
     let jwk: serde_json::Value = serde_json::from_str(&facts.public_jwk_json).unwrap();
     let bank = Bank::start(
@@ -541,16 +524,7 @@ async fn the_proxy_signs_for_fapi2_and_berlin_group_upstreams() {
     let auth = AuthServer::start(&pki, json!({"profile": "fapi2", "clients": []}));
     let daemon_config = format!("{}[proxy]\n", cred.toml("tpp", &auth.issuer(), ""));
     let probe = Daemon::start(&daemon_config).await;
-    let facts = probe
-        .client()
-        .await
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("tpp"),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let facts = facts(&mut probe.client().await, "tpp").await;
     drop(probe);
     let jwk: serde_json::Value = serde_json::from_str(&facts.public_jwk_json).unwrap();
     let cert = std::fs::read_to_string(&cred.cert).unwrap();

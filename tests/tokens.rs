@@ -201,14 +201,7 @@ async fn mtls_client_auth_and_certificate_bound_tokens() {
     let mut client = daemon.client().await;
     let t = token(&mut client, "tlsauth", &[]).await.unwrap();
     assert_eq!(t.token_type, "Bearer");
-    let facts = client
-        .agent
-        .get_credential(pb::GetCredentialRequest {
-            credential: by_name("tlsauth"),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let facts = facts(&mut client, "tlsauth").await;
     assert_eq!(t.x5t_s256, facts.x5t_s256);
     let seen = server.introspect(&t.access_token).await;
     assert_eq!(seen["cnf"]["x5t#S256"], facts.x5t_s256.as_str(), "{seen}");

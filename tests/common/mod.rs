@@ -361,6 +361,30 @@ impl Cred {
     }
 }
 
+/// A config file: an `[agent]` table holding `agent` (left out when
+/// empty), then the credential stanzas in order.
+pub fn config(agent: &str, stanzas: &[String]) -> String {
+    let head = if agent.is_empty() {
+        String::new()
+    } else {
+        format!("[agent]\n{agent}\n")
+    };
+    head + &stanzas.concat()
+}
+
+/// A credential's public facts (`GetCredential` by name), which must be
+/// served.
+pub async fn facts(client: &mut Client, name: &str) -> pb::Credential {
+    client
+        .agent
+        .get_credential(pb::GetCredentialRequest {
+            credential: by_name(name),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("GetCredential {name}: {e}"))
+        .into_inner()
+}
+
 /// A running daemon on a temporary socket.
 pub struct Daemon {
     pub child: Child,
