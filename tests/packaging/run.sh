@@ -63,6 +63,7 @@ cleanup() {
   if [ -n "${installed:-}" ] && dpkg-query -W -f='${db:Status-Status}' fapi-agent 2>/dev/null | grep -qv '^not-installed$'; then
     dpkg --purge fapi-agent >/dev/null 2>&1
   fi
+  [ -n "${enabled_by_test:-}" ] && rm -f /etc/systemd/system/sockets.target.wants/fapi-agent.socket
   "${podman[@]}" system reset -f >/dev/null 2>&1
   rm -rf "$work"
   exit "$rc"
@@ -111,7 +112,10 @@ depends=$(field Depends)
 for dep in libc6 libssl3 'systemd | systemd-standalone-sysusers'; do
   [[ $depends == *"$dep"* ]] || fail "Depends lacks $dep: $depends"
 done
-ok "control: fapi-agent $(field Version) $(field Architecture), Depends: $depends"
+dpkg-deb -x "$deb" "$work/deb-root"
+top=$(zcat "$work/deb-root/usr/share/doc/fapi-agent/changelog.Debian.gz" | head -1)
+[[ $top == "fapi-agent ($version-1) "* ]] || fail "packaging/debian/changelog is at $top, Cargo.toml at $version"
+ok "control: fapi-agent $(field Version) $(field Architecture), Depends: $depends; changelog at $version-1"
 
 # The file list and modes, exactly.
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub(/^\.\//, "/", $6); print $1, $2, $6 }' | sort >"$work/files"
@@ -157,8 +161,9 @@ if dpkg-query -W -f='${db:Status-Status}' fapi-agent 2>/dev/null | grep -qv '^no
   echo "purging a fapi-agent package left by an earlier run"
   dpkg --purge fapi-agent >/dev/null
 fi
-for f in /usr/bin/fapi-agent /lib/systemd/system/fapi-agent.service /etc/fapi-agent/agent.toml; do
-  [ ! -e "$f" ] || fail "$f exists and belongs to no package: refusing to overwrite it"
+for f in /usr/bin/fapi-agent /lib/systemd/system/fapi-agent.service /etc/fapi-agent/agent.toml \
+  $(find /etc/systemd/system -name 'fapi-agent*' 2>/dev/null); do
+  [ ! -e "$f" ] && [ ! -L "$f" ] || fail "$f exists and belongs to no package: refusing to overwrite it"
 done
 installed=1
 dpkg -i "$deb" >"$work/dpkg-i.log" 2>&1 || { cat "$work/dpkg-i.log"; fail "dpkg -i"; }
@@ -186,6 +191,12 @@ fi
   || { cat "$work/verify.log"; fail "systemd-analyze verify"; }
 [ ! -s "$work/verify.log" ] || { cat "$work/verify.log"; fail "systemd-analyze verify printed warnings"; }
 ok "nothing enabled or started; systemd-analyze verify: the installed units are clean"
+
+# An administrator enables the socket; purge must take that symlink away.
+systemctl enable fapi-agent.socket >"$work/enable.log" 2>&1 || { cat "$work/enable.log"; fail "systemctl enable"; }
+wants=/etc/systemd/system/sockets.target.wants/fapi-agent.socket
+[ -L "$wants" ] || fail "systemctl enable made no $wants"
+enabled_by_test=1
 
 # The shipped config: refused with the message saying what to add.
 set +e
@@ -238,7 +249,6 @@ ok "the installed daemon ran as fapi-agent with the example config; status answe
 
 echo "== 3. the container image"
 # The packaged binary (stripped, as shipped) and what it links.
-dpkg-deb -x "$deb" "$work/deb-root"
 ctx=$work/context && mkdir -p "$ctx/target"
 packaging/container/stage-rootfs.sh "$work/deb-root/usr/bin/fapi-agent" "$ctx/target/container-rootfs" >/dev/null
 buildah "${storage[@]}" bud --isolation chroot --format docker --build-arg ROOTFS=prebuilt \
@@ -341,14 +351,16 @@ dpkg -r fapi-agent >"$work/dpkg-r.log" 2>&1 || { cat "$work/dpkg-r.log"; fail "d
 left=$(while read -r f; do [ -e "$f" ] && echo "$f"; done <"$work/owned")
 [ "$left" = /etc/fapi-agent/agent.toml ] || fail "after dpkg -r, left: $left"
 [ -s /var/lib/fapi-agent/audit.jsonl ] || fail "dpkg -r deleted the daemon's state"
-ok "dpkg -r: only the conffile and the daemon's state (audit log) remain"
+[ -L "$wants" ] || fail "dpkg -r dropped the administrator's enablement"
+ok "dpkg -r: only the conffile, the daemon's state (audit log) and the administrator's enablement remain"
 dpkg --purge fapi-agent >"$work/dpkg-purge.log" 2>&1 || { cat "$work/dpkg-purge.log"; fail "dpkg --purge"; }
 installed=
 dpkg-query -W fapi-agent >/dev/null 2>&1 && fail "still known to dpkg after purge"
-for f in $(cat "$work/owned") /etc/fapi-agent /var/lib/fapi-agent; do
-  [ ! -e "$f" ] || fail "after purge, $f is left"
+for f in $(cat "$work/owned") /etc/fapi-agent /var/lib/fapi-agent $wants; do
+  [ ! -e "$f" ] && [ ! -L "$f" ] || fail "after purge, $f is left"
 done
-ok "dpkg --purge: none of the package's files, /etc/fapi-agent or /var/lib/fapi-agent remain (the system user stays, as Debian leaves users)"
+enabled_by_test=
+ok "dpkg --purge: none of the package's files, /etc/fapi-agent, /var/lib/fapi-agent or the enablement remain (the system user stays, as Debian leaves users)"
 
 echo "tests/packaging/run.sh took $((SECONDS - started)) s"
 echo "packaging: $passed passed, 0 failed"
