@@ -37,7 +37,7 @@ ok() { echo "ok: $*"; passed=$((passed + 1)); }
 passed=0
 
 [ "$(id -u)" = 0 ] || fail "run as root: the test installs and purges the package with dpkg"
-for tool in cargo dpkg dpkg-deb lintian systemd-analyze systemd-sysusers systemd-tmpfiles \
+for tool in cargo strip dpkg dpkg-deb lintian systemd-analyze systemd-sysusers systemd-tmpfiles \
   buildah podman runc setpriv openssl python3 getent; do
   command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
@@ -101,7 +101,7 @@ print("verified", claims["jti"])
 }
 
 echo "== 1. the .deb"
-cargo deb --locked --output "$work/fapi-agent.deb" >"$work/cargo-deb.log" 2>&1 \
+cargo deb --locked --strip --output "$work/fapi-agent.deb" >"$work/cargo-deb.log" 2>&1 \
   || { cat "$work/cargo-deb.log"; fail "cargo deb"; }
 deb=$work/fapi-agent.deb
 field() { dpkg-deb -f "$deb" "$1"; }
@@ -120,18 +120,18 @@ ok "control: fapi-agent $(field Version) $(field Architecture), Depends: $depend
 # The file list and modes, exactly.
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub(/^\.\//, "/", $6); print $1, $2, $6 }' | sort >"$work/files"
 {
-  echo "-rw-r--r-- root/root /etc/fapi-agent/agent.toml"
-  echo "-rw-r--r-- root/root /lib/systemd/system/fapi-agent.service"
-  echo "-rw-r--r-- root/root /lib/systemd/system/fapi-agent.socket"
-  echo "-rwxr-xr-x root/root /usr/bin/fapi-agent"
-  echo "-rw-r--r-- root/root /usr/lib/sysusers.d/fapi-agent.conf"
-  echo "-rw-r--r-- root/root /usr/lib/tmpfiles.d/fapi-agent.conf"
+  echo "-rw-r--r-- 0/0 /etc/fapi-agent/agent.toml"
+  echo "-rw-r--r-- 0/0 /lib/systemd/system/fapi-agent.service"
+  echo "-rw-r--r-- 0/0 /lib/systemd/system/fapi-agent.socket"
+  echo "-rwxr-xr-x 0/0 /usr/bin/fapi-agent"
+  echo "-rw-r--r-- 0/0 /usr/lib/sysusers.d/fapi-agent.conf"
+  echo "-rw-r--r-- 0/0 /usr/lib/tmpfiles.d/fapi-agent.conf"
   for doc in README.md docs/*.md; do
-    echo "-rw-r--r-- root/root /usr/share/doc/fapi-agent/$(basename "$doc")"
+    echo "-rw-r--r-- 0/0 /usr/share/doc/fapi-agent/$(basename "$doc")"
   done
-  echo "-rw-r--r-- root/root /usr/share/doc/fapi-agent/changelog.Debian.gz"
-  echo "-rw-r--r-- root/root /usr/share/doc/fapi-agent/copyright"
-  echo "-rw-r--r-- root/root /usr/share/doc/fapi-agent/examples/credentials.conf.example"
+  echo "-rw-r--r-- 0/0 /usr/share/doc/fapi-agent/changelog.Debian.gz"
+  echo "-rw-r--r-- 0/0 /usr/share/doc/fapi-agent/copyright"
+  echo "-rw-r--r-- 0/0 /usr/share/doc/fapi-agent/examples/credentials.conf.example"
 } | sort >"$work/files.expected"
 diff -u "$work/files.expected" "$work/files" || fail "the .deb's files differ from the expected list"
 ok "files: $(wc -l <"$work/files") files with the expected paths, owners and modes"
@@ -145,7 +145,7 @@ for s in postinst prerm postrm; do
   sh -n "$work/control/$s" || fail "$s: syntax"
 done
 # Nothing is enabled or started by the package.
-if grep -En 'systemctl[^#]*(start|enable|restart)|deb-systemd-(helper|invoke)' "$work/control/postinst"; then
+if grep -En '(systemctl|deb-systemd-helper|deb-systemd-invoke)[^#]* (start|enable|restart|reenable)\b' "$work/control/postinst"; then
   fail "postinst enables or starts a unit"
 fi
 ok "conffile /etc/fapi-agent/agent.toml; postinst/prerm/postrm are packaging/debian's, start and enable nothing"
@@ -348,7 +348,7 @@ ok "podman stop: exit 0 and the socket removed"
 echo "== 4. dpkg -r, dpkg --purge"
 dpkg -r fapi-agent >"$work/dpkg-r.log" 2>&1 || { cat "$work/dpkg-r.log"; fail "dpkg -r"; }
 [ "$(dpkg-query -W -f='${db:Status-Abbrev}' fapi-agent)" = "rc " ] || fail "after remove: $(dpkg-query -W -f='${db:Status-Abbrev}' fapi-agent)"
-left=$(while read -r f; do [ -e "$f" ] && echo "$f"; done <"$work/owned")
+left=$(while read -r f; do if [ -e "$f" ]; then echo "$f"; fi; done <"$work/owned")
 [ "$left" = /etc/fapi-agent/agent.toml ] || fail "after dpkg -r, left: $left"
 [ -s /var/lib/fapi-agent/audit.jsonl ] || fail "dpkg -r deleted the daemon's state"
 [ -L "$wants" ] || fail "dpkg -r dropped the administrator's enablement"
