@@ -189,8 +189,29 @@ enum Op {
     ColdToken(&'static str),
     /// SignDpopProof with an access token (ath).
     Dpop(&'static str),
+    /// SignObDetachedJws (UK Open Banking 3.1.4) of [`PAYMENT`].
+    ObSign(&'static str),
+    /// SignHttpRequest (RFC 9421, FAPI 2.0 component set) of a POST of
+    /// [`PAYMENT`] with Authorization and DPoP.
+    HttpSign(&'static str),
+    /// SignBerlinGroupRequest (draft-cavage) of [`PAYMENT`] with a PSU-ID.
+    BerlinSign(&'static str),
+    /// SignBrasilBody with [`PAYMENT`] as `data`.
+    BrasilSign(&'static str),
 }
 
+/// The body the message-signing scenarios sign: a payment initiation of a
+/// typical size (about 400 bytes).
+const PAYMENT: &str = r#"{"Data":{"ConsentId":"58923","Initiation":{"InstructionIdentification":"ACME412","EndToEndIdentification":"FRESCO.21302.GFX.20","InstructedAmount":{"Amount":"165.88","Currency":"GBP"},"CreditorAccount":{"SchemeName":"UK.OBIE.SortCodeAccountNumber","Identification":"08080021325698","Name":"ACME Inc","SecondaryIdentification":"0002"},"RemittanceInformation":{"Reference":"FRESCO-101","Unstructured":"Internal ops code 5120101"}}},"Risk":{}}"#;
+
+fn by_name(name: &str) -> Option<pb::CredentialSelector> {
+    Some(pb::CredentialSelector {
+        by: Some(pb::credential_selector::By::Name(name.into())),
+        kid: String::new(),
+    })
+}
+
+#[derive(Clone, Copy)]
 struct Stats {
     ops: f64,
     p50: f64,
@@ -276,6 +297,57 @@ async fn load(
                                 htu: "https://rs.bench/accounts".into(),
                                 access_token: "bench-access-token".into(),
                                 ..Default::default()
+                            })
+                            .await
+                            .unwrap();
+                    }
+                    Op::ObSign(name) => {
+                        agent
+                            .sign_ob_detached_jws(pb::SignObDetachedJwsRequest {
+                                credential: by_name(name),
+                                body: PAYMENT.as_bytes().to_vec(),
+                                profile: pb::ObProfile::ObUk314.into(),
+                            })
+                            .await
+                            .unwrap();
+                    }
+                    Op::HttpSign(name) => {
+                        agent
+                            .sign_http_request(pb::SignHttpRequestRequest {
+                                credential: by_name(name),
+                                method: "POST".into(),
+                                target_uri: "https://rs.bench/payments".into(),
+                                authorization: "DPoP bench-access-token".into(),
+                                dpop: "eyJhbGciOiJFUzI1NiJ9.e30.c2ln".into(),
+                                covered_headers: vec![pb::HttpHeader {
+                                    name: "x-fapi-interaction-id".into(),
+                                    value: "c770aef3-6784-41f7-8e0e-ff5f97bddb3a".into(),
+                                }],
+                                body: PAYMENT.as_bytes().to_vec(),
+                            })
+                            .await
+                            .unwrap();
+                    }
+                    Op::BerlinSign(name) => {
+                        agent
+                            .sign_berlin_group_request(pb::SignBerlinGroupRequestRequest {
+                                credential: by_name(name),
+                                x_request_id: String::new(),
+                                headers: vec![pb::HttpHeader {
+                                    name: "psu-id".into(),
+                                    value: "PSU-1234".into(),
+                                }],
+                                body: PAYMENT.as_bytes().to_vec(),
+                            })
+                            .await
+                            .unwrap();
+                    }
+                    Op::BrasilSign(name) => {
+                        agent
+                            .sign_brasil_body(pb::SignBrasilBodyRequest {
+                                credential: by_name(name),
+                                data_json: PAYMENT.into(),
+                                audience: "bench-aspsp-org".into(),
                             })
                             .await
                             .unwrap();
@@ -584,7 +656,11 @@ fn main() {
             "[credentials.tok.oauth]\nca_file = {:?}\nscopes = [\"accounts\"]\n",
             d.join("as-ca.crt")
         );
-    let config = format!("{es}{ps}{ed}{cold}{shielded_es}{shielded_ps}{tok}");
+    // The message-signing tables (UK OB and Brasil need an iss; they and
+    // Berlin Group sign with RSA keys only).
+    let signing = "[credentials.ps.ob_uk]\niss = \"0015800001041REAAY/bench\"\n\
+                   [credentials.ps.open_finance_brasil]\niss = \"bench-org\"\n";
+    let config = format!("{es}{ps}{ed}{cold}{shielded_es}{shielded_ps}{tok}{signing}");
     let (daemon, _) = Daemon::start(d, "main", &config);
     daemon.wait_log("key verified", 7);
 
@@ -640,13 +716,50 @@ fn main() {
     let health = measure("health check (empty RPC)", Op::Health, 2 * cores);
     let es1 = measure("SignClientAssertion ES256", Op::Sign("es"), 1);
     let es_n = measure("SignClientAssertion ES256", Op::Sign("es"), 2 * cores);
-    let _ = measure("SignClientAssertion PS256", Op::Sign("ps"), 1);
+    let ps1 = measure("SignClientAssertion PS256", Op::Sign("ps"), 1);
     let ps_2n = measure("SignClientAssertion PS256", Op::Sign("ps"), 2 * cores);
     // At exactly 2× cores each request's round trip leaves its core idle;
     // the target allows any concurrency from 2× cores up.
     let ps_4n = measure("SignClientAssertion PS256", Op::Sign("ps"), 4 * cores);
     let ps_n = if ps_4n.ops > ps_2n.ops { ps_4n } else { ps_2n };
     let _ = measure("SignClientAssertion EdDSA", Op::Sign("ed"), 2 * cores);
+    // Message signatures, beside SignClientAssertion with the same keys:
+    // each at 1 connection (latency) and 2× cores (rate). UK OB, Brasil
+    // and Berlin Group are RSA-only by their standards (an EC key is
+    // FAILED_PRECONDITION), so only RFC 9421 runs with the ES256 key.
+    let mut signing_rows: Vec<(&str, &str, Stats, Stats)> = Vec::new();
+    for (object, key, op) in [
+        (
+            "UK OB detached JWS (SignObDetachedJws)",
+            "PS256",
+            Op::ObSign("ps"),
+        ),
+        (
+            "RFC 9421 request (SignHttpRequest)",
+            "ES256",
+            Op::HttpSign("es"),
+        ),
+        (
+            "RFC 9421 request (SignHttpRequest)",
+            "PS256",
+            Op::HttpSign("ps"),
+        ),
+        (
+            "Berlin Group (SignBerlinGroupRequest)",
+            "PS256",
+            Op::BerlinSign("ps"),
+        ),
+        (
+            "Open Finance Brasil body (SignBrasilBody)",
+            "PS256",
+            Op::BrasilSign("ps"),
+        ),
+    ] {
+        let label = format!("{object} {key} key");
+        let one = measure(&label, op, 1);
+        let many = measure(&label, op, 2 * cores);
+        signing_rows.push((object, key, one, many));
+    }
     let _ = measure("DecryptSecret OAEP-SHA256", Op::Decrypt("ps"), 2 * cores);
     let esh = measure("ES256 shielded", Op::Sign("es_shielded"), 2 * cores);
     let psh = measure("PS256 shielded", Op::Sign("ps_shielded"), 2 * cores);
@@ -894,7 +1007,27 @@ fn main() {
     targets.push_str(&format!(
         "| cold token fetch, broken down (measured, no target) | — | {cold_breakdown} |\n"
     ));
-    println!("{table}\n{targets}");
+    let mut signing_table = String::from(
+        "| object | key | ops/s, 2× cores conn | p99 µs, 2× cores conn | p50 µs, 1 conn | p99 µs, 1 conn | ops/s vs SignClientAssertion, same key |\n|---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for (key, one, many) in [("ES256", &es1, &es_n), ("PS256", &ps1, &ps_2n)] {
+        signing_table.push_str(&format!(
+            "| SignClientAssertion (the reference) | {key} | {:.0} | {:.0} | {:.0} | {:.0} | 100 % |\n",
+            many.ops, many.p99, one.p50, one.p99
+        ));
+    }
+    for (object, key, one, many) in &signing_rows {
+        let reference = if *key == "ES256" { &es_n } else { &ps_2n };
+        signing_table.push_str(&format!(
+            "| {object} | {key} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} % |\n",
+            many.ops,
+            many.p99,
+            one.p50,
+            one.p99,
+            100.0 * many.ops / reference.ops
+        ));
+    }
+    println!("{table}\n{targets}\n{signing_table}");
     if !run.full {
         println!("smoke run: 1 passed, 0 failed");
         return;
@@ -931,7 +1064,8 @@ fn main() {
     std::fs::write(
         &doc,
         format!(
-            "# Benchmarks\n\nReproduce: `cargo bench --bench daemon` (writes this file; the analysis below the marker is kept). `FAPI_BENCH_SECS=N` sets the length of each scenario; `FAPI_BENCH_PERF=TEXT` records the daemon with `perf` during the scenarios whose name contains TEXT.\n\n## Machine\n\n{machine}\n## Results\n\nLatency is per request, measured by the client; ops/s is the total over all connections. CPU per operation is the user + system time the daemon and the load generator (this benchmark's client side) each used during the scenario, divided by the requests served: the two together are what one request costs the machine.\n\n{table}\n## Targets\n\n{targets}\n<!-- analysis -->{analysis}"
+            "# Benchmarks\n\nReproduce: `cargo bench --bench daemon` (writes this file; the analysis below the marker is kept). `FAPI_BENCH_SECS=N` sets the length of each scenario; `FAPI_BENCH_PERF=TEXT` records the daemon with `perf` during the scenarios whose name contains TEXT.\n\n## Machine\n\n{machine}\n## Results\n\nLatency is per request, measured by the client; ops/s is the total over all connections. CPU per operation is the user + system time the daemon and the load generator (this benchmark's client side) each used during the scenario, divided by the requests served: the two together are what one request costs the machine.\n\n{table}\n## Targets\n\n{targets}\n## Message signing\n\nEach signed object beside SignClientAssertion with the same key, in the same run (the rows above, side by side). The body is a {}-byte payment initiation. UK OB, Open Finance Brasil and Berlin Group sign with RSA keys only (PS256, or rsa-sha256 for Berlin Group), so only RFC 9421 (ecdsa-p256-sha256 with the ES256 key, rsa-pss-sha512 with the PS256 key) runs with both.\n\n{signing_table}\n<!-- analysis -->{analysis}",
+            PAYMENT.len()
         ),
     )
     .unwrap();

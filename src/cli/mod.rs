@@ -98,6 +98,18 @@ enum Command {
     ObSign(sign::ObSignArgs),
     /// Print an Open Finance Brasil signed body (a compact JWS).
     BrasilSign(sign::BrasilSignArgs),
+    /// Print the RFC 9421 signature headers (FAPI 2.0 component set) of a
+    /// request: Signature-Input, Signature, Content-Digest.
+    HttpSign(sign::HttpSignArgs),
+    /// Print the Berlin Group signature headers of a request: X-Request-ID,
+    /// Digest, Signature, TPP-Signature-Certificate.
+    BerlinSign(sign::BerlinSignArgs),
+    /// Check a resource server's RFC 9421 response signature against the
+    /// credential's configured response keys.
+    VerifyResponse(sign::VerifyResponseArgs),
+    /// Check a JARM authorization response (response_mode=jwt) against the
+    /// authorization server's keys and print its parameters.
+    VerifyJarm(sign::VerifyJarmArgs),
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -171,6 +183,10 @@ pub fn main() -> ExitCode {
         Command::Dpop(a) => token::dpop(a),
         Command::ObSign(a) => sign::ob_sign(a),
         Command::BrasilSign(a) => sign::brasil_sign(a),
+        Command::HttpSign(a) => sign::http_sign(a),
+        Command::BerlinSign(a) => sign::berlin_sign(a),
+        Command::VerifyResponse(a) => sign::verify_response(a),
+        Command::VerifyJarm(a) => sign::verify_jarm(a),
         Command::Admin(c) => admin::run(c),
     }
 }
