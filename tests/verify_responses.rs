@@ -392,6 +392,13 @@ async fn http_response_signatures_by_http_message_signatures() {
         assert_eq!(e.code(), Code::InvalidArgument, "{status}: {e:?}");
         assert!(e.message().contains("HTTP status"), "{}", e.message());
     }
+    // A request URI that does not parse is the caller's error, whatever
+    // the signature says.
+    let mut r = check("tpp", &ec_signed, BODY);
+    r.target_uri = "not a uri".into();
+    let e = client.agent.verify_http_response(r).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains("target_uri"), "{}", e.message());
     let mut r = check("tpp", &ec_signed, BODY);
     r.credential = None;
     let e = client.agent.verify_http_response(r).await.unwrap_err();

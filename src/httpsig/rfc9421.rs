@@ -484,6 +484,10 @@ pub fn verify_response(
     keys: &[ResponseKey],
     now: i64,
 ) -> Result<VerifiedResponse, HttpSigError> {
+    // The caller's own request is checked before the response: a bad one
+    // is the caller's error, not an unverified signature.
+    let target = url::Url::parse(&resp.request.target_uri)
+        .map_err(|e| HttpSigError::Invalid(format!("the request's target_uri: {e}")))?;
     let input = resp
         .header("signature-input")
         .ok_or_else(|| unverified("no Signature-Input header"))?;
@@ -611,8 +615,6 @@ pub fn verify_response(
         check_response_digest(resp)?;
     }
 
-    let target = url::Url::parse(&request.target_uri)
-        .map_err(|e| unverified(format!("the request's target_uri: {e}")))?;
     let mut lines = Vec::with_capacity(components.len());
     for c in &components {
         let value = if c.req {

@@ -9,6 +9,7 @@ use super::{Error, Gate, Peer, Selection};
 use crate::access::audit::{AuditEvent, AuditOp, Outcome};
 use crate::config::Operation;
 use crate::credential::Credential;
+use crate::httpsig::HttpSigError;
 use crate::httpsig::rfc9421::{self, HttpRequest, ResponseKey, VerifiedResponse};
 use crate::jose::jarm::{self, JarmError};
 
@@ -78,8 +79,12 @@ pub async fn check_response(
         body,
         request,
     };
-    rfc9421::verify_response(&resp, &keys, crate::now_unix())
-        .map_err(|e| Error::Unverified(e.to_string()))
+    rfc9421::verify_response(&resp, &keys, crate::now_unix()).map_err(|e| match e {
+        HttpSigError::Invalid(_) | HttpSigError::TooLarge { .. } => {
+            Error::InvalidArgument(e.to_string())
+        }
+        _ => Error::Unverified(e.to_string()),
+    })
 }
 
 /// VerifyHttpResponse: admission, selection, `read`, audit.
