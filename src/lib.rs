@@ -55,6 +55,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod credential;
+pub mod credsock;
 pub mod daemon;
 pub mod httpsig;
 pub mod jose;

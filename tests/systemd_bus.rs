@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -478,5 +479,199 @@ async fn a_system_bus_without_systemd_fails_closed() {
             && why.contains("org.freedesktop.DBus.Error.ServiceUnknown"),
         "{why}\n{}",
         agent.stderr()
+    );
+}
+
+/// Starts a transient `UNIT.service` that loads credential `id` from
+/// `socket` (`LoadCredential=`): systemd itself connects to the socket
+/// from `\0<random>/unit/UNIT.service/ID` and reads to EOF.
+fn load_credential(sd: &Systemd, unit: &str, id: &str, socket: &Path) -> Output {
+    sd.inside(&[
+        "systemd-run",
+        &format!("--unit={unit}"),
+        "--wait",
+        "--quiet",
+        "-p",
+        &format!("LoadCredential={id}:{}", socket.display()),
+        "--",
+        "true",
+    ])
+}
+
+/// What systemd's side of the protocol receives, done as systemd does it
+/// (`src/basic/fileio.c` with `READ_FULL_FILE_CONNECT_SOCKET`): bind to the
+/// abstract address `\0<random>/unit/UNIT/ID`, connect, shut down the
+/// write side, read to EOF. Run as `uid`.
+fn as_systemd_would(socket: &Path, unit: &str, id: &str, uid: u32) -> Vec<u8> {
+    let out = Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            "--clear-groups",
+            // Debian's: pyenv's shims live under /root, closed to uid 65534.
+            "/usr/bin/python3",
+            "-c",
+        ])
+        .arg(
+            "import os,socket,sys\n\
+             s=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM)\n\
+             s.bind('\\0%016x/unit/%s/%s' % (int.from_bytes(os.urandom(8),'big'), sys.argv[2], sys.argv[3]))\n\
+             s.connect(sys.argv[1]); s.shutdown(socket.SHUT_WR)\n\
+             got=b''\n\
+             while True:\n    b=s.recv(65536)\n    if not b: break\n    got+=b\n\
+             sys.stdout.buffer.write(got)\n",
+        )
+        .arg(socket)
+        .args([unit, id])
+        .output()
+        .expect("setpriv and /usr/bin/python3 (Debian python3) are needed");
+    assert!(out.status.success(), "{}", stderr(&out));
+    out.stdout
+}
+
+fn openssl_out(dir: &Path, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl is needed");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// fapi-agent as a systemd credential provider. The real systemd 252
+/// connects for a transient unit's `LoadCredential=` and is served or
+/// refused by the unit it names (this harness's systemd cannot set up the
+/// unit's credentials directory, so what it received is not readable in
+/// the unit: the audit log says what was served to whom). What is served
+/// is then checked with a client that speaks systemd's side exactly: the
+/// certificate, the JWKS and (export on) the key; another unit, an unknown
+/// ID and a peer that is not the system manager get nothing, each with a
+/// logged and audited reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn units_load_credentials_from_the_credential_socket() {
+    let sd = Systemd::start();
+    let fx = Fixtures::new();
+    let c = fx.credential("acme", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let audit = fx.path().join("audit.jsonl");
+    let serve = |id: &str, what: &str| {
+        format!(
+            "[[systemd_credentials.serve]]\nid = {id:?}\ncredential = \"acme\"\nwhat = {what:?}\n\
+             units = [\"payments.service\"]\n"
+        )
+    };
+    let daemon = Daemon::start(&config(
+        &format!("audit_log = {audit:?}"),
+        &[
+            c.toml("acme", ISSUER, "export = true"),
+            "[systemd_credentials]\n".into(),
+            serve("bank-cert", "certificate"),
+            serve("bank-jwks", "jwks"),
+            serve("bank-key", "key_material"),
+        ],
+    ))
+    .await;
+    let creds = daemon.socket.with_file_name("creds.sock");
+    assert!(creds.exists(), "creds.sock beside the gRPC socket");
+    let mode = std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only the daemon's uid and root connect");
+    let records = || -> Vec<(String, String)> {
+        std::fs::read_to_string(&audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| r["op"] == "systemd_credential")
+            .map(|r| {
+                (
+                    r["outcome"].as_str().unwrap_or_default().to_owned(),
+                    r["detail"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+
+    // systemd itself: payments.service is served, other.service refused.
+    let ran = load_credential(&sd, "payments", "bank-cert", &creds);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let _ = load_credential(&sd, "other", "bank-cert", &creds);
+    let seen = records();
+    assert!(
+        seen.contains(&(
+            "ok".into(),
+            "unit payments.service id bank-cert: certificate".into()
+        )),
+        "{seen:?}\n{}",
+        daemon.stderr()
+    );
+    assert!(
+        seen.iter().any(|(o, d)| o == "denied"
+            && d.starts_with("unit other.service id bank-cert: permission denied")),
+        "{seen:?}"
+    );
+
+    // What is served, as systemd reads it.
+    let cert = as_systemd_would(&creds, "payments.service", "bank-cert", 0);
+    let sha = ["x509", "-noout", "-fingerprint", "-sha256"];
+    assert_eq!(
+        openssl_out(fx.path(), &sha, &cert),
+        openssl_out(fx.path(), &sha, &std::fs::read(&c.cert).unwrap())
+    );
+    let jwks = as_systemd_would(&creds, "payments.service", "bank-jwks", 0);
+    let jwks: serde_json::Value = serde_json::from_slice(&jwks).unwrap();
+    let kid = facts(&mut daemon.client().await, "acme").await.kid;
+    assert_eq!(jwks["keys"][0]["kid"], kid.as_str(), "{jwks}");
+    assert!(jwks["keys"][0].get("d").is_none(), "public only: {jwks}");
+    let key = as_systemd_would(&creds, "payments.service", "bank-key", 0);
+    assert!(String::from_utf8_lossy(&key).starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert_eq!(
+        openssl_out(fx.path(), &["pkey", "-pubout"], &key),
+        openssl_out(
+            fx.path(),
+            &["x509", "-noout", "-pubkey"],
+            &std::fs::read(&c.cert).unwrap()
+        )
+    );
+
+    // Nothing for another unit, an unknown ID, or a peer that is not the
+    // system manager with systemd's kind of address (the socket opened to
+    // it on purpose).
+    assert!(as_systemd_would(&creds, "other.service", "bank-key", 0).is_empty());
+    assert!(as_systemd_would(&creds, "payments.service", "no-such-id", 0).is_empty());
+    daemon.open_socket_to_all();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert!(as_systemd_would(&creds, "payments.service", "bank-key", 65534).is_empty());
+
+    let seen = records();
+    for (outcome, detail) in [
+        ("ok", "unit payments.service id bank-key: key_material"),
+        ("ok", "unit payments.service id bank-jwks: jwks"),
+        (
+            "denied",
+            "unit other.service id bank-key: permission denied: credential id \"bank-key\" is served to [\"payments.service\"], not to other.service",
+        ),
+        (
+            "error",
+            "unit payments.service id no-such-id: no [[systemd_credentials.serve]] entry has id \"no-such-id\"",
+        ),
+        (
+            "denied",
+            "the peer runs as uid 65534, not as the system manager (uid 0)",
+        ),
+    ] {
+        assert!(
+            seen.iter()
+                .any(|(o, d)| o == outcome && d.starts_with(detail)),
+            "no {outcome} record {detail:?} in {seen:?}"
+        );
+    }
+    let log = daemon.stderr();
+    assert!(
+        log.contains("PRIVATE KEY EXPORTED to a systemd unit"),
+        "{log}"
     );
 }

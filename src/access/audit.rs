@@ -117,6 +117,8 @@ pub enum AuditOp {
     SignMessage,
     /// A signed response checked (RFC 9421 response, JARM).
     Verify,
+    /// A unit's `LoadCredential=` served on the systemd credential socket.
+    SystemdCredential,
     /// An operation this build does not know (a newer daemon's record).
     #[serde(other)]
     Other,

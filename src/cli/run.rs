@@ -152,10 +152,12 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             print_dev_banner(&daemon.registry(), socket.path());
         }
         let proxy = crate::proxy::Proxy::bind(&daemon, socket.path(), group).await?;
+        let credsock = crate::credsock::CredSock::bind(&daemon, socket.path())?;
         crate::service::server::serve(
             Arc::clone(&daemon),
             socket,
             proxy,
+            credsock,
             crate::service::server::shutdown_signal(),
         )
         .await

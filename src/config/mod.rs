@@ -6,6 +6,7 @@
 
 mod agent;
 mod credential;
+mod credsock;
 mod oauth;
 mod passphrase;
 mod policy;
@@ -21,6 +22,7 @@ pub use credential::{
     AssertionConfig, BrasilConfig, CredentialConfig, DEFAULT_ASSERTION_LIFETIME_SECS,
     HttpSigConfig, MAX_ASSERTION_LIFETIME_SECS, ObUkConfig, PaddingName,
 };
+pub use credsock::{CredSockConfig, Serve, ServeRule};
 pub use oauth::{AuthMethod, DpopAlg, OAuthConfig, Profile, SenderConstraint};
 pub use passphrase::{ExecEnv, KeyringName, PassphraseConfig};
 pub use policy::{AllowRule, Operation, UserUnit};
@@ -43,6 +45,8 @@ pub struct Config {
     /// The APIs apps reach through the proxy, by name.
     #[serde(default)]
     pub upstreams: BTreeMap<String, UpstreamConfig>,
+    /// The systemd credential socket; none without it.
+    pub systemd_credentials: Option<CredSockConfig>,
 }
 
 /// A configuration that cannot be used.
@@ -62,6 +66,9 @@ pub enum ConfigError {
     /// A daemon-wide (`[agent]`) value that parses but is not allowed.
     #[error("[agent]: {0}")]
     Agent(String),
+    /// A `[systemd_credentials]` value that is not allowed.
+    #[error("[systemd_credentials]: {0}")]
+    CredSock(String),
     /// An upstream that cannot work as configured.
     #[error("upstream {upstream:?}: {message}")]
     Upstream {
@@ -169,6 +176,14 @@ impl Config {
                 *s = base.join(&*s);
             }
             p.validate(&cfg.upstreams)?;
+        }
+        if let Some(c) = &mut cfg.systemd_credentials {
+            if let Some(s) = &mut c.socket
+                && s.is_relative()
+            {
+                *s = base.join(&*s);
+            }
+            c.validate(&cfg.credentials)?;
         }
         Ok(cfg)
     }

@@ -92,6 +92,9 @@ pub struct Daemon {
     upstream_exes: ArcSwap<crate::credential::Executables>,
     /// The proxy's listeners (read at start).
     proxy: Option<crate::config::ProxyConfig>,
+    /// The systemd credential socket's rules, as the config last said (the
+    /// socket itself is bound at start).
+    credsock: ArcSwap<Option<crate::config::CredSockConfig>>,
     /// Told of token requests (metrics), handed to every OAuth client.
     token_observer: Option<Arc<dyn oauth::TokenObserver>>,
     /// Serialises reloads. Lock and Unlock never take it: a reload may be
@@ -137,6 +140,8 @@ impl Daemon {
         d.observer = observer;
         d.set_upstreams(&config.upstreams);
         d.proxy = config.proxy.clone();
+        d.credsock
+            .store(Arc::new(config.systemd_credentials.clone()));
         d.rebuild_oauth();
         d
     }
@@ -165,6 +170,11 @@ impl Daemon {
     /// The executables the upstreams' allow rules name, as resolved.
     pub fn upstream_executables(&self) -> Arc<crate::credential::Executables> {
         self.upstream_exes.load_full()
+    }
+
+    /// The systemd credential socket's rules now (`None`: not configured).
+    pub fn credsock_config(&self) -> Arc<Option<crate::config::CredSockConfig>> {
+        self.credsock.load_full()
     }
 
     /// The proxy's upstreams now.
@@ -240,6 +250,7 @@ impl Daemon {
             observer: None,
             oauth: ArcSwap::from_pointee(BTreeMap::new()),
             upstreams: ArcSwap::from_pointee(BTreeMap::new()),
+            credsock: ArcSwap::from_pointee(None),
             upstream_exes: ArcSwap::from_pointee(crate::credential::Executables::default()),
             proxy: None,
             token_observer: None,

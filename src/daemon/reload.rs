@@ -177,6 +177,8 @@ impl Daemon {
         // Outside the swap lock: it reads CA files (see rebuild_oauth).
         self.rebuild_oauth();
         self.set_upstreams(&config.upstreams);
+        self.credsock
+            .store(Arc::new(config.systemd_credentials.clone()));
         for e in failed_reloads {
             let _ = self.events.send(e);
         }

@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod assertion;
+pub mod credsock;
 pub mod decrypt;
 pub mod dpop;
 pub mod enroll;

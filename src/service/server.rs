@@ -45,6 +45,7 @@ pub async fn serve(
     daemon: Arc<Daemon>,
     socket: BoundSocket,
     proxy: Option<crate::proxy::Proxy>,
+    credsock: Option<crate::credsock::CredSock>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -125,6 +126,9 @@ pub async fn serve(
     ));
     crate::sys::systemd::spawn_watchdog();
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    if let Some(c) = credsock {
+        c.spawn(proxy_gate.clone(), stopping_rx.clone());
+    }
     if let Some(p) = proxy {
         p.spawn(proxy_gate, stopping_rx.clone());
     }
