@@ -115,6 +115,14 @@ pub struct UpstreamConfig {
     /// every request, covering its token and DPoP proof) or `berlin-group`
     /// (Digest, draft-cavage Signature and TPP-Signature-Certificate).
     pub signing: Option<String>,
+    /// Check the RFC 9421 signature of every response (`tag =
+    /// "fapi-2-response"`) against the credential's
+    /// `http_signatures.response_jwks` before the app sees it; a response
+    /// that fails is withheld (502 `upstream_signature_invalid`). Only with
+    /// `signing = "fapi2-http-sig"`. Default: on when that credential has
+    /// `response_jwks`; `true` makes a missing `response_jwks` a load
+    /// error, `false` turns the check off.
+    pub verify_responses: Option<bool>,
     /// Who may call this upstream (operation `proxy`). Without rules, the
     /// credential's own rules decide (they must list `proxy`).
     #[serde(default)]
@@ -173,6 +181,16 @@ impl UpstreamConfig {
     /// The signing profile, if any (validated at load).
     pub fn signing_profile(&self) -> Option<SigningProfile> {
         self.signing.as_deref().and_then(SigningProfile::of_name)
+    }
+
+    /// Whether the proxy checks this upstream's response signatures, given
+    /// its credential's `http_signatures` (validated at load).
+    pub fn verifies_responses(&self, http_signatures: &super::HttpSigConfig) -> bool {
+        self.signing_profile() == Some(SigningProfile::Fapi2HttpSig)
+            && self
+                .verify_responses
+                .unwrap_or(http_signatures.response_jwks.is_some())
+            && http_signatures.response_jwks.is_some()
     }
 
     /// Checks upstream `name` against the credentials configured.
@@ -248,6 +266,22 @@ impl UpstreamConfig {
                 self.signing.as_deref().unwrap_or_default(),
                 self.credential
             )));
+        }
+        if self.verify_responses == Some(true) {
+            if self.signing_profile() != Some(SigningProfile::Fapi2HttpSig) {
+                return Err(invalid(
+                    "verify_responses = true needs signing = \"fapi2-http-sig\": only FAPI 2.0 \
+                     HTTP message signatures sign responses"
+                        .into(),
+                ));
+            }
+            if cred.http_signatures.response_jwks.is_none() {
+                return Err(invalid(format!(
+                    "verify_responses = true needs [credentials.{}.http_signatures] \
+                     response_jwks: the JWKS file of the resource server's response-signing keys",
+                    self.credential
+                )));
+            }
         }
         let needs_oauth = self.token != UpstreamToken::None;
         if needs_oauth && cred.oauth.is_none() {

@@ -30,7 +30,7 @@ import * as jose from 'jose';
 import hms from 'http-message-signatures';
 import { parseDictionary, serializeDictionary } from 'structured-headers';
 
-const { httpbis, createVerifier } = hms;
+const { httpbis, createVerifier, createSigner } = hms;
 
 // ---------------------------------------------------------------------------------------------
 // logging
@@ -84,6 +84,7 @@ const cfg = {
   public_url: null,
   max_body_bytes: 16 * 1024 * 1024,
   signatures: {}, // raw config, for GET /config
+  response_signing: null, // prepared response signer (RFC 9421, tag fapi-2-response), or null
 };
 const sig = { rfc9421: null, ob_uk: null, cavage: null }; // prepared verifiers
 
@@ -174,6 +175,28 @@ function prepareCavage(conf) {
   };
 }
 
+// RFC 9421 response signing (FAPI 2.0 Message Signing §5.6.3): only when configured, so a bank
+// without "response_signing" answers exactly as before.
+function prepareResponseSigning(conf) {
+  if (conf === null || conf === false) return null;
+  if (typeof conf !== 'object') throw new Error('config: response_signing must be an object or null');
+  const privateKey = crypto.createPrivateKey(pemOrFile(conf.key_pem, 'response_signing.key_pem'));
+  const publicJwk = crypto.createPublicKey(privateKey).export({ format: 'jwk' });
+  const alg = conf.alg ?? httpSigAlgForJwk(publicJwk);
+  if (!['rsa-pss-sha512', 'ecdsa-p256-sha256', 'ed25519'].includes(alg)) {
+    throw new Error(`config: response_signing.alg ${alg} (rsa-pss-sha512, ecdsa-p256-sha256, ed25519)`);
+  }
+  const tamper = conf.tamper ?? null;
+  if (![null, 'body'].includes(tamper)) throw new Error('config: response_signing.tamper must be null or "body"');
+  const keyid = conf.keyid ?? null;
+  if (keyid !== null && typeof keyid !== 'string') throw new Error('config: response_signing.keyid must be a string');
+  // RFC 9421 §3.3.1 wants a 64-byte PSS salt; node's default is the maximum.
+  const signer = alg === 'rsa-pss-sha512'
+    ? { alg, sign: async (data) => crypto.sign('sha512', data, { key: privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }) }
+    : createSigner(privateKey, alg);
+  return { alg, keyid, tamper, tag: conf.tag === undefined ? 'fapi-2-response' : conf.tag, signer, publicJwk };
+}
+
 async function applyPatch(patch, { initial = false } = {}) {
   if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new Error('config patch must be a JSON object');
   const next = { ...cfg };
@@ -207,6 +230,12 @@ async function applyPatch(patch, { initial = false } = {}) {
     }
   }
   if ('introspection' in patch) next.introspection = prepareIntrospection(patch.introspection);
+  if ('response_signing' in patch) {
+    next.response_signing = prepareResponseSigning(patch.response_signing);
+    if (next.response_signing && next.response_signing.keyid === null) {
+      next.response_signing.keyid = await jose.calculateJwkThumbprint(next.response_signing.publicJwk, 'sha256');
+    }
+  }
   if ('signatures' in patch) {
     const s = patch.signatures ?? {};
     if (typeof s !== 'object') throw new Error('signatures must be an object');
@@ -231,7 +260,7 @@ async function applyPatch(patch, { initial = false } = {}) {
 }
 
 const RUNTIME_KEYS = ['token_binding', 'require_dpop_nonce', 'dpop_algs', 'dpop_iat_window_s', 'dpop_nonce_rotate_every',
-  'introspection', 'required_scope', 'audience', 'public_url', 'max_body_bytes', 'signatures'];
+  'introspection', 'required_scope', 'audience', 'public_url', 'max_body_bytes', 'signatures', 'response_signing'];
 await applyPatch(Object.fromEntries(Object.entries(rawConfig).filter(([k]) => RUNTIME_KEYS.includes(k))), { initial: true });
 if (cfg.token_binding !== 'none' && !cfg.introspection) {
   throw new Error(`config: token_binding "${cfg.token_binding}" needs "introspection"`);
@@ -1188,8 +1217,52 @@ function sendJson(ctx, status, obj, headers = {}) {
   const body = status === 204 || status === 304 ? Buffer.alloc(0) : Buffer.from(`${JSON.stringify(obj)}\n`);
   if (body.length) res.setHeader('content-type', 'application/json');
   res.setHeader('content-length', body.length);
-  res.writeHead(status);
-  res.end(body);
+  if (!cfg.response_signing) {
+    res.writeHead(status);
+    res.end(body);
+    return;
+  }
+  signResponse(ctx, status, body, cfg.response_signing).then(
+    (sent) => {
+      res.writeHead(status);
+      res.end(sent);
+    },
+    (err) => {
+      log(`ERROR signing the response to ${ctx.method} ${ctx.path}: ${err.stack ?? err}`);
+      res.destroy();
+    },
+  );
+}
+
+// Signs a response with http-message-signatures: @status, content-digest (RFC 9530, of the body)
+// and content-type when there is a body, and the request's @method, @target-uri, authorization,
+// dpop and content-digest (;req) where it had them. tamper "body" then changes one byte of what
+// is sent, as a man in the middle would. Returns the body to send.
+async function signResponse(ctx, status, body, conf) {
+  const { req, res } = ctx;
+  if (body.length) res.setHeader('content-digest', `sha-256=:${crypto.createHash('sha256').update(body).digest('base64')}:`);
+  const fields = ['@status'];
+  if (body.length) fields.push('content-type', 'content-digest');
+  fields.push('@method;req', '@target-uri;req');
+  for (const h of ['authorization', 'dpop', 'content-digest']) if (req.headers[h] !== undefined) fields.push(`${h};req`);
+  const headers = Object.fromEntries(Object.entries(res.getHeaders()).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : String(v)]));
+  const signed = await httpbis.signMessage(
+    {
+      key: { id: conf.keyid, alg: conf.alg, sign: conf.signer.sign },
+      fields,
+      name: 'sig1',
+      params: ['created', 'keyid', 'alg', ...(conf.tag ? ['tag'] : [])],
+      paramValues: conf.tag ? { tag: conf.tag } : {},
+    },
+    { status, headers },
+    { method: req.method, url: `${effectiveOrigin(ctx)}${req.url}`, headers: plainHeaders(req) },
+  );
+  res.setHeader('signature', signed.headers.Signature);
+  res.setHeader('signature-input', signed.headers['Signature-Input']);
+  if (conf.tamper !== 'body' || !body.length) return body;
+  const changed = Buffer.from(body);
+  changed[0] ^= 1;
+  return changed;
 }
 
 function seen(ctx) {
@@ -1475,6 +1548,7 @@ function publicConfig() {
     public_url: cfg.public_url,
     max_body_bytes: cfg.max_body_bytes,
     signatures: Object.fromEntries(Object.entries(sig).filter(([, v]) => v).map(([k, v]) => [k, { required: v.required, ...(v.version ? { version: v.version } : {}) }])),
+    response_signing: cfg.response_signing && { alg: cfg.response_signing.alg, keyid: cfg.response_signing.keyid, tamper: cfg.response_signing.tamper, public_jwk: cfg.response_signing.publicJwk },
     require_client_cert: requireClientCert,
     accept_self_signed_clients: acceptSelfSigned,
     http2: useHttp2,
