@@ -314,3 +314,172 @@ fn verify_responses_needs_fapi2_and_response_jwks() {
         }
     }
 }
+
+/// An RSA private key in PEM, made by the openssl CLI.
+fn rsa_key(path: &std::path::Path) -> String {
+    let out = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(path)
+        .output()
+        .expect("the openssl CLI");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// `signing = "open-finance-brasil"`: the app's JSON goes out as a PS256
+/// JWT the bank checks with npm jose (`jwtVerify`: kid, typ, iss, aud,
+/// iat, jti), and the bank's signed `application/jwt` answer (npm jose
+/// `SignJWT`) reaches the app as its verified JSON payload; a changed,
+/// unsigned or wrongly keyed answer is withheld. Without
+/// `brasil_response_jwks` the JWT is passed on as it came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_signs_and_checks_open_finance_brasil_bodies() {
+    let fx = Fixtures::new();
+    let pki = Pki::new(fx.path());
+    let cred = fx.credential("tpp", KeyType::Rsa2048, KeyFormat::Pkcs8Pbkdf2);
+    let auth = AuthServer::start(&pki, json!({"profile": "fapi2", "clients": []}));
+    let stanza = cred.toml(
+        "tpp",
+        &auth.issuer(),
+        "[credentials.tpp.open_finance_brasil]\niss = \"client-org\"\n",
+    );
+    let probe = Daemon::start(&format!("{stanza}[proxy]\n")).await;
+    let facts = facts(&mut probe.client().await, "tpp").await;
+    drop(probe);
+    let tpp_jwk: Value = serde_json::from_str(&facts.public_jwk_json).unwrap();
+    let bank_key = rsa_key(&fx.path().join("bank-jws.pem"));
+    let wrong_key = rsa_key(&fx.path().join("wrong-jws.pem"));
+    let signing = |key: &str, tamper: Option<&str>| {
+        json!({"key_pem": key, "kid": "bank-jws-1", "iss": "bank-org", "aud": "client-org",
+               "tamper": tamper})
+    };
+    let bank = Bank::start(
+        &pki,
+        &auth,
+        json!({
+            "token_binding": "none", "require_client_cert": false,
+            "signatures": {"brasil": {"jwks": {"keys": [tpp_jwk]}, "aud": "bank-org",
+                                      "iss": "client-org", "required": true}},
+            "brasil_response_signing": signing(&bank_key, None),
+        }),
+    );
+    let mut public =
+        bank.control("GET", "/config", Value::Null).await["brasil_response_signing"]["public_jwk"]
+            .clone();
+    assert_eq!(public["kty"], "RSA", "{public}");
+    public["kid"] = json!("bank-jws-1");
+    let jwks = fx.path().join("bank-jws-keys.json");
+    std::fs::write(&jwks, json!({"keys": [public]}).to_string()).unwrap();
+    let upstream = |name: &str, extra: &str| {
+        format!(
+            "[upstreams.{name}]\nbase_url = {:?}\ncredential = \"tpp\"\ntoken = \"none\"\n\
+             ca_file = {:?}\nsigning = \"open-finance-brasil\"\nbrasil_audience = \"bank-org\"\n\
+             {extra}",
+            bank.url(),
+            pki.ca()
+        )
+    };
+    let config = format!(
+        "{stanza}[proxy]\n{}{}",
+        upstream("br", &format!("brasil_response_jwks = {jwks:?}\n")),
+        upstream("raw", ""),
+    );
+    let daemon = Daemon::start(&config).await;
+    let proxy = daemon.socket.with_file_name("proxy.sock");
+    let payment = json!({"instructedAmount": {"currency": "BRL", "amount": "5.00"}});
+    let post = |up: &str, body: String| {
+        let url = format!("http://{up}/payments");
+        let proxy = proxy.clone();
+        async move {
+            curl(
+                Some(&proxy),
+                &[
+                    "-X",
+                    "POST",
+                    "-H",
+                    "content-type: application/json",
+                    "--data-binary",
+                    &body,
+                    &url,
+                ],
+                None,
+            )
+            .await
+        }
+    };
+
+    // Signed both ways: the bank verified the request JWT, the app gets
+    // the verified answer as JSON.
+    let a = post("br", payment.to_string()).await;
+    assert_eq!(
+        a.status,
+        201,
+        "{}\n{}",
+        String::from_utf8_lossy(&a.body),
+        bank.log()
+    );
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    let j = a.json();
+    assert_eq!(
+        (j["iss"].as_str(), j["aud"].as_str()),
+        (Some("bank-org"), Some("client-org")),
+        "{j}"
+    );
+    let seen_request = &j["body"];
+    assert_eq!(seen_request["data"], payment, "{j}");
+    assert_eq!(seen_request["aud"], "bank-org");
+    assert_eq!(seen_request["iss"], "client-org");
+    assert!(
+        j["seen"]["signatures"].to_string().contains("brasil"),
+        "{j}"
+    );
+    let a = curl(Some(&proxy), &["http://br/accounts"], None).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()["accounts"][0]["AccountId"], "22289");
+    // Without brasil_response_jwks the JWT is the app's to check.
+    let a = post("raw", payment.to_string()).await;
+    assert_eq!(a.status, 201);
+    assert_eq!(a.header("content-type"), Some("application/jwt"));
+    assert_eq!(String::from_utf8_lossy(&a.body).split('.').count(), 3);
+    // A body that is no JSON object is refused before it is signed.
+    let a = post("br", "[1]".into()).await;
+    assert_eq!(a.status, 400, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.json()["error"], "bad_request");
+
+    let withheld = |a: &Answer, what: &str| -> String {
+        assert_eq!(
+            a.status,
+            502,
+            "{what}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
+        let j = a.json();
+        assert_eq!(j["error"], "upstream_signature_invalid", "{what}: {j}");
+        j["message"].as_str().unwrap().to_owned()
+    };
+    for (patch, want) in [
+        (signing(&bank_key, Some("payload")), "does not verify"),
+        (signing(&wrong_key, None), "does not verify"),
+        (Value::Null, "not application/jwt"),
+    ] {
+        bank.control("POST", "/config", json!({"brasil_response_signing": patch}))
+            .await;
+        let m = withheld(&post("br", payment.to_string()).await, want);
+        assert!(m.contains(want), "{m}");
+    }
+    // An unsigned error answer (a gateway's refusal) passes unchanged.
+    let a = curl(Some(&proxy), &["http://br/status/404"], None).await;
+    assert_eq!(a.status, 404);
+    assert_eq!(a.json()["status"], 404);
+}

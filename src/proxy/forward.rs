@@ -153,7 +153,7 @@ pub async fn handle(
         Ok(u) => u,
         Err(e) => return fail(&ctx, &admission, &exchange, e),
     };
-    match send(
+    let sent = send(
         &ctx,
         &admission,
         &upstream,
@@ -161,22 +161,30 @@ pub async fn handle(
         &route.path_and_query,
         req,
     )
-    .await
-    {
+    .await;
+    let checked = match sent {
         Ok((response, Some(signed)))
             if cfg.verifies_responses(&admission.credential.config.http_signatures) =>
         {
-            match verified(&admission, &exchange.upstream, &signed, response).await {
-                Ok(response) => respond(&ctx, admission, exchange, response),
-                Err(e) => fail(&ctx, &admission, &exchange, e),
-            }
+            verified(&admission, &exchange.upstream, &signed, response).await
         }
-        Ok((response, _)) => respond(
-            &ctx,
-            admission,
-            exchange,
-            response.map(|b| b.map_err(crate::net::BoxError::from).boxed()),
-        ),
+        Ok((response, _))
+            if cfg.signing_profile() == Some(SigningProfile::OpenFinanceBrasil)
+                && cfg.brasil_response_jwks.is_some() =>
+        {
+            super::brasil::verified_response(
+                &admission.credential,
+                &exchange.upstream,
+                cfg,
+                response,
+            )
+            .await
+        }
+        Ok((response, _)) => Ok(response.map(|b| b.map_err(crate::net::BoxError::from).boxed())),
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(response) => respond(&ctx, admission, exchange, response),
         Err(e) => fail(&ctx, &admission, &exchange, e),
     }
 }
@@ -380,7 +388,16 @@ async fn send(
         }
     };
     let mut extra: Vec<(HeaderName, String)> = Vec::new();
+    // The body sent is not the app's (a Brasil JWT): its length is new.
+    let mut body_replaced = false;
     match (profile, held.as_deref()) {
+        (Some(SigningProfile::OpenFinanceBrasil), Some(b)) if !b.is_empty() => {
+            let audience = cfg.brasil_audience.as_deref().unwrap_or_default();
+            let jwt = super::brasil::sign_body(&admission.credential, audience, b).await?;
+            outgoing = body::Outgoing::Replayable(bytes::Bytes::from(jwt));
+            body_replaced = true;
+            extra.push((header::CONTENT_TYPE, "application/jwt".to_owned()));
+        }
         (Some(p @ (SigningProfile::ObUk314 | SigningProfile::ObUk313)), Some(b))
             if !b.is_empty() =>
         {
@@ -436,6 +453,10 @@ async fn send(
         let token = op::token(admission, cfg, force_refresh).await?;
         force_refresh = false;
         let mut headers = forwarded_headers(&parts.headers);
+        if body_replaced {
+            // Set again from the body sent.
+            headers.remove(header::CONTENT_LENGTH);
+        }
         for (k, v) in &cfg.add_headers {
             if let (Ok(k), Ok(v)) = (
                 HeaderName::from_bytes(k.as_bytes()),
