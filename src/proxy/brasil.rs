@@ -243,3 +243,73 @@ pub fn verify(
     }
     Ok(claims)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::pkey::{PKey, Private};
+    use openssl::sign::Signer;
+    use serde_json::json;
+
+    fn jwt(key: &PKey<Private>, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut s = Signer::new(MessageDigest::sha256(), key).unwrap();
+        s.set_rsa_padding(Padding::PKCS1_PSS).unwrap();
+        s.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH).unwrap();
+        s.set_rsa_mgf1_md(MessageDigest::sha256()).unwrap();
+        s.update(input.as_bytes()).unwrap();
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap())
+        )
+    }
+
+    /// Each claim and header rule refuses with its reason.
+    #[test]
+    fn claims_and_header_rules() {
+        let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let public = PKey::public_key_from_pem(&key.public_key_to_pem().unwrap()).unwrap();
+        let keys = [JwksKey {
+            kid: Some("k1".into()),
+            thumbprint: "t".into(),
+            alg: Alg::Ps256,
+            key: public,
+        }];
+        let now = 1_800_000_000;
+        let header = json!({"alg": "PS256", "typ": "JWT", "kid": "k1"});
+        let good = json!({"iss": "bank", "aud": "client", "iat": now, "jti": "j", "data": {}});
+        let check =
+            |h: &Value, c: &Value| verify(jwt(&key, h, c).as_bytes(), &keys, "bank", "client", now);
+        assert_eq!(check(&header, &good).unwrap()["data"], json!({}));
+        let with = |k: &str, v: Value| {
+            let mut c = good.clone();
+            c[k] = v;
+            c
+        };
+        for (claims, want) in [
+            (with("iss", json!("other")), "iss"),
+            (with("aud", json!(["x", "y"])), "aud"),
+            (with("iat", json!(now - 301)), "old"),
+            (with("iat", json!(now + 61)), "future"),
+            (with("jti", json!("")), "jti"),
+        ] {
+            let e = check(&header, &claims).unwrap_err();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        assert!(check(&header, &with("aud", json!(["x", "client"]))).is_ok());
+        let e = check(&json!({"alg": "RS256", "kid": "k1"}), &good).unwrap_err();
+        assert!(e.contains("PS256"), "{e}");
+        let e = check(&json!({"alg": "PS256", "kid": "k2"}), &good).unwrap_err();
+        assert!(e.contains("k2"), "{e}");
+        let mut bad = jwt(&key, &header, &good).into_bytes();
+        let last = bad.len() - 2;
+        bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+        let e = verify(&bad, &keys, "bank", "client", now).unwrap_err();
+        assert!(e.contains("does not verify"), "{e}");
+        assert!(verify(b"a.b", &keys, "bank", "client", now).is_err());
+    }
+}

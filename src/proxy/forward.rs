@@ -388,16 +388,16 @@ async fn send(
         }
     };
     let mut extra: Vec<(HeaderName, String)> = Vec::new();
-    // The body sent is not the app's (a Brasil JWT): its length is new.
-    let mut body_replaced = false;
-    match (profile, held.as_deref()) {
+    // The app's JSON, sent as a Brasil JWT made again for each attempt (a
+    // fresh jti and iat: a server may remember the last one).
+    let brasil_data = match (profile, held.as_deref()) {
         (Some(SigningProfile::OpenFinanceBrasil), Some(b)) if !b.is_empty() => {
-            let audience = cfg.brasil_audience.as_deref().unwrap_or_default();
-            let jwt = super::brasil::sign_body(&admission.credential, audience, b).await?;
-            outgoing = body::Outgoing::Replayable(bytes::Bytes::from(jwt));
-            body_replaced = true;
             extra.push((header::CONTENT_TYPE, "application/jwt".to_owned()));
+            Some(bytes::Bytes::copy_from_slice(b))
         }
+        _ => None,
+    };
+    match (profile, held.as_deref()) {
         (Some(p @ (SigningProfile::ObUk314 | SigningProfile::ObUk313)), Some(b))
             if !b.is_empty() =>
         {
@@ -453,7 +453,10 @@ async fn send(
         let token = op::token(admission, cfg, force_refresh).await?;
         force_refresh = false;
         let mut headers = forwarded_headers(&parts.headers);
-        if body_replaced {
+        if let Some(data) = &brasil_data {
+            let audience = cfg.brasil_audience.as_deref().unwrap_or_default();
+            let jwt = super::brasil::sign_body(&admission.credential, audience, data).await?;
+            outgoing = body::Outgoing::Replayable(bytes::Bytes::from(jwt));
             // Set again from the body sent.
             headers.remove(header::CONTENT_LENGTH);
         }
