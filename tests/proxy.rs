@@ -790,7 +790,10 @@ fn bad_upstream_configs_are_refused_at_load() {
         ("", None),
         ("signing = \"fapi2-http-sig\"\n", None),
         ("signing = \"berlin-group\"\n", None),
-        ("signing = \"open-finance-brasil\"\n", Some("brasil-sign")),
+        (
+            "signing = \"open-finance-brasil\"\n",
+            Some("open_finance_brasil"),
+        ),
         ("signing = \"ob-uk-3.1.4\"\n", Some("ob_uk")),
         ("signing = \"ob-uk-9\"\n", Some("no profile")),
         (

@@ -113,8 +113,26 @@ pub struct UpstreamConfig {
     /// `ob-uk-3.1.3` (`x-jws-signature` of every body, by the credential's
     /// key and `[ob_uk]` table), `fapi2-http-sig` (an RFC 9421 signature of
     /// every request, covering its token and DPoP proof) or `berlin-group`
-    /// (Digest, draft-cavage Signature and TPP-Signature-Certificate).
+    /// (Digest, draft-cavage Signature and TPP-Signature-Certificate), or
+    /// `open-finance-brasil` (the app's JSON body sent as a PS256 JWT,
+    /// `application/jwt`, with `brasil_audience` as `aud`).
     pub signing: Option<String>,
+    /// With `signing = "open-finance-brasil"`: the server's organisation id
+    /// (`aud` of each request JWT, `iss` expected of each response).
+    pub brasil_audience: Option<String>,
+    /// With `signing = "open-finance-brasil"`: the server's public keys (a
+    /// JWKS file) that sign its `application/jwt` responses. When set, such
+    /// a response reaches the app as its verified JSON payload, and a 2xx
+    /// answer that is not `application/jwt` is withheld (502).
+    pub brasil_response_jwks: Option<PathBuf>,
+    /// Check the RFC 9421 signature of every response (`tag =
+    /// "fapi-2-response"`) against the credential's
+    /// `http_signatures.response_jwks` before the app sees it; a response
+    /// that fails is withheld (502 `upstream_signature_invalid`). Only with
+    /// `signing = "fapi2-http-sig"`. Default: on when that credential has
+    /// `response_jwks`; `true` makes a missing `response_jwks` a load
+    /// error, `false` turns the check off.
+    pub verify_responses: Option<bool>,
     /// Who may call this upstream (operation `proxy`). Without rules, the
     /// credential's own rules decide (they must list `proxy`).
     #[serde(default)]
@@ -145,6 +163,8 @@ pub enum SigningProfile {
     Fapi2HttpSig,
     /// Berlin Group NextGenPSD2 (draft-cavage-10).
     BerlinGroup,
+    /// Open Finance Brasil: bodies as PS256 JWTs.
+    OpenFinanceBrasil,
 }
 
 impl SigningProfile {
@@ -155,6 +175,7 @@ impl SigningProfile {
             "berlin-group" => Some(Self::BerlinGroup),
             "ob-uk-3.1.4" => Some(Self::ObUk314),
             "ob-uk-3.1.3" => Some(Self::ObUk313),
+            "open-finance-brasil" => Some(Self::OpenFinanceBrasil),
             _ => None,
         }
     }
@@ -165,6 +186,8 @@ impl SigningProfile {
             Self::ObUk314 | Self::ObUk313 => &["x-jws-signature"],
             Self::Fapi2HttpSig => &["signature", "signature-input", "content-digest"],
             Self::BerlinGroup => &["signature", "digest", "tpp-signature-certificate"],
+            // The proxy sets the type of the body it sends.
+            Self::OpenFinanceBrasil => &[],
         }
     }
 }
@@ -173,6 +196,16 @@ impl UpstreamConfig {
     /// The signing profile, if any (validated at load).
     pub fn signing_profile(&self) -> Option<SigningProfile> {
         self.signing.as_deref().and_then(SigningProfile::of_name)
+    }
+
+    /// Whether the proxy checks this upstream's response signatures, given
+    /// its credential's `http_signatures` (validated at load).
+    pub fn verifies_responses(&self, http_signatures: &super::HttpSigConfig) -> bool {
+        self.signing_profile() == Some(SigningProfile::Fapi2HttpSig)
+            && self
+                .verify_responses
+                .unwrap_or(http_signatures.response_jwks.is_some())
+            && http_signatures.response_jwks.is_some()
     }
 
     /// Checks upstream `name` against the credentials configured.
@@ -199,17 +232,10 @@ impl UpstreamConfig {
         if let Some(name) = self.signing.as_deref()
             && SigningProfile::of_name(name).is_none()
         {
-            return Err(invalid(match name {
-                "open-finance-brasil" => "signing = \"open-finance-brasil\" is not applied by \
-                                          the proxy (it would rewrite the body into a JWS): \
-                                          sign bodies with SignBrasilBody or `fapi-agent \
-                                          brasil-sign`"
-                    .into(),
-                other => format!(
-                    "signing = {other:?} is no profile: use ob-uk-3.1.4, ob-uk-3.1.3, \
-                     fapi2-http-sig or berlin-group"
-                ),
-            }));
+            return Err(invalid(format!(
+                "signing = {name:?} is no profile: use ob-uk-3.1.4, ob-uk-3.1.3, \
+                 fapi2-http-sig, berlin-group or open-finance-brasil"
+            )));
         }
         let url = url::Url::parse(&self.base_url)
             .map_err(|e| invalid(format!("base_url {:?} is not a URL: {e}", self.base_url)))?;
@@ -242,12 +268,59 @@ impl UpstreamConfig {
                 self.credential
             )));
         }
+        let brasil = self.signing_profile() == Some(SigningProfile::OpenFinanceBrasil);
+        if brasil {
+            if cred.open_finance_brasil.is_none() {
+                return Err(invalid(format!(
+                    "signing = \"open-finance-brasil\" needs a \
+                     [credentials.{}.open_finance_brasil] table (iss)",
+                    self.credential
+                )));
+            }
+            if self.brasil_audience.as_deref().is_none_or(str::is_empty) {
+                return Err(invalid(
+                    "signing = \"open-finance-brasil\" needs brasil_audience: the server's \
+                     organisation id (aud of each signed body)"
+                        .into(),
+                ));
+            }
+            if let Some(p) = &self.brasil_response_jwks
+                && !p.is_absolute()
+            {
+                return Err(invalid(format!(
+                    "brasil_response_jwks {} must be an absolute path",
+                    p.display()
+                )));
+            }
+        } else if self.brasil_audience.is_some() || self.brasil_response_jwks.is_some() {
+            return Err(invalid(
+                "brasil_audience and brasil_response_jwks apply only with signing = \
+                 \"open-finance-brasil\""
+                    .into(),
+            ));
+        }
         if self.signing.is_some() && !cred.has_key() {
             return Err(invalid(format!(
                 "signing = {:?} needs credential {:?} to have a key and certificate",
                 self.signing.as_deref().unwrap_or_default(),
                 self.credential
             )));
+        }
+        if self.verify_responses == Some(true) {
+            if self.signing_profile() != Some(SigningProfile::Fapi2HttpSig) {
+                return Err(invalid(
+                    "verify_responses = true needs signing = \"fapi2-http-sig\": only FAPI 2.0 \
+                     HTTP message signatures sign responses"
+                        .into(),
+                ));
+            }
+            if cred.http_signatures.response_jwks.is_none() {
+                return Err(invalid(format!(
+                    "verify_responses = true needs [credentials.{}.http_signatures] \
+                     response_jwks: the JWKS file of the resource server's response-signing keys",
+                    self.credential
+                )));
+            }
         }
         let needs_oauth = self.token != UpstreamToken::None;
         if needs_oauth && cred.oauth.is_none() {

@@ -67,6 +67,20 @@ pub enum ProxyError {
         /// Down to the root cause.
         cause: String,
     },
+    /// The upstream's response signature did not verify: the response is
+    /// withheld.
+    #[error(
+        "upstream {upstream:?} answered {status} but its response signature does not verify \
+         ({reason}); the response was withheld"
+    )]
+    ResponseUnverified {
+        /// The upstream.
+        upstream: String,
+        /// The status it answered.
+        status: u16,
+        /// Why the signature does not verify.
+        reason: String,
+    },
     /// The upstream did not answer in time.
     #[error("upstream {upstream:?} did not answer within {seconds} s (timeout_seconds)")]
     Timeout {
@@ -116,7 +130,9 @@ impl ProxyError {
                 Kind::Unauthenticated => StatusCode::BAD_GATEWAY,
                 Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            Self::Unreachable { .. } | Self::Misconfigured { .. } => StatusCode::BAD_GATEWAY,
+            Self::Unreachable { .. }
+            | Self::Misconfigured { .. }
+            | Self::ResponseUnverified { .. } => StatusCode::BAD_GATEWAY,
             Self::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -142,6 +158,7 @@ impl ProxyError {
             },
             Self::Unreachable { .. } => "upstream_unreachable",
             Self::Misconfigured { .. } => "upstream_misconfigured",
+            Self::ResponseUnverified { .. } => "upstream_signature_invalid",
             Self::Timeout { .. } => "upstream_timeout",
         }
     }

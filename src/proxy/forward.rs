@@ -153,7 +153,7 @@ pub async fn handle(
         Ok(u) => u,
         Err(e) => return fail(&ctx, &admission, &exchange, e),
     };
-    match send(
+    let sent = send(
         &ctx,
         &admission,
         &upstream,
@@ -161,11 +161,100 @@ pub async fn handle(
         &route.path_and_query,
         req,
     )
-    .await
-    {
+    .await;
+    let checked = match sent {
+        Ok((response, Some(signed)))
+            if cfg.verifies_responses(&admission.credential.config.http_signatures) =>
+        {
+            verified(&admission, &exchange.upstream, &signed, response).await
+        }
+        Ok((response, _))
+            if cfg.signing_profile() == Some(SigningProfile::OpenFinanceBrasil)
+                && cfg.brasil_response_jwks.is_some() =>
+        {
+            super::brasil::verified_response(
+                &admission.credential,
+                &exchange.upstream,
+                cfg,
+                response,
+            )
+            .await
+        }
+        Ok((response, _)) => Ok(response.map(|b| b.map_err(crate::net::BoxError::from).boxed())),
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok(response) => respond(&ctx, admission, exchange, response),
         Err(e) => fail(&ctx, &admission, &exchange, e),
     }
+}
+
+/// The upstream's response, held whole (up to the credential's
+/// `http_signatures.max_body_bytes`) and passed on unchanged only once its
+/// RFC 9421 signature verifies against the request as it was sent
+/// (`signed`).
+async fn verified(
+    admission: &Admission,
+    upstream: &str,
+    signed: &crate::httpsig::rfc9421::HttpRequest,
+    response: Response<hyper::body::Incoming>,
+) -> Result<Response<Body>, ProxyError> {
+    let limit = admission.credential.config.http_signatures.max_body_bytes;
+    let (parts, incoming) = response.into_parts();
+    let status = parts.status.as_u16();
+    let unverified = |reason: String| ProxyError::ResponseUnverified {
+        upstream: upstream.to_owned(),
+        status,
+        reason,
+    };
+    let collected = match http_body_util::Limited::new(incoming, limit)
+        .collect()
+        .await
+    {
+        Ok(c) => c,
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(unverified(format!(
+                "its body is over [credentials.{}.http_signatures] max_body_bytes = {limit}, \
+                 the most held to be checked",
+                admission.credential.name
+            )));
+        }
+        Err(e) => {
+            return Err(ProxyError::Unreachable {
+                upstream: upstream.to_owned(),
+                cause: format!("the response body could not be read: {e}"),
+            });
+        }
+    };
+    let trailers = collected.trailers().cloned();
+    let body = collected.to_bytes();
+    // A value that is not text cannot be a covered component: it fails
+    // the check as absent.
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    match crate::ops::verify::check_response(&admission.credential, signed, status, &headers, &body)
+        .await
+    {
+        Ok(v) => {
+            tracing::debug!(upstream, status, keyid = %v.keyid, "response signature verified");
+        }
+        Err(crate::ops::Error::Unverified(reason)) => return Err(unverified(reason)),
+        Err(e) => {
+            return Err(ProxyError::Misconfigured {
+                upstream: upstream.to_owned(),
+                cause: format!("its response signatures cannot be checked: {e}"),
+            });
+        }
+    }
+    let full = http_body_util::Full::new(body).map_err(|never| match never {});
+    let body = match trailers {
+        Some(t) => full.with_trailers(std::future::ready(Some(Ok(t)))).boxed(),
+        None => full.boxed(),
+    };
+    Ok(Response::from_parts(parts, body))
 }
 
 /// A request refused before admission: logged, audited, answered.
@@ -258,6 +347,13 @@ fn idempotent(method: &Method) -> bool {
     )
 }
 
+/// The upstream's answer, and the request as signed for a
+/// `fapi2-http-sig` upstream (what its response signature covers).
+type Sent = (
+    Response<hyper::body::Incoming>,
+    Option<crate::httpsig::rfc9421::HttpRequest>,
+);
+
 /// Sends the request, answering a nonce challenge once, and an invalid
 /// token once for an idempotent request that can be sent again.
 async fn send(
@@ -267,7 +363,7 @@ async fn send(
     exchange: &Exchange,
     path_and_query: &str,
     req: Request<hyper::body::Incoming>,
-) -> Result<Response<hyper::body::Incoming>, ProxyError> {
+) -> Result<Sent, ProxyError> {
     let (parts, incoming) = req.into_parts();
     let url = format!("{}{path_and_query}", upstream.base);
     let htu = url.split(['?', '#']).next().unwrap_or(&url).to_owned();
@@ -292,6 +388,15 @@ async fn send(
         }
     };
     let mut extra: Vec<(HeaderName, String)> = Vec::new();
+    // The app's JSON, sent as a Brasil JWT made again for each attempt (a
+    // fresh jti and iat: a server may remember the last one).
+    let brasil_data = match (profile, held.as_deref()) {
+        (Some(SigningProfile::OpenFinanceBrasil), Some(b)) if !b.is_empty() => {
+            extra.push((header::CONTENT_TYPE, "application/jwt".to_owned()));
+            Some(bytes::Bytes::copy_from_slice(b))
+        }
+        _ => None,
+    };
     match (profile, held.as_deref()) {
         (Some(p @ (SigningProfile::ObUk314 | SigningProfile::ObUk313)), Some(b))
             if !b.is_empty() =>
@@ -348,6 +453,13 @@ async fn send(
         let token = op::token(admission, cfg, force_refresh).await?;
         force_refresh = false;
         let mut headers = forwarded_headers(&parts.headers);
+        if let Some(data) = &brasil_data {
+            let audience = cfg.brasil_audience.as_deref().unwrap_or_default();
+            let jwt = super::brasil::sign_body(&admission.credential, audience, data).await?;
+            outgoing = body::Outgoing::Replayable(bytes::Bytes::from(jwt));
+            // Set again from the body sent.
+            headers.remove(header::CONTENT_LENGTH);
+        }
         for (k, v) in &cfg.add_headers {
             if let (Ok(k), Ok(v)) = (
                 HeaderName::from_bytes(k.as_bytes()),
@@ -400,6 +512,7 @@ async fn send(
                 headers.insert(HeaderName::from_static("dpop"), value);
             }
         }
+        let mut signed = None;
         if profile == Some(SigningProfile::Fapi2HttpSig) {
             // Over this attempt's token and proof: signed again each time.
             let text = |name: &str| {
@@ -419,6 +532,7 @@ async fn send(
             let (s, _) =
                 crate::ops::sign_message::http_request_signature(&admission.credential, &req)
                     .await?;
+            signed = Some(req);
             for (name, value) in [
                 ("signature-input", Some(s.signature_input)),
                 ("signature", Some(s.signature)),
@@ -460,7 +574,7 @@ async fn send(
             upstream.set_nonce(n);
         }
         if response.status() != StatusCode::UNAUTHORIZED || token.is_none() {
-            return Ok(response);
+            return Ok((response, signed));
         }
         match challenge(response.headers()) {
             Challenge::Nonce
@@ -479,13 +593,13 @@ async fn send(
                     if let Err(e) = op::token(admission, cfg, true).await {
                         tracing::warn!(upstream = %upstream.name, "refreshing a token the resource server refused failed: {e}");
                     }
-                    return Ok(response);
+                    return Ok((response, signed));
                 }
                 token_retried = true;
                 crate::metrics::metrics().proxy_retry(&upstream.name, "invalid_token");
                 tracing::info!(upstream = %upstream.name, "the resource server refused the token: refreshing it and sending again");
             }
-            _ => return Ok(response),
+            _ => return Ok((response, signed)),
         }
     }
 }
@@ -516,7 +630,7 @@ fn respond(
     ctx: &Context,
     admission: Arc<Admission>,
     exchange: Exchange,
-    response: Response<hyper::body::Incoming>,
+    response: Response<Body>,
 ) -> Response<Body> {
     let (mut parts, incoming) = response.into_parts();
     let headers = forwarded_headers(&parts.headers);
@@ -545,7 +659,7 @@ fn respond(
             record,
         );
     });
-    let body = Metered::new(incoming.map_err(crate::net::BoxError::from).boxed(), on_end);
+    let body = Metered::new(incoming, on_end);
     Response::from_parts(parts, body.boxed())
 }
 

@@ -12,9 +12,11 @@
 //!
 //! [`route`] picks the upstream and refuses what may not pass, [`forward`]
 //! handles one request, [`upstream`] keeps each upstream's pool and nonce,
-//! [`body`] streams and counts bodies, [`error`] maps refusals to statuses.
+//! [`body`] streams and counts bodies, [`error`] maps refusals to statuses,
+//! [`brasil`] makes and checks Open Finance Brasil signed bodies.
 
 pub mod body;
+pub mod brasil;
 pub mod error;
 pub mod forward;
 pub mod route;

@@ -30,7 +30,7 @@ import * as jose from 'jose';
 import hms from 'http-message-signatures';
 import { parseDictionary, serializeDictionary } from 'structured-headers';
 
-const { httpbis, createVerifier } = hms;
+const { httpbis, createVerifier, createSigner } = hms;
 
 // ---------------------------------------------------------------------------------------------
 // logging
@@ -84,8 +84,10 @@ const cfg = {
   public_url: null,
   max_body_bytes: 16 * 1024 * 1024,
   signatures: {}, // raw config, for GET /config
+  response_signing: null, // prepared response signer (RFC 9421, tag fapi-2-response), or null
+  brasil_response_signing: null, // prepared Open Finance Brasil response signer (PS256 JWT), or null
 };
-const sig = { rfc9421: null, ob_uk: null, cavage: null }; // prepared verifiers
+const sig = { rfc9421: null, ob_uk: null, cavage: null, brasil: null }; // prepared verifiers
 
 function prepareIntrospection(conf) {
   if (conf === null) return null;
@@ -174,6 +176,52 @@ function prepareCavage(conf) {
   };
 }
 
+// RFC 9421 response signing (FAPI 2.0 Message Signing §5.6.3): only when configured, so a bank
+// without "response_signing" answers exactly as before.
+function prepareResponseSigning(conf) {
+  if (conf === null || conf === false) return null;
+  if (typeof conf !== 'object') throw new Error('config: response_signing must be an object or null');
+  const privateKey = crypto.createPrivateKey(pemOrFile(conf.key_pem, 'response_signing.key_pem'));
+  const publicJwk = crypto.createPublicKey(privateKey).export({ format: 'jwk' });
+  const alg = conf.alg ?? httpSigAlgForJwk(publicJwk);
+  if (!['rsa-pss-sha512', 'ecdsa-p256-sha256', 'ed25519'].includes(alg)) {
+    throw new Error(`config: response_signing.alg ${alg} (rsa-pss-sha512, ecdsa-p256-sha256, ed25519)`);
+  }
+  const tamper = conf.tamper ?? null;
+  if (![null, 'body'].includes(tamper)) throw new Error('config: response_signing.tamper must be null or "body"');
+  const keyid = conf.keyid ?? null;
+  if (keyid !== null && typeof keyid !== 'string') throw new Error('config: response_signing.keyid must be a string');
+  // RFC 9421 §3.3.1 wants a 64-byte PSS salt; node's default is the maximum.
+  const signer = alg === 'rsa-pss-sha512'
+    ? { alg, sign: async (data) => crypto.sign('sha512', data, { key: privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 }) }
+    : createSigner(privateKey, alg);
+  return { alg, keyid, tamper, tag: conf.tag === undefined ? 'fapi-2-response' : conf.tag, signer, publicJwk };
+}
+
+// Open Finance Brasil signed bodies (PS256 compact JWS, typ JWT, claims aud iss jti iat data).
+async function prepareBrasil(conf) {
+  const jwks = jwksOrFile(conf.jwks, 'signatures.brasil.jwks');
+  const keys = [];
+  for (const jwk of jwks.keys) {
+    if (jwk.d || jwk.k) throw new Error('config: signatures.brasil.jwks must hold public keys only');
+    // A key without a kid is found by its RFC 7638 thumbprint.
+    keys.push({ ...jwk, kid: jwk.kid ?? await jose.calculateJwkThumbprint(jwk, 'sha256') });
+  }
+  for (const k of ['aud', 'iss']) if (typeof conf[k] !== 'string') throw new Error(`config: signatures.brasil.${k} must be a string`);
+  return { required: conf.required === true, jwks: jose.createLocalJWKSet({ keys }), aud: conf.aud, iss: conf.iss, max_age_s: conf.max_age_s ?? 300 };
+}
+
+function prepareBrasilResponseSigning(conf) {
+  if (conf === null || conf === false) return null;
+  if (typeof conf !== 'object') throw new Error('config: brasil_response_signing must be an object or null');
+  const privateKey = crypto.createPrivateKey(pemOrFile(conf.key_pem, 'brasil_response_signing.key_pem'));
+  if (privateKey.asymmetricKeyType !== 'rsa') throw new Error('config: brasil_response_signing.key_pem must be an RSA key (PS256)');
+  for (const k of ['kid', 'aud', 'iss']) if (typeof conf[k] !== 'string') throw new Error(`config: brasil_response_signing.${k} must be a string`);
+  const tamper = conf.tamper ?? null;
+  if (![null, 'payload'].includes(tamper)) throw new Error('config: brasil_response_signing.tamper must be null or "payload"');
+  return { privateKey, kid: conf.kid, aud: conf.aud, iss: conf.iss, tamper, publicJwk: crypto.createPublicKey(privateKey).export({ format: 'jwk' }) };
+}
+
 async function applyPatch(patch, { initial = false } = {}) {
   if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new Error('config patch must be a JSON object');
   const next = { ...cfg };
@@ -207,18 +255,25 @@ async function applyPatch(patch, { initial = false } = {}) {
     }
   }
   if ('introspection' in patch) next.introspection = prepareIntrospection(patch.introspection);
+  if ('brasil_response_signing' in patch) next.brasil_response_signing = prepareBrasilResponseSigning(patch.brasil_response_signing);
+  if ('response_signing' in patch) {
+    next.response_signing = prepareResponseSigning(patch.response_signing);
+    if (next.response_signing && next.response_signing.keyid === null) {
+      next.response_signing.keyid = await jose.calculateJwkThumbprint(next.response_signing.publicJwk, 'sha256');
+    }
+  }
   if ('signatures' in patch) {
     const s = patch.signatures ?? {};
     if (typeof s !== 'object') throw new Error('signatures must be an object');
     const raw = { ...cfg.signatures };
     for (const [name, conf] of Object.entries(s)) {
-      if (!['rfc9421', 'ob_uk', 'cavage'].includes(name)) throw new Error(`signatures: unknown kind "${name}" (rfc9421, ob_uk, cavage)`);
+      if (!['rfc9421', 'ob_uk', 'cavage', 'brasil'].includes(name)) throw new Error(`signatures: unknown kind "${name}" (rfc9421, ob_uk, cavage, brasil)`);
       if (conf === null || conf === false) {
         nextSig[name] = null;
         delete raw[name];
         continue;
       }
-      nextSig[name] = name === 'rfc9421' ? await prepareRfc9421(conf) : name === 'ob_uk' ? await prepareObUk(conf) : prepareCavage(conf);
+      nextSig[name] = name === 'rfc9421' ? await prepareRfc9421(conf) : name === 'ob_uk' ? await prepareObUk(conf) : name === 'brasil' ? await prepareBrasil(conf) : prepareCavage(conf);
       raw[name] = conf;
     }
     next.signatures = raw;
@@ -231,7 +286,7 @@ async function applyPatch(patch, { initial = false } = {}) {
 }
 
 const RUNTIME_KEYS = ['token_binding', 'require_dpop_nonce', 'dpop_algs', 'dpop_iat_window_s', 'dpop_nonce_rotate_every',
-  'introspection', 'required_scope', 'audience', 'public_url', 'max_body_bytes', 'signatures'];
+  'introspection', 'required_scope', 'audience', 'public_url', 'max_body_bytes', 'signatures', 'response_signing', 'brasil_response_signing'];
 await applyPatch(Object.fromEntries(Object.entries(rawConfig).filter(([k]) => RUNTIME_KEYS.includes(k))), { initial: true });
 if (cfg.token_binding !== 'none' && !cfg.introspection) {
   throw new Error(`config: token_binding "${cfg.token_binding}" needs "introspection"`);
@@ -1188,8 +1243,102 @@ function sendJson(ctx, status, obj, headers = {}) {
   const body = status === 204 || status === 304 ? Buffer.alloc(0) : Buffer.from(`${JSON.stringify(obj)}\n`);
   if (body.length) res.setHeader('content-type', 'application/json');
   res.setHeader('content-length', body.length);
-  res.writeHead(status);
-  res.end(body);
+  if (!cfg.response_signing && !cfg.brasil_response_signing) {
+    res.writeHead(status);
+    res.end(body);
+    return;
+  }
+  const brasil = cfg.brasil_response_signing;
+  const rfc9421 = cfg.response_signing;
+  (async () => {
+    let out = body;
+    if (brasil) out = await signBrasilBody(ctx, obj, brasil);
+    return rfc9421 ? signResponse(ctx, status, out, rfc9421) : out;
+  })().then(
+    (sent) => {
+      res.writeHead(status);
+      res.end(sent);
+    },
+    (err) => {
+      log(`ERROR signing the response to ${ctx.method} ${ctx.path}: ${err.stack ?? err}`);
+      res.destroy();
+    },
+  );
+}
+
+// An Open Finance Brasil response: the JSON object as a PS256 JWT signed by npm jose, with the
+// bank's iss, the client's aud, a fresh jti and iat. tamper "payload" changes one character of
+// the payload after signing. Returns the body to send (and sets its type and length).
+async function signBrasilBody(ctx, obj, conf) {
+  const { res } = ctx;
+  let jwt = await new jose.SignJWT(obj && typeof obj === 'object' && !Array.isArray(obj) ? obj : { value: obj })
+    .setProtectedHeader({ alg: 'PS256', typ: 'JWT', kid: conf.kid })
+    .setIssuer(conf.iss)
+    .setAudience(conf.aud)
+    .setIssuedAt()
+    .setJti(crypto.randomUUID())
+    .sign(conf.privateKey);
+  if (conf.tamper === 'payload') {
+    const [h, p, s] = jwt.split('.');
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+    claims.tampered = true;
+    jwt = `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`;
+  }
+  const out = Buffer.from(jwt);
+  res.setHeader('content-type', 'application/jwt');
+  res.setHeader('content-length', out.length);
+  return out;
+}
+
+// Checks an Open Finance Brasil request body (application/jwt) with npm jose: PS256, a kid of
+// the configured keys, typ JWT, iss/aud as configured, iat within max_age_s, a jti.
+async function checkBrasilBody(ctx, body) {
+  const conf = sig.brasil;
+  const type = String(ctx.req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/jwt') {
+    if (conf.required && ctx.hasBody) throw new Refusal({ status: 400, reason: 'brasil_not_jwt', message: `Open Finance Brasil: the body must be application/jwt, not ${JSON.stringify(type)}` });
+    return;
+  }
+  try {
+    const { payload, protectedHeader } = await jose.jwtVerify(body.buf.toString('utf8'), conf.jwks, {
+      algorithms: ['PS256'], typ: 'JWT', issuer: conf.iss, audience: conf.aud, maxTokenAge: `${conf.max_age_s}s`, requiredClaims: ['jti', 'iat'],
+    });
+    ctx.brasil = { payload, kid: protectedHeader.kid };
+    ctx.verified.push('brasil');
+  } catch (err) {
+    throw new Refusal({ status: 400, reason: 'brasil_invalid', message: `Open Finance Brasil: ${err.code ?? ''} ${err.message}` });
+  }
+}
+
+// Signs a response with http-message-signatures: @status, content-digest (RFC 9530, of the body)
+// and content-type when there is a body, and the request's @method, @target-uri, authorization,
+// dpop and content-digest (;req) where it had them. tamper "body" then changes one byte of what
+// is sent, as a man in the middle would. Returns the body to send.
+async function signResponse(ctx, status, body, conf) {
+  const { req, res } = ctx;
+  if (body.length) res.setHeader('content-digest', `sha-256=:${crypto.createHash('sha256').update(body).digest('base64')}:`);
+  const fields = ['@status'];
+  if (body.length) fields.push('content-type', 'content-digest');
+  fields.push('@method;req', '@target-uri;req');
+  for (const h of ['authorization', 'dpop', 'content-digest']) if (req.headers[h] !== undefined) fields.push(`${h};req`);
+  const headers = Object.fromEntries(Object.entries(res.getHeaders()).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : String(v)]));
+  const signed = await httpbis.signMessage(
+    {
+      key: { id: conf.keyid, alg: conf.alg, sign: conf.signer.sign },
+      fields,
+      name: 'sig1',
+      params: ['created', 'keyid', 'alg', ...(conf.tag ? ['tag'] : [])],
+      paramValues: conf.tag ? { tag: conf.tag } : {},
+    },
+    { status, headers },
+    { method: req.method, url: `${effectiveOrigin(ctx)}${req.url}`, headers: plainHeaders(req) },
+  );
+  res.setHeader('signature', signed.headers.Signature);
+  res.setHeader('signature-input', signed.headers['Signature-Input']);
+  if (conf.tamper !== 'body' || !body.length) return body;
+  const changed = Buffer.from(body);
+  changed[0] ^= 1;
+  return changed;
 }
 
 function seen(ctx) {
@@ -1225,7 +1374,7 @@ const routes = [
     handler: (ctx, body) => {
       let parsed;
       try {
-        parsed = JSON.parse(body.buf.toString('utf8'));
+        parsed = ctx.brasil ? ctx.brasil.payload : JSON.parse(body.buf.toString('utf8'));
       } catch (err) {
         const message = `POST /payments body is not JSON: ${err.message}`;
         recordRefusal(ctx, 400, 'payments_not_json', message);
@@ -1365,7 +1514,8 @@ async function pipeline(ctx) {
   const route = routes.find((r) => r.match(ctx.path));
   const methodOk = route && (route.methods === null || route.methods.includes(req.method));
   const hashes = [...(contentDigest ?? []).map((d) => d.hash), ...(bg?.digests ?? []).map((d) => d.hash)];
-  const body = await consumeBody(ctx, { buffer: Boolean((methodOk && route.buffer) || ob), hashes });
+  const body = await consumeBody(ctx, { buffer: Boolean((methodOk && route.buffer) || ob || sig.brasil), hashes });
+  if (sig.brasil) await checkBrasilBody(ctx, body);
 
   if (contentDigest) {
     for (const d of contentDigest) {
@@ -1475,6 +1625,8 @@ function publicConfig() {
     public_url: cfg.public_url,
     max_body_bytes: cfg.max_body_bytes,
     signatures: Object.fromEntries(Object.entries(sig).filter(([, v]) => v).map(([k, v]) => [k, { required: v.required, ...(v.version ? { version: v.version } : {}) }])),
+    brasil_response_signing: cfg.brasil_response_signing && { kid: cfg.brasil_response_signing.kid, tamper: cfg.brasil_response_signing.tamper, public_jwk: cfg.brasil_response_signing.publicJwk },
+    response_signing: cfg.response_signing && { alg: cfg.response_signing.alg, keyid: cfg.response_signing.keyid, tamper: cfg.response_signing.tamper, public_jwk: cfg.response_signing.publicJwk },
     require_client_cert: requireClientCert,
     accept_self_signed_clients: acceptSelfSigned,
     http2: useHttp2,

@@ -789,6 +789,8 @@ await test('download: deterministic per seed, different across seeds, chunked tr
 const ecSig = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const edSig = crypto.generateKeyPairSync('ed25519');
 const rsaSig = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const otherBrasilKey = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const bankBrasilKey = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }); // the bank's Brasil key
 const jwkOf = (kp, kid, extra = {}) => ({ ...kp.publicKey.export({ format: 'jwk' }), kid, ...extra });
 
 async function signedPayment({ keyPair = ecSig, alg = 'ecdsa-p256-sha256', keyid = 'sig-ec', body, sendBody = body, components, extraHeaders = {}, tag } = {}) {
@@ -845,6 +847,82 @@ await test('RFC 9421: missing signature, missing FAPI component, wrong tag, unkn
   res = await signedPayment({ body, keyid: 'nobody' });
   await expectRefusal(bank, res, { status: 401, reason: 'sig9421_unknown_key', from });
   await bank.control('POST', '/config', { signatures: { rfc9421: null } });
+});
+
+// ---- signed responses (only when asked for: response_signing, brasil_response_signing)
+
+await test('response_signing: an RFC 9421 response signature that verifies over a hand-built base; tamper changes the body', async () => {
+  const body = Buffer.from('{"Data":{"Amount":"1.00"}}');
+  const headers = { authorization: `Bearer ${mtlsToken}`, 'content-type': 'application/json', 'content-digest': contentDigest(body) };
+  const unsigned = await request(bank, { method: 'POST', path: '/payments', headers, body });
+  eq(unsigned.status, 201, `unsigned ${unsigned.body}`);
+  assert(unsigned.headers.signature === undefined, 'no signature unless asked for');
+  const pem = ecSig.privateKey.export({ format: 'pem', type: 'pkcs8' });
+  await bank.control('POST', '/config', { response_signing: { key_pem: pem, keyid: 'rs-ec' } });
+  for (const tamper of [false, true]) {
+    if (tamper) await bank.control('POST', '/config', { response_signing: { key_pem: pem, keyid: 'rs-ec', tamper: 'body' } });
+    const res = await request(bank, { method: 'POST', path: '/payments', headers, body });
+    eq(res.status, 201, `status ${res.body}`);
+    const input = res.headers['signature-input'];
+    const m = /^sig1=(.*)$/.exec(input);
+    assert(m, `Signature-Input ${input}`);
+    const params = m[1];
+    assert(params.includes(';keyid="rs-ec"') && params.includes(';tag="fapi-2-response"') && params.includes(';alg="ecdsa-p256-sha256"'), params);
+    const values = {
+      '"@status"': String(res.status),
+      '"content-type"': res.headers['content-type'],
+      '"content-digest"': res.headers['content-digest'],
+      '"@method";req': 'POST',
+      '"@target-uri";req': `${bank.url}/payments`,
+      '"authorization";req': headers.authorization,
+      '"content-digest";req': headers['content-digest'],
+    };
+    const covered = /^\(([^)]*)\)/.exec(params)[1].split(' ');
+    eq(covered, Object.keys(values), 'covered components');
+    const base = Buffer.from([...covered.map((c) => `${c}: ${values[c]}`), `"@signature-params": ${params}`].join('\n'));
+    const sig = Buffer.from(/^sig1=:(.*):$/.exec(res.headers.signature)[1], 'base64');
+    assert(crypto.verify('sha256', base, { key: ecSig.publicKey, dsaEncoding: 'ieee-p1363' }, sig), 'the response signature verifies');
+    eq(res.headers['content-digest'] === contentDigest(res.body), !tamper, 'Content-Digest matches the body sent');
+  }
+  await bank.control('POST', '/config', { response_signing: null });
+  const after = await request(bank, { method: 'POST', path: '/payments', headers, body });
+  assert(after.headers.signature === undefined && after.json, 'off again');
+});
+
+await test('Open Finance Brasil: a hand-made PS256 request JWT accepted (bad ones refused); the answer a JWT jose verifies', async () => {
+  const jwk = { ...rsaSig.publicKey.export({ format: 'jwk' }), kid: 'tpp-br' };
+  await bank.control('POST', '/config', { signatures: { brasil: { jwks: { keys: [jwk] }, aud: 'bank-org', iss: 'client-org', required: true } } });
+  const jwtBy = (key, claims, header = { alg: 'PS256', typ: 'JWT', kid: 'tpp-br' }) => {
+    const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const s = crypto.sign('sha256', Buffer.from(input), { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+    return `${input}.${s.toString('base64url')}`;
+  };
+  const claims = { aud: 'bank-org', iss: 'client-org', jti: crypto.randomUUID(), iat: Math.floor(Date.now() / 1000), data: { amount: '1.00' } };
+  const send = (jwt, type = 'application/jwt') => request(bank, { method: 'POST', path: '/payments', headers: { authorization: `Bearer ${mtlsToken}`, 'content-type': type }, body: Buffer.from(jwt) });
+  let res = await send(jwtBy(rsaSig.privateKey, claims));
+  eq(res.status, 201, `accepted ${res.body}`);
+  eq(res.json.body.data, claims.data, 'the verified claims');
+  eq(res.json.seen.signatures, ['brasil'], 'seen');
+  for (const [what, jwt, type, reason] of [
+    ['wrong aud', jwtBy(rsaSig.privateKey, { ...claims, aud: 'other' }), undefined, 'brasil_invalid'],
+    ['wrong key', jwtBy(otherBrasilKey.privateKey, claims), undefined, 'brasil_invalid'],
+    ['JSON body', JSON.stringify(claims), 'application/json', 'brasil_not_jwt'],
+  ]) {
+    const from = mark();
+    res = await send(jwt, type);
+    await expectRefusal(bank, res, { status: 400, reason, from }).catch((e) => { throw new Error(`${what}: ${e.message}`); });
+  }
+  await bank.control('POST', '/config', {
+    brasil_response_signing: { key_pem: bankBrasilKey.privateKey.export({ format: 'pem', type: 'pkcs8' }), kid: 'bank-br', iss: 'bank-org', aud: 'client-org' },
+  });
+  res = await send(jwtBy(rsaSig.privateKey, { ...claims, jti: crypto.randomUUID() }));
+  eq(res.status, 201, `signed answer ${res.body}`);
+  eq(res.headers['content-type'], 'application/jwt', 'content-type');
+  const { payload, protectedHeader } = await jose.jwtVerify(res.body.toString('utf8'), bankBrasilKey.publicKey, { algorithms: ['PS256'], issuer: 'bank-org', audience: 'client-org' });
+  eq([protectedHeader.kid, protectedHeader.typ], ['bank-br', 'JWT'], 'header');
+  eq(payload.body.data, claims.data, 'the answer carries the verified request');
+  assert(typeof payload.jti === 'string' && Number.isInteger(payload.iat), 'jti, iat');
+  await bank.control('POST', '/config', { brasil_response_signing: null, signatures: { brasil: null } });
 });
 
 // ---- UK Open Banking x-jws-signature
