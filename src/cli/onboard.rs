@@ -30,6 +30,7 @@ pub(super) enum PassphraseCommand {
 enum StoreSourceArg {
     Keyutils,
     SecretService,
+    Keyring,
     File,
 }
 
@@ -59,6 +60,13 @@ pub(super) struct StoreTargetArgs {
     /// secret-service: the item's label (default `fapi-agent NAME`).
     #[arg(long)]
     label: Option<String>,
+    /// keyring: the entry's service (default `fapi-agent`), as in
+    /// `keyring set SERVICE USER`.
+    #[arg(long)]
+    service: Option<String>,
+    /// keyring: the entry's user (default NAME).
+    #[arg(long)]
+    user: Option<String>,
     /// file: the file to create (mode 0600; must not exist).
     #[arg(long)]
     path: Option<PathBuf>,
@@ -165,6 +173,10 @@ fn store_target(name: &str, t: &StoreTargetArgs) -> Result<ops_onboard::StoreTar
                     .unwrap_or_else(|| format!("fapi-agent {name}")),
             }
         }
+        StoreSourceArg::Keyring => ops_onboard::StoreTarget::Keyring {
+            service: t.service.clone().unwrap_or_else(|| "fapi-agent".into()),
+            user: t.user.clone().unwrap_or_else(|| name.to_owned()),
+        },
         StoreSourceArg::File => ops_onboard::StoreTarget::File {
             path: t.path.clone().ok_or("--source file needs --path FILE")?,
         },

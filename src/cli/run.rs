@@ -23,6 +23,14 @@ pub(super) struct RunArgs {
     /// Run with a throwaway in-memory credential; no setup needed.
     #[arg(long)]
     dev: bool,
+    /// With --dev: the authorization server the throwaway credential signs
+    /// for (the assertion's `aud`), e.g. your own sandbox's issuer.
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// With --dev: the client_id (the assertion's `iss` and `sub`) your
+    /// sandbox registered for the printed JWKS.
+    #[arg(long, value_name = "C")]
+    client_id: Option<String>,
     #[command(flatten)]
     socket: SocketArg,
 }
@@ -52,6 +60,14 @@ fn take_env(config: &Config) -> EnvVault {
 }
 
 pub(super) fn run(args: RunArgs) -> ExitCode {
+    // (clap's `requires` counts the flag's default `false` as present.)
+    if !args.dev && (args.issuer.is_some() || args.client_id.is_some()) {
+        eprintln!(
+            "fapi-agent: --issuer and --client-id go with --dev (a config's credentials name \
+             their own issuer and client_id)"
+        );
+        return ExitCode::from(2);
+    }
     prepare_process();
     // Before any thread starts: systemd's LISTEN_* variables are read once.
     let inherited = match crate::sys::systemd::inherited_listener() {
@@ -91,9 +107,13 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let dev_options = dev::DevOptions {
+        issuer: args.issuer.clone(),
+        client_id: args.client_id.clone(),
+    };
     let mut dev_files = None;
     let daemon = match &config_path {
-        None => match dev::credential(&config.agent) {
+        None => match dev::credential(&config.agent, &dev_options) {
             Ok(d) => {
                 dev_files = Some(d.dir);
                 Daemon::fixed(Registry::new([d.credential]), config.agent.clone())
@@ -149,7 +169,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             None => crate::sys::listen::BoundSocket::bind(&socket_path, group)?,
         };
         if args.dev {
-            print_dev_banner(&daemon.registry(), socket.path());
+            print_dev_banner(&daemon.registry(), socket.path(), &dev_options);
         }
         let proxy = crate::proxy::Proxy::bind(&daemon, socket.path(), group).await?;
         let credsock = crate::credsock::CredSock::bind(&daemon, socket.path())?;
@@ -175,11 +195,12 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-fn print_dev_banner(registry: &Registry, socket: &Path) {
+fn print_dev_banner(registry: &Registry, socket: &Path, options: &dev::DevOptions) {
     let keys: Vec<Value> = registry
         .all()
         .filter_map(|c| c.facts().ok().map(|f| f.jwk.to_json()))
         .collect();
+    let (client, issuer) = (options.client_id(), options.issuer());
     let s = shell_word(&socket.display().to_string());
     let exe = command_name();
     let jwks = serde_json::to_string_pretty(&json!({ "keys": keys })).unwrap_or_default();
@@ -195,8 +216,6 @@ fn print_dev_banner(registry: &Registry, socket: &Path) {
          grpcurl -plaintext -unix -authority localhost -d '{{\"credential\":{{\"name\":\"dev\"}}}}' \
          {s} fapi_agent.v1.Agent/SignClientAssertion\n\n\
          Stop with Ctrl-C.",
-        client = dev::CLIENT_ID,
-        issuer = dev::ISSUER,
     );
     let _ = std::io::stdout().flush();
 }

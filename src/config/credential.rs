@@ -319,6 +319,15 @@ impl CredentialConfig {
                     "passphrase source secret-service needs at least one lookup attribute".into(),
                 ));
             }
+            Some(PassphraseConfig::Keyring { service, user })
+                if service.is_empty() || user.is_empty() =>
+            {
+                return Err(invalid(
+                    "passphrase source keyring needs a service and a user (as in `keyring set \
+                     SERVICE USER`)"
+                        .into(),
+                ));
+            }
             Some(PassphraseConfig::Systemd { name })
                 if name.is_empty() || name.contains('/') || name == "." || name == ".." =>
             {

@@ -38,6 +38,14 @@ pub enum PassphraseConfig {
         /// Lookup attributes, e.g. `{ service = "fapi-agent", credential = "acme" }`.
         attributes: BTreeMap<String, String>,
     },
+    /// An entry as Python's `keyring set SERVICE USER` and the Rust
+    /// `keyring` crate store it (the Secret Service on Linux).
+    Keyring {
+        /// The entry's service name.
+        service: String,
+        /// The entry's user name (`username` in Python keyring).
+        user: String,
+    },
     /// A systemd credential: `$CREDENTIALS_DIRECTORY/NAME` (`LoadCredential=`,
     /// `LoadCredentialEncrypted=`, `SetCredentialEncrypted=`).
     Systemd {
@@ -101,6 +109,7 @@ impl PassphraseConfig {
             PassphraseConfig::Env { .. } => "env",
             PassphraseConfig::Keyutils { .. } => "keyutils",
             PassphraseConfig::SecretService { .. } => "secret-service",
+            PassphraseConfig::Keyring { .. } => "keyring",
             PassphraseConfig::Systemd { .. } => "systemd",
             PassphraseConfig::Exec { .. } => "exec",
             PassphraseConfig::AwsSecretsManager { .. } => "aws-secrets-manager",

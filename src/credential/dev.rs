@@ -28,6 +28,57 @@ pub const CLIENT_ID: &str = "dev-client";
 /// The dev credential's issuer (default `aud`).
 pub const ISSUER: &str = "https://as.dev.fapi-agent.invalid";
 
+/// What `run --dev --issuer URL --client-id C` points the throwaway
+/// credential at: a newcomer's own sandbox authorization server.
+#[derive(Debug, Clone, Default)]
+pub struct DevOptions {
+    /// The assertion's `aud` (default [`ISSUER`]).
+    pub issuer: Option<String>,
+    /// The assertion's `iss` and `sub`, and the certificate's CN (default
+    /// [`CLIENT_ID`]).
+    pub client_id: Option<String>,
+}
+
+impl DevOptions {
+    /// The issuer in use.
+    pub fn issuer(&self) -> &str {
+        self.issuer.as_deref().unwrap_or(ISSUER)
+    }
+
+    /// The client_id in use.
+    pub fn client_id(&self) -> &str {
+        self.client_id.as_deref().unwrap_or(CLIENT_ID)
+    }
+
+    /// Checks the flags before anything is generated: the issuer must be
+    /// an absolute `https` (or, for a sandbox on this machine, `http`) URL
+    /// without fragment, the client_id non-empty.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(issuer) = &self.issuer {
+            let url = url::Url::parse(issuer).map_err(|e| {
+                format!(
+                    "--issuer {issuer:?} is not an absolute URL ({e}): give the authorization \
+                     server's issuer identifier, e.g. https://as.sandbox.example"
+                )
+            })?;
+            if !matches!(url.scheme(), "https" | "http") || url.fragment().is_some() {
+                return Err(format!(
+                    "--issuer {issuer:?} must be an https (or http) URL without a fragment: the \
+                     authorization server's issuer identifier, byte for byte as in its metadata"
+                ));
+            }
+        }
+        if self
+            .client_id
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err("--client-id is empty: give the client_id the sandbox registered".into());
+        }
+        Ok(())
+    }
+}
+
 /// A generated dev credential and the directory holding its files.
 pub struct DevCredential {
     /// The loaded credential.
@@ -37,10 +88,14 @@ pub struct DevCredential {
 }
 
 /// Generates, writes and loads the dev credential.
-pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::error::Error>> {
+pub fn credential(
+    agent: &AgentConfig,
+    options: &DevOptions,
+) -> Result<DevCredential, Box<dyn std::error::Error>> {
+    options.check()?;
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
     let key = PKey::from_ec_key(EcKey::generate(&group)?)?;
-    let cert = self_signed(&key)?;
+    let cert = self_signed(&key, options.client_id())?;
     let pass = Passphrase::random(32)?;
     let encrypted =
         key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), pass.expose())?;
@@ -55,8 +110,8 @@ pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::err
     std::fs::write(&cert_path, cert.to_pem()?)?;
 
     let config = CredentialConfig {
-        client_id: CLIENT_ID.into(),
-        issuer: ISSUER.into(),
+        client_id: options.client_id().into(),
+        issuer: options.issuer().into(),
         key: Some(key_path),
         certificate: Some(cert_path),
         pkcs12: None,
@@ -82,9 +137,12 @@ pub fn credential(agent: &AgentConfig) -> Result<DevCredential, Box<dyn std::err
     Ok(DevCredential { credential, dir })
 }
 
-fn self_signed(key: &PKey<openssl::pkey::Private>) -> Result<X509, ErrorStack> {
+fn self_signed(key: &PKey<openssl::pkey::Private>, client_id: &str) -> Result<X509, ErrorStack> {
     let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_text("CN", CLIENT_ID)?;
+    // A CN is at most 64 characters (RFC 5280 ub-common-name): a longer
+    // client_id is cut there; it is only a label in a self-signed cert.
+    let cn: String = client_id.chars().take(64).collect();
+    name.append_entry_by_text("CN", &cn)?;
     name.append_entry_by_text("O", "fapi-agent dev mode")?;
     let name = name.build();
     let mut serial = BigNum::new()?;

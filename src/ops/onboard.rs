@@ -31,6 +31,13 @@ pub enum StoreTarget {
         /// The item's label, shown in keyring managers.
         label: String,
     },
+    /// A `keyring` entry (the Rust crate's and Python keyring's layout).
+    Keyring {
+        /// The entry's service.
+        service: String,
+        /// The entry's user.
+        user: String,
+    },
     /// A file, mode 0600, that must not exist yet.
     File {
         /// The file.
@@ -103,6 +110,9 @@ impl StoreTarget {
             StoreTarget::SecretService { attributes, .. } => {
                 format!("secret-service {attributes:?}")
             }
+            StoreTarget::Keyring { service, user } => {
+                format!("keyring service {service:?} user {user:?}")
+            }
             StoreTarget::File { path } => format!("file {}", path.display()),
         }
     }
@@ -129,6 +139,13 @@ pub fn store(target: &StoreTarget, pass: &Passphrase) -> Result<PassphraseConfig
             source::secret_service::store(label, attributes, pass).map_err(fail)?;
             Ok(PassphraseConfig::SecretService {
                 attributes: attributes.clone(),
+            })
+        }
+        StoreTarget::Keyring { service, user } => {
+            source::keyring::store(service, user, pass).map_err(fail)?;
+            Ok(PassphraseConfig::Keyring {
+                service: service.clone(),
+                user: user.clone(),
             })
         }
         StoreTarget::File { path } => {

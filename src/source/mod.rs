@@ -11,6 +11,7 @@ mod aws;
 mod env;
 mod exec;
 mod file;
+pub mod keyring;
 pub mod keyutils;
 pub mod secret_service;
 mod systemd;
@@ -23,6 +24,7 @@ pub use aws::{AwsSecret, AwsSource};
 pub use env::{EnvSource, EnvVault};
 pub use exec::ExecSource;
 pub use file::{FileSource, read_full};
+pub use keyring::KeyringSource;
 pub use keyutils::KeyutilsSource;
 pub use secret_service::SecretServiceSource;
 pub use systemd::SystemdSource;
@@ -263,6 +265,9 @@ pub fn from_config(
             Arc::new(SecretServiceSource::new(attributes.clone()))
         }
         PassphraseConfig::Systemd { name } => Arc::new(SystemdSource::new(name.clone())),
+        PassphraseConfig::Keyring { service, user } => {
+            Arc::new(KeyringSource::new(service.clone(), user.clone()))
+        }
         PassphraseConfig::Exec {
             command,
             pass_env,
