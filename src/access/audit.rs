@@ -117,6 +117,10 @@ pub enum AuditOp {
     SignMessage,
     /// A signed response checked (RFC 9421 response, JARM).
     Verify,
+    /// An HMAC with a shared secret.
+    Hmac,
+    /// A WS-Security PasswordDigest with a shared secret.
+    PasswordDigest,
     /// An operation this build does not know (a newer daemon's record).
     #[serde(other)]
     Other,
@@ -134,6 +138,8 @@ impl From<crate::config::Operation> for AuditOp {
             O::Dpop => AuditOp::Dpop,
             O::Proxy => AuditOp::Proxy,
             O::SignMessage => AuditOp::SignMessage,
+            O::Hmac => AuditOp::Hmac,
+            O::PasswordDigest => AuditOp::PasswordDigest,
         }
     }
 }

@@ -15,6 +15,7 @@ mod audit;
 mod call;
 mod onboard;
 mod run;
+mod shared;
 mod sign;
 mod token;
 mod version;
@@ -98,6 +99,11 @@ enum Command {
     ObSign(sign::ObSignArgs),
     /// Print an Open Finance Brasil signed body (a compact JWS).
     BrasilSign(sign::BrasilSignArgs),
+    /// Print the HMAC of a message with a shared secret the daemon holds.
+    Hmac(shared::HmacArgs),
+    /// Print a WS-Security UsernameToken PasswordDigest (with its nonce and
+    /// created) from a shared secret the daemon holds.
+    PasswordDigest(shared::DigestArgs),
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -171,6 +177,8 @@ pub fn main() -> ExitCode {
         Command::Dpop(a) => token::dpop(a),
         Command::ObSign(a) => sign::ob_sign(a),
         Command::BrasilSign(a) => sign::brasil_sign(a),
+        Command::Hmac(a) => shared::hmac(a),
+        Command::PasswordDigest(a) => shared::password_digest(a),
         Command::Admin(c) => admin::run(c),
     }
 }
