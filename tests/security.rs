@@ -3,9 +3,9 @@
 
 mod common;
 
-use std::io::{Read, Seek, SeekFrom};
 use std::time::Duration;
 
+use common::memscan::{contains, memory_of};
 use common::*;
 use fapi_agent::service::pb;
 use tonic::Code;
@@ -105,45 +105,6 @@ async fn lock_wipes_and_unlock_restores() {
     }
     assert!(locked_by_signal);
     assert!(daemon.stderr().contains("SIGUSR1"));
-}
-
-/// Every readable mapping of `pid`, through /proc/PID/mem (needs root, as
-/// the daemon is not dumpable).
-fn memory_of(pid: u32) -> Vec<(String, Vec<u8>)> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem"))
-        .expect("reading another process's memory needs root");
-    let mut regions = Vec::new();
-    for line in maps.lines() {
-        let mut f = line.split_whitespace();
-        let (range, perms) = (f.next().unwrap(), f.next().unwrap());
-        let name = line.split_whitespace().nth(5).unwrap_or("");
-        if !perms.starts_with('r') || name.starts_with("[vvar") || name == "[vsyscall]" {
-            continue;
-        }
-        let (start, end) = range.split_once('-').unwrap();
-        let (start, end) = (
-            u64::from_str_radix(start, 16).unwrap(),
-            u64::from_str_radix(end, 16).unwrap(),
-        );
-        let mut buf = vec![0u8; (end - start) as usize];
-        if mem.seek(SeekFrom::Start(start)).is_ok() && mem.read_exact(&mut buf).is_ok() {
-            regions.push((line.to_owned(), buf));
-        }
-    }
-    regions
-}
-
-fn contains(regions: &[(String, Vec<u8>)], needle: &[u8]) -> bool {
-    let mut found = false;
-    for (map, bytes) in regions {
-        let hits: Vec<usize> = memchr::memmem::find_iter(bytes, needle).collect();
-        if !hits.is_empty() {
-            eprintln!("found in {map} at offsets {hits:?}");
-            found = true;
-        }
-    }
-    found
 }
 
 /// After Lock, neither the passphrase nor the private key is anywhere in

@@ -119,6 +119,10 @@ pub enum AuditOp {
     Verify,
     /// A unit's `LoadCredential=` served on the systemd credential socket.
     SystemdCredential,
+    /// An HMAC with a shared secret.
+    Hmac,
+    /// A WS-Security PasswordDigest with a shared secret.
+    PasswordDigest,
     /// An operation this build does not know (a newer daemon's record).
     #[serde(other)]
     Other,
@@ -136,6 +140,8 @@ impl From<crate::config::Operation> for AuditOp {
             O::Dpop => AuditOp::Dpop,
             O::Proxy => AuditOp::Proxy,
             O::SignMessage => AuditOp::SignMessage,
+            O::Hmac => AuditOp::Hmac,
+            O::PasswordDigest => AuditOp::PasswordDigest,
         }
     }
 }

@@ -15,6 +15,7 @@ mod audit;
 mod call;
 mod onboard;
 mod run;
+mod shared;
 mod sign;
 mod token;
 mod version;
@@ -110,6 +111,11 @@ enum Command {
     /// Check a JARM authorization response (response_mode=jwt) against the
     /// authorization server's keys and print its parameters.
     VerifyJarm(sign::VerifyJarmArgs),
+    /// Print the HMAC of a message with a shared secret the daemon holds.
+    Hmac(shared::HmacArgs),
+    /// Print a WS-Security UsernameToken PasswordDigest (with its nonce and
+    /// created) from a shared secret the daemon holds.
+    PasswordDigest(shared::DigestArgs),
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -187,6 +193,8 @@ pub fn main() -> ExitCode {
         Command::BerlinSign(a) => sign::berlin_sign(a),
         Command::VerifyResponse(a) => sign::verify_response(a),
         Command::VerifyJarm(a) => sign::verify_jarm(a),
+        Command::Hmac(a) => shared::hmac(a),
+        Command::PasswordDigest(a) => shared::password_digest(a),
         Command::Admin(c) => admin::run(c),
     }
 }

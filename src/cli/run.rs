@@ -46,6 +46,8 @@ fn take_env(config: &Config) -> EnvVault {
             oauth.and_then(|o| o.client_secret.as_ref()),
             oauth.and_then(|o| o.password.as_ref()),
         ]
+        .into_iter()
+        .chain(c.shared_secrets.values().map(|s| s.source.as_ref()))
     });
     let apps = config
         .proxy

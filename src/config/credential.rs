@@ -1,5 +1,6 @@
 //! One credential (`[credentials.NAME]`) and its validation.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -58,6 +59,12 @@ pub struct CredentialConfig {
     /// Berlin Group): limits, and the bank's keys for signed responses.
     #[serde(default)]
     pub http_signatures: HttpSigConfig,
+    /// Shared secrets a platform encrypted to this credential's certificate,
+    /// by name (`[credentials.NAME.shared_secrets.SECRET]`): decrypted once
+    /// by the daemon and used for HMACs and WS-Security digests, never
+    /// handed out.
+    #[serde(default)]
+    pub shared_secrets: BTreeMap<String, SharedSecretConfig>,
 }
 
 /// `[credentials.NAME.http_signatures]`.
@@ -183,6 +190,7 @@ impl CredentialConfig {
         .into_iter()
         .flatten()
         .map(PathBuf::as_path)
+        .chain(self.shared_secret_files())
     }
 
     /// Whether the credential has a key (and certificate), rather than only
@@ -192,6 +200,7 @@ impl CredentialConfig {
     }
 
     pub(super) fn resolve_paths(&mut self, base: &Path) {
+        self.resolve_shared_secret_paths(base);
         for p in [&mut self.key, &mut self.certificate, &mut self.pkcs12]
             .into_iter()
             .flatten()
@@ -374,6 +383,7 @@ impl CredentialConfig {
                 ));
             }
         }
+        self.validate_shared_secrets(name)?;
         if let Some(ob) = &self.ob_uk {
             if !self.has_key() {
                 return Err(invalid("ob_uk signing needs a key and certificate".into()));
@@ -387,6 +397,114 @@ impl CredentialConfig {
             if ob.max_body_bytes == 0 || ob.max_body_bytes > 16 << 20 {
                 return Err(invalid(
                     "ob_uk.max_body_bytes must be between 1 and 16777216".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---- Shared secrets (`[credentials.NAME.shared_secrets.SECRET]`) ----
+
+/// Largest HMAC message a caller may send when the config does not say.
+pub const DEFAULT_MAX_HMAC_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest `max_message_bytes` a shared secret may set.
+pub const MAX_HMAC_MESSAGE_BYTES: usize = 16 << 20;
+
+/// One shared secret (`[credentials.NAME.shared_secrets.SECRET]`): the
+/// value a platform encrypted to the credential's certificate, as it shows
+/// it (base64) or as raw bytes, from a file or from a secret source.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedSecretConfig {
+    /// A file holding the encrypted value (base64 text, or the raw
+    /// ciphertext). Exclusive with `source`. The file is watched and
+    /// fingerprinted like the key: a re-encrypted value is picked up by
+    /// reload.
+    pub file: Option<PathBuf>,
+    /// Any passphrase source holding the encrypted value (base64 text).
+    /// Exclusive with `file`; read again at every reload.
+    pub source: Option<PassphraseConfig>,
+    /// The padding the platform encrypted with. Must be one of the
+    /// credential's `decrypt_paddings`.
+    pub padding: PaddingName,
+    /// Largest message an `Hmac` call may send, in bytes.
+    #[serde(default = "default_max_hmac_message")]
+    pub max_message_bytes: usize,
+}
+
+fn default_max_hmac_message() -> usize {
+    DEFAULT_MAX_HMAC_MESSAGE_BYTES
+}
+
+impl CredentialConfig {
+    fn shared_secret_files(&self) -> impl Iterator<Item = &Path> {
+        self.shared_secrets
+            .values()
+            .filter_map(|s| s.file.as_deref())
+    }
+
+    fn resolve_shared_secret_paths(&mut self, base: &Path) {
+        for s in self.shared_secrets.values_mut() {
+            if let Some(p) = s.file.as_mut()
+                && p.is_relative()
+            {
+                *p = base.join(&*p);
+            }
+            if let Some(PassphraseConfig::File { path, .. }) = s.source.as_mut()
+                && path.is_relative()
+            {
+                *path = base.join(&*path);
+            }
+        }
+    }
+
+    fn validate_shared_secrets(&self, name: &str) -> Result<(), ConfigError> {
+        let invalid = |secret: &str, message: String| ConfigError::Invalid {
+            credential: name.to_owned(),
+            message: format!("shared_secrets.{secret}: {message}"),
+        };
+        for (secret, s) in &self.shared_secrets {
+            if secret.is_empty()
+                || !secret
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(invalid(
+                    secret,
+                    "shared secret names may use only letters, digits, '-', '_' and '.'".into(),
+                ));
+            }
+            if !self.has_key() {
+                return Err(invalid(
+                    secret,
+                    "a shared secret is decrypted with the credential's key: configure `key` \
+                     and `certificate` (or `pkcs12`)"
+                        .into(),
+                ));
+            }
+            match (&s.file, &s.source) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return Err(invalid(
+                        secret,
+                        "give the encrypted value as either `file = PATH` or `source = { … }`"
+                            .into(),
+                    ));
+                }
+            }
+            if !self.decrypt_paddings.contains(&s.padding) {
+                return Err(invalid(
+                    secret,
+                    "its padding is not among the credential's decrypt_paddings: add it there \
+                     (pkcs1-v1_5 only if the platform uses nothing else)"
+                        .into(),
+                ));
+            }
+            if s.max_message_bytes == 0 || s.max_message_bytes > MAX_HMAC_MESSAGE_BYTES {
+                return Err(invalid(
+                    secret,
+                    format!("max_message_bytes must be between 1 and {MAX_HMAC_MESSAGE_BYTES}"),
                 ));
             }
         }

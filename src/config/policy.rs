@@ -27,6 +27,11 @@ pub enum Operation {
     /// proxy's signing).
     #[serde(rename = "sign_message")]
     SignMessage,
+    /// Hmac: an HMAC with a shared secret the daemon holds.
+    Hmac,
+    /// PasswordDigest: a WS-Security digest with a shared secret.
+    #[serde(rename = "password_digest")]
+    PasswordDigest,
 }
 
 impl Operation {
@@ -41,6 +46,8 @@ impl Operation {
             Operation::Dpop => "dpop",
             Operation::Proxy => "proxy",
             Operation::SignMessage => "sign_message",
+            Operation::Hmac => "hmac",
+            Operation::PasswordDigest => "password_digest",
         }
     }
 }

@@ -126,6 +126,7 @@ pub fn credential(
         ob_uk: None,
         open_finance_brasil: None,
         http_signatures: Default::default(),
+        shared_secrets: Default::default(),
     };
     let credential = Credential::load_with_source(
         "dev",

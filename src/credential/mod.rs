@@ -20,6 +20,7 @@ pub use load::{CredentialError, PublicFacts, parse_certificates, read_certificat
 pub use snapshot::{JwksEntry, Serving, Snapshot, live_jwks, not_live};
 
 use crate::config::{AgentConfig, Config, CredentialConfig};
+use crate::keys::shared::SharedSecrets;
 use crate::keys::software::{KeyFile, Settings, SoftwareKey};
 use crate::keys::{KeyError, KeyHandle, KeyKind, SourceStatus};
 use crate::now_unix;
@@ -87,6 +88,8 @@ pub struct Credential {
     /// The source's state as loading left it, for a credential that could
     /// not be loaded (and so has no key backend to ask).
     load_source_status: SourceStatus,
+    /// Shared secrets decrypted with this credential's key, held until Lock.
+    shared: SharedSecrets,
 }
 
 /// Where a credential stands, for events and health.
@@ -165,7 +168,11 @@ impl Credential {
             .passphrase
             .as_ref()
             .map(|p| source::from_config(p, env, timeout));
-        Self::load_with_source(name, config, agent, source, observer)
+        let shared = SharedSecrets::new(&config.shared_secrets, env, timeout);
+        Self {
+            shared,
+            ..Self::load_with_source(name, config, agent, source, observer)
+        }
     }
 
     /// [`Self::load`] with an explicit passphrase source (dev mode, tests).
@@ -198,6 +205,7 @@ impl Credential {
             ..Default::default()
         };
         let loaded = Self::load_parts(name, &config, source, settings, observer).map_err(Arc::new);
+        let config_shared = config.shared_secrets.clone();
         if let Err(e) = &loaded {
             tracing::error!(credential = name, error = %e, "credential cannot be used");
             load_source_status.last_error = Some((now_unix(), e.to_string()));
@@ -210,6 +218,11 @@ impl Credential {
             fingerprint,
             notice: Mutex::new(None),
             load_source_status,
+            shared: SharedSecrets::new(
+                &config_shared,
+                &EnvVault::default(),
+                Duration::from_secs(agent.passphrase_fetch_timeout_seconds),
+            ),
         };
         if let State::Available { warning: Some(w) } = cred.state() {
             tracing::warn!(credential = name, "{w}");
@@ -473,6 +486,7 @@ impl Credential {
         if let Some(k) = self.keyed() {
             k.key.lock();
         }
+        self.shared.wipe();
     }
 
     /// Whether the credential is locked.
@@ -487,7 +501,9 @@ impl Credential {
             return Ok(());
         };
         k.key.unlock().await.map_err(|e| self.key_failure(e))?;
-        self.key().map(|_| ())
+        let key = self.key()?;
+        self.shared.derive_all(&self.name, key).await;
+        Ok(())
     }
 
     /// Whether the decrypted key is in memory now.
@@ -501,7 +517,24 @@ impl Credential {
         if matches!(self.loaded, Ok(Loaded(None))) {
             return Ok(());
         }
-        self.key()?.verify().await.map_err(|e| self.key_failure(e))
+        let key = self.key()?;
+        key.verify().await.map_err(|e| self.key_failure(e))?;
+        self.shared.derive_all(&self.name, key).await;
+        Ok(())
+    }
+
+    /// This credential's shared secrets (limits, whether held).
+    pub fn shared_secrets(&self) -> &SharedSecrets {
+        &self.shared
+    }
+
+    /// Reads the shared secrets that come from sources again (a reload that
+    /// reuses this credential); the errors name each secret.
+    pub async fn refresh_shared_secrets(&self) -> Vec<String> {
+        match self.key() {
+            Ok(key) => self.shared.refresh_sources(&self.name, key).await,
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Whether the last fetch or decryption failed (and has not recovered).

@@ -75,6 +75,9 @@ impl Daemon {
                 && prev.is_current(cfg)
                 && prev.is_loaded()
             {
+                // Unchanged files, but a shared secret in a source may
+                // have been re-encrypted at the platform.
+                report.errors.extend(prev.refresh_shared_secrets().await);
                 next.push(Arc::clone(prev));
                 continue;
             }

@@ -20,6 +20,7 @@
 
 pub mod memory;
 mod openssl_ops;
+pub mod shared;
 pub mod software;
 
 use std::future::Future;

@@ -28,6 +28,14 @@ pub enum Error {
     /// whatever the cause, so that it cannot serve as a padding oracle.
     #[error("decryption failed for credential {0:?}")]
     DecryptFailed(String),
+    /// The credential has no shared secret of that name.
+    #[error("credential {credential:?}: {source}")]
+    UnknownSharedSecret {
+        /// The credential.
+        credential: String,
+        /// Which name, and the names configured.
+        source: crate::keys::shared::SharedSecretError,
+    },
     /// The daemon's state does not allow the operation; the message says why.
     #[error("{0}")]
     FailedPrecondition(String),
@@ -74,7 +82,7 @@ impl Error {
     /// The kind of error.
     pub fn kind(&self) -> Kind {
         match self {
-            Error::NotFound(_) => Kind::NotFound,
+            Error::NotFound(_) | Error::UnknownSharedSecret { .. } => Kind::NotFound,
             Error::InvalidArgument(_) | Error::DecryptFailed(_) => Kind::InvalidArgument,
             Error::Credential(c) if c.is_source_unavailable() => Kind::Unavailable,
             Error::Unavailable(_) => Kind::Unavailable,

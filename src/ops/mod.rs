@@ -5,7 +5,8 @@
 //! operation, and encode.
 //!
 //! One module per operation: [`assertion`] (sign a client assertion),
-//! [`decrypt`] (a shared secret), [`read`] (public facts), [`export`] (key
+//! [`decrypt`] (a shared secret), [`shared_secret`] (HMACs and WS-Security
+//! digests with a shared secret the daemon keeps), [`read`] (public facts), [`export`] (key
 //! material), [`watch`] (credential events), [`admin`] (status, reload,
 //! lock, unlock); and the offline ones the CLI runs without a daemon:
 //! [`onboard`] (import, passphrase store) and [`enroll`].
@@ -22,6 +23,7 @@ mod gate;
 pub mod onboard;
 pub mod proxy;
 pub mod read;
+pub mod shared_secret;
 pub mod sign_message;
 pub mod token;
 pub mod verify;

@@ -447,4 +447,48 @@ impl pb::agent_server::Agent for AgentService {
             alg: v.alg.to_owned(),
         }))
     }
+    async fn hmac(
+        &self,
+        request: Request<pb::HmacRequest>,
+    ) -> Result<Response<pb::HmacResponse>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let decoded = (|| {
+            Ok(ops::shared_secret::HmacRequest {
+                credential: convert::selection(req.credential)?,
+                name: convert::shared_secret_name(req.name)?,
+                alg: convert::hmac_alg(req.alg)?,
+                message: req.message,
+                encoding: convert::mac_encoding(req.encoding)?,
+            })
+        })();
+        let out = ops::shared_secret::hmac(&self.gate, &peer, decoded).await?;
+        Ok(Response::new(pb::HmacResponse {
+            mac: out.mac,
+            credential: out.credential,
+        }))
+    }
+
+    async fn password_digest(
+        &self,
+        request: Request<pb::PasswordDigestRequest>,
+    ) -> Result<Response<pb::PasswordDigestResponse>, Status> {
+        let peer = peer::of_request(&request);
+        let req = request.into_inner();
+        let decoded = (|| {
+            Ok(ops::shared_secret::DigestRequest {
+                credential: convert::selection(req.credential)?,
+                name: convert::shared_secret_name(req.name)?,
+                nonce: (!req.nonce.is_empty()).then_some(req.nonce),
+                created: (!req.created.is_empty()).then_some(req.created),
+            })
+        })();
+        let out = ops::shared_secret::password_digest(&self.gate, &peer, decoded).await?;
+        Ok(Response::new(pb::PasswordDigestResponse {
+            password_digest: out.password_digest,
+            nonce: out.nonce,
+            created: out.created,
+            credential: out.credential,
+        }))
+    }
 }

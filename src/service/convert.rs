@@ -43,6 +43,44 @@ pub fn padding(p: i32) -> Result<PaddingName, Error> {
     }
 }
 
+/// The shared secret's name: required.
+pub fn shared_secret_name(name: String) -> Result<String, Error> {
+    if name.is_empty() {
+        return Err(Error::InvalidArgument(
+            "name is required: the shared secret's name ([credentials.NAME.shared_secrets.SECRET])"
+                .into(),
+        ));
+    }
+    Ok(name)
+}
+
+/// An HMAC's hash function: required.
+pub fn hmac_alg(a: i32) -> Result<crate::keys::shared::MacAlg, Error> {
+    use crate::keys::shared::MacAlg;
+    match pb::HmacAlg::try_from(a) {
+        Ok(pb::HmacAlg::HmacSha1) => Ok(MacAlg::Sha1),
+        Ok(pb::HmacAlg::HmacSha256) => Ok(MacAlg::Sha256),
+        Ok(pb::HmacAlg::HmacSha512) => Ok(MacAlg::Sha512),
+        _ => Err(Error::InvalidArgument(
+            "alg is required: HMAC_SHA256, HMAC_SHA1 or HMAC_SHA512".into(),
+        )),
+    }
+}
+
+/// How a MAC is written out (hex when unset).
+pub fn mac_encoding(e: i32) -> Result<crate::ops::shared_secret::MacEncoding, Error> {
+    use crate::ops::shared_secret::MacEncoding;
+    match pb::MacEncoding::try_from(e) {
+        Ok(pb::MacEncoding::Hex) => Ok(MacEncoding::Hex),
+        Ok(pb::MacEncoding::Base64) => Ok(MacEncoding::Base64),
+        Ok(pb::MacEncoding::Base64url) => Ok(MacEncoding::Base64Url),
+        Err(_) => Err(Error::InvalidArgument(
+            "encoding must be MAC_ENCODING_HEX, MAC_ENCODING_BASE64 or MAC_ENCODING_BASE64URL"
+                .into(),
+        )),
+    }
+}
+
 fn padding_to_pb(p: PaddingName) -> pb::Padding {
     match p {
         PaddingName::Pkcs1V15 => pb::Padding::Pkcs1V15,

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod bank;
+pub mod memscan;
 pub mod oauth;
 
 use std::os::unix::fs::PermissionsExt;
