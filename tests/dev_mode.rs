@@ -14,7 +14,7 @@ use fapi_agent::service::pb;
 
 /// Starts `run --dev ARGS` on `socket` and waits until it signs.
 async fn start_dev(socket: &Path, extra: &[&str]) -> (Child, fapi_agent::client::Client) {
-    let child = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
         .args(["run", "--dev", "--socket", socket.to_str().unwrap()])
         .args(extra)
         .env_remove("FAPI_AGENT_SOCKET")
@@ -30,6 +30,8 @@ async fn start_dev(socket: &Path, extra: &[&str]) -> (Child, fapi_agent::client:
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the dev daemon did not serve on {}", socket.display());
 }
 

@@ -14,7 +14,6 @@
 
 mod cache;
 mod file;
-pub mod jks;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
