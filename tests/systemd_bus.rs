@@ -93,7 +93,11 @@ impl Systemd {
              ExecStart=/usr/bin/dbus-daemon --system --address=systemd: --nofork --nopidfile \
              --systemd-activation --syslog-only\n",
         );
-        let cgroup = cgroup2_root().join(format!("fapi-systemd-{}", std::process::id()));
+        // One cgroup per instance: tests of this file run in parallel, and
+        // a systemd manages (and cleans up) everything below its root.
+        static INSTANCE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cgroup = cgroup2_root().join(format!("fapi-systemd-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&cgroup).unwrap();
         // PID 1 of the new namespaces: a private /run (its bus), a fresh
         // proc, read-only sysctls, and cgroup2 showing its own cgroup as
