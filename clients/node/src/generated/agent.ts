@@ -14,12 +14,16 @@ import type { GetAccessTokenRequest as _fapi_agent_v1_GetAccessTokenRequest, Get
 import type { GetCredentialRequest as _fapi_agent_v1_GetCredentialRequest, GetCredentialRequest__Output as _fapi_agent_v1_GetCredentialRequest__Output } from './fapi_agent/v1/GetCredentialRequest';
 import type { GetKeyMaterialRequest as _fapi_agent_v1_GetKeyMaterialRequest, GetKeyMaterialRequest__Output as _fapi_agent_v1_GetKeyMaterialRequest__Output } from './fapi_agent/v1/GetKeyMaterialRequest';
 import type { GetKeyMaterialResponse as _fapi_agent_v1_GetKeyMaterialResponse, GetKeyMaterialResponse__Output as _fapi_agent_v1_GetKeyMaterialResponse__Output } from './fapi_agent/v1/GetKeyMaterialResponse';
+import type { HmacRequest as _fapi_agent_v1_HmacRequest, HmacRequest__Output as _fapi_agent_v1_HmacRequest__Output } from './fapi_agent/v1/HmacRequest';
+import type { HmacResponse as _fapi_agent_v1_HmacResponse, HmacResponse__Output as _fapi_agent_v1_HmacResponse__Output } from './fapi_agent/v1/HmacResponse';
 import type { HttpHeader as _fapi_agent_v1_HttpHeader, HttpHeader__Output as _fapi_agent_v1_HttpHeader__Output } from './fapi_agent/v1/HttpHeader';
 import type { ListCredentialsRequest as _fapi_agent_v1_ListCredentialsRequest, ListCredentialsRequest__Output as _fapi_agent_v1_ListCredentialsRequest__Output } from './fapi_agent/v1/ListCredentialsRequest';
 import type { ListCredentialsResponse as _fapi_agent_v1_ListCredentialsResponse, ListCredentialsResponse__Output as _fapi_agent_v1_ListCredentialsResponse__Output } from './fapi_agent/v1/ListCredentialsResponse';
 import type { LockRequest as _fapi_agent_v1_LockRequest, LockRequest__Output as _fapi_agent_v1_LockRequest__Output } from './fapi_agent/v1/LockRequest';
 import type { LockResponse as _fapi_agent_v1_LockResponse, LockResponse__Output as _fapi_agent_v1_LockResponse__Output } from './fapi_agent/v1/LockResponse';
 import type { PassphraseSourceStatus as _fapi_agent_v1_PassphraseSourceStatus, PassphraseSourceStatus__Output as _fapi_agent_v1_PassphraseSourceStatus__Output } from './fapi_agent/v1/PassphraseSourceStatus';
+import type { PasswordDigestRequest as _fapi_agent_v1_PasswordDigestRequest, PasswordDigestRequest__Output as _fapi_agent_v1_PasswordDigestRequest__Output } from './fapi_agent/v1/PasswordDigestRequest';
+import type { PasswordDigestResponse as _fapi_agent_v1_PasswordDigestResponse, PasswordDigestResponse__Output as _fapi_agent_v1_PasswordDigestResponse__Output } from './fapi_agent/v1/PasswordDigestResponse';
 import type { PushAuthorizationRequestRequest as _fapi_agent_v1_PushAuthorizationRequestRequest, PushAuthorizationRequestRequest__Output as _fapi_agent_v1_PushAuthorizationRequestRequest__Output } from './fapi_agent/v1/PushAuthorizationRequestRequest';
 import type { PushAuthorizationRequestResponse as _fapi_agent_v1_PushAuthorizationRequestResponse, PushAuthorizationRequestResponse__Output as _fapi_agent_v1_PushAuthorizationRequestResponse__Output } from './fapi_agent/v1/PushAuthorizationRequestResponse';
 import type { RefreshAccessTokenRequest as _fapi_agent_v1_RefreshAccessTokenRequest, RefreshAccessTokenRequest__Output as _fapi_agent_v1_RefreshAccessTokenRequest__Output } from './fapi_agent/v1/RefreshAccessTokenRequest';
@@ -71,15 +75,21 @@ export interface ProtoGrpcType {
       GetKeyMaterialRequest: MessageTypeDefinition<_fapi_agent_v1_GetKeyMaterialRequest, _fapi_agent_v1_GetKeyMaterialRequest__Output>
       GetKeyMaterialResponse: MessageTypeDefinition<_fapi_agent_v1_GetKeyMaterialResponse, _fapi_agent_v1_GetKeyMaterialResponse__Output>
       Grant: EnumTypeDefinition
+      HmacAlg: EnumTypeDefinition
+      HmacRequest: MessageTypeDefinition<_fapi_agent_v1_HmacRequest, _fapi_agent_v1_HmacRequest__Output>
+      HmacResponse: MessageTypeDefinition<_fapi_agent_v1_HmacResponse, _fapi_agent_v1_HmacResponse__Output>
       HttpHeader: MessageTypeDefinition<_fapi_agent_v1_HttpHeader, _fapi_agent_v1_HttpHeader__Output>
       KeyFormat: EnumTypeDefinition
       ListCredentialsRequest: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsRequest, _fapi_agent_v1_ListCredentialsRequest__Output>
       ListCredentialsResponse: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsResponse__Output>
       LockRequest: MessageTypeDefinition<_fapi_agent_v1_LockRequest, _fapi_agent_v1_LockRequest__Output>
       LockResponse: MessageTypeDefinition<_fapi_agent_v1_LockResponse, _fapi_agent_v1_LockResponse__Output>
+      MacEncoding: EnumTypeDefinition
       ObProfile: EnumTypeDefinition
       Padding: EnumTypeDefinition
       PassphraseSourceStatus: MessageTypeDefinition<_fapi_agent_v1_PassphraseSourceStatus, _fapi_agent_v1_PassphraseSourceStatus__Output>
+      PasswordDigestRequest: MessageTypeDefinition<_fapi_agent_v1_PasswordDigestRequest, _fapi_agent_v1_PasswordDigestRequest__Output>
+      PasswordDigestResponse: MessageTypeDefinition<_fapi_agent_v1_PasswordDigestResponse, _fapi_agent_v1_PasswordDigestResponse__Output>
       PushAuthorizationRequestRequest: MessageTypeDefinition<_fapi_agent_v1_PushAuthorizationRequestRequest, _fapi_agent_v1_PushAuthorizationRequestRequest__Output>
       PushAuthorizationRequestResponse: MessageTypeDefinition<_fapi_agent_v1_PushAuthorizationRequestResponse, _fapi_agent_v1_PushAuthorizationRequestResponse__Output>
       RefreshAccessTokenRequest: MessageTypeDefinition<_fapi_agent_v1_RefreshAccessTokenRequest, _fapi_agent_v1_RefreshAccessTokenRequest__Output>

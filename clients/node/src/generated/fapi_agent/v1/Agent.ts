@@ -12,8 +12,12 @@ import type { GetAccessTokenRequest as _fapi_agent_v1_GetAccessTokenRequest, Get
 import type { GetCredentialRequest as _fapi_agent_v1_GetCredentialRequest, GetCredentialRequest__Output as _fapi_agent_v1_GetCredentialRequest__Output } from '../../fapi_agent/v1/GetCredentialRequest';
 import type { GetKeyMaterialRequest as _fapi_agent_v1_GetKeyMaterialRequest, GetKeyMaterialRequest__Output as _fapi_agent_v1_GetKeyMaterialRequest__Output } from '../../fapi_agent/v1/GetKeyMaterialRequest';
 import type { GetKeyMaterialResponse as _fapi_agent_v1_GetKeyMaterialResponse, GetKeyMaterialResponse__Output as _fapi_agent_v1_GetKeyMaterialResponse__Output } from '../../fapi_agent/v1/GetKeyMaterialResponse';
+import type { HmacRequest as _fapi_agent_v1_HmacRequest, HmacRequest__Output as _fapi_agent_v1_HmacRequest__Output } from '../../fapi_agent/v1/HmacRequest';
+import type { HmacResponse as _fapi_agent_v1_HmacResponse, HmacResponse__Output as _fapi_agent_v1_HmacResponse__Output } from '../../fapi_agent/v1/HmacResponse';
 import type { ListCredentialsRequest as _fapi_agent_v1_ListCredentialsRequest, ListCredentialsRequest__Output as _fapi_agent_v1_ListCredentialsRequest__Output } from '../../fapi_agent/v1/ListCredentialsRequest';
 import type { ListCredentialsResponse as _fapi_agent_v1_ListCredentialsResponse, ListCredentialsResponse__Output as _fapi_agent_v1_ListCredentialsResponse__Output } from '../../fapi_agent/v1/ListCredentialsResponse';
+import type { PasswordDigestRequest as _fapi_agent_v1_PasswordDigestRequest, PasswordDigestRequest__Output as _fapi_agent_v1_PasswordDigestRequest__Output } from '../../fapi_agent/v1/PasswordDigestRequest';
+import type { PasswordDigestResponse as _fapi_agent_v1_PasswordDigestResponse, PasswordDigestResponse__Output as _fapi_agent_v1_PasswordDigestResponse__Output } from '../../fapi_agent/v1/PasswordDigestResponse';
 import type { PushAuthorizationRequestRequest as _fapi_agent_v1_PushAuthorizationRequestRequest, PushAuthorizationRequestRequest__Output as _fapi_agent_v1_PushAuthorizationRequestRequest__Output } from '../../fapi_agent/v1/PushAuthorizationRequestRequest';
 import type { PushAuthorizationRequestResponse as _fapi_agent_v1_PushAuthorizationRequestResponse, PushAuthorizationRequestResponse__Output as _fapi_agent_v1_PushAuthorizationRequestResponse__Output } from '../../fapi_agent/v1/PushAuthorizationRequestResponse';
 import type { RefreshAccessTokenRequest as _fapi_agent_v1_RefreshAccessTokenRequest, RefreshAccessTokenRequest__Output as _fapi_agent_v1_RefreshAccessTokenRequest__Output } from '../../fapi_agent/v1/RefreshAccessTokenRequest';
@@ -81,6 +85,15 @@ export interface AgentClient extends grpc.Client {
   getKeyMaterial(argument: _fapi_agent_v1_GetKeyMaterialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_GetKeyMaterialResponse__Output>): grpc.ClientUnaryCall;
   getKeyMaterial(argument: _fapi_agent_v1_GetKeyMaterialRequest, callback: grpc.requestCallback<_fapi_agent_v1_GetKeyMaterialResponse__Output>): grpc.ClientUnaryCall;
   
+  Hmac(argument: _fapi_agent_v1_HmacRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_HmacResponse__Output>): grpc.ClientUnaryCall;
+  Hmac(argument: _fapi_agent_v1_HmacRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_HmacResponse__Output>): grpc.ClientUnaryCall;
+  Hmac(argument: _fapi_agent_v1_HmacRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_HmacResponse__Output>): grpc.ClientUnaryCall;
+  Hmac(argument: _fapi_agent_v1_HmacRequest, callback: grpc.requestCallback<_fapi_agent_v1_HmacResponse__Output>): grpc.ClientUnaryCall;
+  hmac(argument: _fapi_agent_v1_HmacRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_HmacResponse__Output>): grpc.ClientUnaryCall;
+  hmac(argument: _fapi_agent_v1_HmacRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_HmacResponse__Output>): grpc.ClientUnaryCall;
+  hmac(argument: _fapi_agent_v1_HmacRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_HmacResponse__Output>): grpc.ClientUnaryCall;
+  hmac(argument: _fapi_agent_v1_HmacRequest, callback: grpc.requestCallback<_fapi_agent_v1_HmacResponse__Output>): grpc.ClientUnaryCall;
+  
   ListCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
   ListCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
   ListCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
@@ -89,6 +102,15 @@ export interface AgentClient extends grpc.Client {
   listCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
   listCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
   listCredentials(argument: _fapi_agent_v1_ListCredentialsRequest, callback: grpc.requestCallback<_fapi_agent_v1_ListCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  
+  PasswordDigest(argument: _fapi_agent_v1_PasswordDigestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_PasswordDigestResponse__Output>): grpc.ClientUnaryCall;
+  PasswordDigest(argument: _fapi_agent_v1_PasswordDigestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_PasswordDigestResponse__Output>): grpc.ClientUnaryCall;
+  PasswordDigest(argument: _fapi_agent_v1_PasswordDigestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_PasswordDigestResponse__Output>): grpc.ClientUnaryCall;
+  PasswordDigest(argument: _fapi_agent_v1_PasswordDigestRequest, callback: grpc.requestCallback<_fapi_agent_v1_PasswordDigestResponse__Output>): grpc.ClientUnaryCall;
+  passwordDigest(argument: _fapi_agent_v1_PasswordDigestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_PasswordDigestResponse__Output>): grpc.ClientUnaryCall;
+  passwordDigest(argument: _fapi_agent_v1_PasswordDigestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_PasswordDigestResponse__Output>): grpc.ClientUnaryCall;
+  passwordDigest(argument: _fapi_agent_v1_PasswordDigestRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_PasswordDigestResponse__Output>): grpc.ClientUnaryCall;
+  passwordDigest(argument: _fapi_agent_v1_PasswordDigestRequest, callback: grpc.requestCallback<_fapi_agent_v1_PasswordDigestResponse__Output>): grpc.ClientUnaryCall;
   
   PushAuthorizationRequest(argument: _fapi_agent_v1_PushAuthorizationRequestRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_fapi_agent_v1_PushAuthorizationRequestResponse__Output>): grpc.ClientUnaryCall;
   PushAuthorizationRequest(argument: _fapi_agent_v1_PushAuthorizationRequestRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_fapi_agent_v1_PushAuthorizationRequestResponse__Output>): grpc.ClientUnaryCall;
@@ -198,7 +220,11 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   
   GetKeyMaterial: grpc.handleUnaryCall<_fapi_agent_v1_GetKeyMaterialRequest__Output, _fapi_agent_v1_GetKeyMaterialResponse>;
   
+  Hmac: grpc.handleUnaryCall<_fapi_agent_v1_HmacRequest__Output, _fapi_agent_v1_HmacResponse>;
+  
   ListCredentials: grpc.handleUnaryCall<_fapi_agent_v1_ListCredentialsRequest__Output, _fapi_agent_v1_ListCredentialsResponse>;
+  
+  PasswordDigest: grpc.handleUnaryCall<_fapi_agent_v1_PasswordDigestRequest__Output, _fapi_agent_v1_PasswordDigestResponse>;
   
   PushAuthorizationRequest: grpc.handleUnaryCall<_fapi_agent_v1_PushAuthorizationRequestRequest__Output, _fapi_agent_v1_PushAuthorizationRequestResponse>;
   
@@ -230,7 +256,9 @@ export interface AgentDefinition extends grpc.ServiceDefinition {
   GetAccessToken: MethodDefinition<_fapi_agent_v1_GetAccessTokenRequest, _fapi_agent_v1_AccessToken, _fapi_agent_v1_GetAccessTokenRequest__Output, _fapi_agent_v1_AccessToken__Output>
   GetCredential: MethodDefinition<_fapi_agent_v1_GetCredentialRequest, _fapi_agent_v1_Credential, _fapi_agent_v1_GetCredentialRequest__Output, _fapi_agent_v1_Credential__Output>
   GetKeyMaterial: MethodDefinition<_fapi_agent_v1_GetKeyMaterialRequest, _fapi_agent_v1_GetKeyMaterialResponse, _fapi_agent_v1_GetKeyMaterialRequest__Output, _fapi_agent_v1_GetKeyMaterialResponse__Output>
+  Hmac: MethodDefinition<_fapi_agent_v1_HmacRequest, _fapi_agent_v1_HmacResponse, _fapi_agent_v1_HmacRequest__Output, _fapi_agent_v1_HmacResponse__Output>
   ListCredentials: MethodDefinition<_fapi_agent_v1_ListCredentialsRequest, _fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsRequest__Output, _fapi_agent_v1_ListCredentialsResponse__Output>
+  PasswordDigest: MethodDefinition<_fapi_agent_v1_PasswordDigestRequest, _fapi_agent_v1_PasswordDigestResponse, _fapi_agent_v1_PasswordDigestRequest__Output, _fapi_agent_v1_PasswordDigestResponse__Output>
   PushAuthorizationRequest: MethodDefinition<_fapi_agent_v1_PushAuthorizationRequestRequest, _fapi_agent_v1_PushAuthorizationRequestResponse, _fapi_agent_v1_PushAuthorizationRequestRequest__Output, _fapi_agent_v1_PushAuthorizationRequestResponse__Output>
   RefreshAccessToken: MethodDefinition<_fapi_agent_v1_RefreshAccessTokenRequest, _fapi_agent_v1_AccessToken, _fapi_agent_v1_RefreshAccessTokenRequest__Output, _fapi_agent_v1_AccessToken__Output>
   SignBerlinGroupRequest: MethodDefinition<_fapi_agent_v1_SignBerlinGroupRequestRequest, _fapi_agent_v1_SignBerlinGroupRequestResponse, _fapi_agent_v1_SignBerlinGroupRequestRequest__Output, _fapi_agent_v1_SignBerlinGroupRequestResponse__Output>

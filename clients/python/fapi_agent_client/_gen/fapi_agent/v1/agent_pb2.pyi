@@ -54,6 +54,19 @@ class ObProfile(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OB_PROFILE_UNSPECIFIED: _ClassVar[ObProfile]
     OB_UK_3_1_4: _ClassVar[ObProfile]
     OB_UK_3_1_3: _ClassVar[ObProfile]
+
+class HmacAlg(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HMAC_ALG_UNSPECIFIED: _ClassVar[HmacAlg]
+    HMAC_SHA1: _ClassVar[HmacAlg]
+    HMAC_SHA256: _ClassVar[HmacAlg]
+    HMAC_SHA512: _ClassVar[HmacAlg]
+
+class MacEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MAC_ENCODING_HEX: _ClassVar[MacEncoding]
+    MAC_ENCODING_BASE64: _ClassVar[MacEncoding]
+    MAC_ENCODING_BASE64URL: _ClassVar[MacEncoding]
 PADDING_UNSPECIFIED: Padding
 PADDING_PKCS1_V15: Padding
 PADDING_OAEP_SHA1: Padding
@@ -84,6 +97,13 @@ CREDENTIAL_EVENT_KIND_UNLOCKED: CredentialEventKind
 OB_PROFILE_UNSPECIFIED: ObProfile
 OB_UK_3_1_4: ObProfile
 OB_UK_3_1_3: ObProfile
+HMAC_ALG_UNSPECIFIED: HmacAlg
+HMAC_SHA1: HmacAlg
+HMAC_SHA256: HmacAlg
+HMAC_SHA512: HmacAlg
+MAC_ENCODING_HEX: MacEncoding
+MAC_ENCODING_BASE64: MacEncoding
+MAC_ENCODING_BASE64URL: MacEncoding
 
 class CredentialSelector(_message.Message):
     __slots__ = ("name", "client_id", "kid")
@@ -632,3 +652,49 @@ class VerifyJarmResponseResponse(_message.Message):
     kid: str
     alg: str
     def __init__(self, parameters: _Optional[_Mapping[str, str]] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ...) -> None: ...
+
+class HmacRequest(_message.Message):
+    __slots__ = ("credential", "name", "alg", "message", "encoding")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ALG_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    name: str
+    alg: HmacAlg
+    message: bytes
+    encoding: MacEncoding
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., name: _Optional[str] = ..., alg: _Optional[_Union[HmacAlg, str]] = ..., message: _Optional[bytes] = ..., encoding: _Optional[_Union[MacEncoding, str]] = ...) -> None: ...
+
+class HmacResponse(_message.Message):
+    __slots__ = ("mac", "credential")
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    mac: str
+    credential: str
+    def __init__(self, mac: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...
+
+class PasswordDigestRequest(_message.Message):
+    __slots__ = ("credential", "name", "nonce", "created")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    credential: CredentialSelector
+    name: str
+    nonce: bytes
+    created: str
+    def __init__(self, credential: _Optional[_Union[CredentialSelector, _Mapping]] = ..., name: _Optional[str] = ..., nonce: _Optional[bytes] = ..., created: _Optional[str] = ...) -> None: ...
+
+class PasswordDigestResponse(_message.Message):
+    __slots__ = ("password_digest", "nonce", "created", "credential")
+    PASSWORD_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    password_digest: str
+    nonce: str
+    created: str
+    credential: str
+    def __init__(self, password_digest: _Optional[str] = ..., nonce: _Optional[str] = ..., created: _Optional[str] = ..., credential: _Optional[str] = ...) -> None: ...

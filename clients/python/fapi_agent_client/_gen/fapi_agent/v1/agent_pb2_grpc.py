@@ -120,6 +120,16 @@ class AgentStub:
                 request_serializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseRequest.SerializeToString,
                 response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseResponse.FromString,
                 _registered_method=True)
+        self.Hmac = channel.unary_unary(
+                '/fapi_agent.v1.Agent/Hmac',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.HmacRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.HmacResponse.FromString,
+                _registered_method=True)
+        self.PasswordDigest = channel.unary_unary(
+                '/fapi_agent.v1.Agent/PasswordDigest',
+                request_serializer=fapi__agent_dot_v1_dot_agent__pb2.PasswordDigestRequest.SerializeToString,
+                response_deserializer=fapi__agent_dot_v1_dot_agent__pb2.PasswordDigestResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -300,6 +310,31 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Hmac(self, request, context):
+        """HMAC of a message with a shared secret the daemon holds
+        (`[credentials.NAME.shared_secrets.SECRET]`, decrypted once with the
+        credential's key): Akana's "HMAC Signature with Shared Secret". The
+        secret itself is never returned. Policy operation `hmac`. An unknown
+        secret name is NOT_FOUND; a secret that cannot be decrypted (wrong
+        padding, damaged value) is FAILED_PRECONDITION naming it; a message over
+        the secret's `max_message_bytes` is INVALID_ARGUMENT; locked is
+        FAILED_PRECONDITION "locked".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PasswordDigest(self, request, context):
+        """WS-Security UsernameToken Profile 1.1 §3.1 PasswordDigest with a shared
+        secret as the password: Base64(SHA-1(nonce || created || password)). The
+        daemon makes a 16-byte random nonce and the current UTC time (RFC 3339)
+        when the request gives none, and returns both. Policy operation
+        `password_digest`; statuses as for Hmac.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -387,6 +422,16 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.VerifyJarmResponse,
                     request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseRequest.FromString,
                     response_serializer=fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseResponse.SerializeToString,
+            ),
+            'Hmac': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hmac,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.HmacRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.HmacResponse.SerializeToString,
+            ),
+            'PasswordDigest': grpc.unary_unary_rpc_method_handler(
+                    servicer.PasswordDigest,
+                    request_deserializer=fapi__agent_dot_v1_dot_agent__pb2.PasswordDigestRequest.FromString,
+                    response_serializer=fapi__agent_dot_v1_dot_agent__pb2.PasswordDigestResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -849,6 +894,60 @@ class Agent:
             '/fapi_agent.v1.Agent/VerifyJarmResponse',
             fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseRequest.SerializeToString,
             fapi__agent_dot_v1_dot_agent__pb2.VerifyJarmResponseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hmac(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/Hmac',
+            fapi__agent_dot_v1_dot_agent__pb2.HmacRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.HmacResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PasswordDigest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fapi_agent.v1.Agent/PasswordDigest',
+            fapi__agent_dot_v1_dot_agent__pb2.PasswordDigestRequest.SerializeToString,
+            fapi__agent_dot_v1_dot_agent__pb2.PasswordDigestResponse.FromString,
             options,
             channel_credentials,
             insecure,
