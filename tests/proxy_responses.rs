@@ -483,3 +483,104 @@ async fn the_proxy_signs_and_checks_open_finance_brasil_bodies() {
     assert_eq!(a.status, 404);
     assert_eq!(a.json()["status"], 404);
 }
+
+/// An Open Finance Brasil body through a DPoP nonce retry: the bank turns
+/// the first attempt away with `use_dpop_nonce` (RFC 9449 §9, the request
+/// not acted on), the proxy sends it again with the nonce, and the body that
+/// reaches the bank is a PS256 JWT npm jose verifies. The bank accepts each
+/// body's `jti` once, so two app requests carrying the same payment are two
+/// distinct signed bodies, each accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_finance_brasil_bodies_survive_a_dpop_nonce_retry() {
+    let fx = Fixtures::new();
+    let pki = Pki::new(fx.path());
+    let cred = fx.credential("tpp", KeyType::Rsa2048, KeyFormat::Pkcs8Pbkdf2);
+    let auth = AuthServer::start(
+        &pki,
+        json!({"profile": "fapi2", "clients": [
+            {"client_id": "tpp", "certificates_pem": [std::fs::read_to_string(&cred.cert).unwrap()],
+             "scope": "payments", "dpop_bound_access_tokens": true}]}),
+    );
+    let stanza = cred.toml(
+        "tpp",
+        &auth.issuer(),
+        &format!(
+            "[credentials.tpp.open_finance_brasil]\niss = \"client-org\"\n\
+             [credentials.tpp.oauth]\nca_file = {:?}\nscopes = [\"payments\"]\n",
+            pki.ca()
+        ),
+    );
+    let probe = Daemon::start(&format!("{stanza}[proxy]\n")).await;
+    let facts = facts(&mut probe.client().await, "tpp").await;
+    drop(probe);
+    let tpp_jwk: Value = serde_json::from_str(&facts.public_jwk_json).unwrap();
+    let bank = Bank::start(
+        &pki,
+        &auth,
+        json!({
+            "token_binding": "dpop", "require_dpop_nonce": true, "require_client_cert": false,
+            "signatures": {"brasil": {"jwks": {"keys": [tpp_jwk]}, "aud": "bank-org",
+                                      "iss": "client-org", "required": true}},
+        }),
+    );
+    let config = format!(
+        "{stanza}[proxy]\n[upstreams.br]\nbase_url = {:?}\ncredential = \"tpp\"\ntoken = \"dpop\"\n\
+         ca_file = {:?}\nscopes = [\"payments\"]\nsigning = \"open-finance-brasil\"\n\
+         brasil_audience = \"bank-org\"\n",
+        bank.url(),
+        pki.ca()
+    );
+    let daemon = Daemon::start(&config).await;
+    let proxy = daemon.socket.with_file_name("proxy.sock");
+    let payment = json!({"instructedAmount": {"currency": "BRL", "amount": "7.00"}}).to_string();
+    let post = || async {
+        curl(
+            Some(&proxy),
+            &[
+                "-X",
+                "POST",
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                &payment,
+                "http://br/payments",
+            ],
+            None,
+        )
+        .await
+    };
+
+    let first = post().await;
+    assert_eq!(
+        first.status,
+        201,
+        "{}\n{}",
+        String::from_utf8_lossy(&first.body),
+        bank.log()
+    );
+    let counters = bank.control("GET", "/counters", Value::Null).await;
+    assert_eq!(
+        counters["nonce_challenges"], 1,
+        "the first attempt met a nonce challenge: {counters}"
+    );
+    let seen = first.json();
+    assert_eq!(seen["body"]["aud"], "bank-org", "{seen}");
+    assert_eq!(seen["body"]["data"]["instructedAmount"]["amount"], "7.00");
+    assert!(seen["seen"]["signatures"].to_string().contains("brasil"));
+    // The same payment again: a new body (the bank refuses a jti it saw).
+    let second = post().await;
+    assert_eq!(
+        second.status,
+        201,
+        "{}\n{}",
+        String::from_utf8_lossy(&second.body),
+        bank.log()
+    );
+    let jti = |a: &Answer| a.json()["body"]["jti"].as_str().unwrap().to_owned();
+    assert_ne!(jti(&first), jti(&second));
+    let counters = bank.control("GET", "/counters", Value::Null).await;
+    assert!(
+        counters["refused"].get("brasil_jti_replay").is_none(),
+        "{counters}"
+    );
+}

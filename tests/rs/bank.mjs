@@ -342,6 +342,13 @@ function purgeJti(now) {
   for (const [jti, until] of seenJti) if (until < now) seenJti.delete(jti);
 }
 
+// The jtis of accepted Open Finance Brasil request bodies -> expiry (ms).
+const seenBrasilJti = new Map();
+function purgeBrasilJti(now) {
+  if (seenBrasilJti.size < 1000) return;
+  for (const [jti, until] of seenBrasilJti) if (until < now) seenBrasilJti.delete(jti);
+}
+
 function recordRefusal(ctx, status, reason, message) {
   counters.refused[reason] = (counters.refused[reason] ?? 0) + 1;
   lastRefusal = {
@@ -1304,10 +1311,17 @@ async function checkBrasilBody(ctx, body) {
       algorithms: ['PS256'], typ: 'JWT', issuer: conf.iss, audience: conf.aud, maxTokenAge: `${conf.max_age_s}s`, requiredClaims: ['jti', 'iat'],
     });
     ctx.brasil = { payload, kid: protectedHeader.kid };
-    ctx.verified.push('brasil');
   } catch (err) {
     throw new Refusal({ status: 400, reason: 'brasil_invalid', message: `Open Finance Brasil: ${err.code ?? ''} ${err.message}` });
   }
+  // A signed body is accepted once: its jti is remembered for longer than its iat is accepted.
+  const now = Date.now();
+  purgeBrasilJti(now);
+  if (seenBrasilJti.has(ctx.brasil.payload.jti)) {
+    throw new Refusal({ status: 400, reason: 'brasil_jti_replay', message: `Open Finance Brasil: jti ${JSON.stringify(ctx.brasil.payload.jti)} was already used` });
+  }
+  seenBrasilJti.set(ctx.brasil.payload.jti, now + (conf.max_age_s + 60) * 1000);
+  ctx.verified.push('brasil');
 }
 
 // Signs a response with http-message-signatures: @status, content-digest (RFC 9530, of the body)

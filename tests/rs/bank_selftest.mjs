@@ -903,6 +903,9 @@ await test('Open Finance Brasil: a hand-made PS256 request JWT accepted (bad one
   eq(res.status, 201, `accepted ${res.body}`);
   eq(res.json.body.data, claims.data, 'the verified claims');
   eq(res.json.seen.signatures, ['brasil'], 'seen');
+  const replayed = await send(jwtBy(rsaSig.privateKey, claims));
+  eq(replayed.status, 400, 'a signed body sent twice');
+  eq(replayed.json.reason, 'brasil_jti_replay', 'refused as a replay');
   for (const [what, jwt, type, reason] of [
     ['wrong aud', jwtBy(rsaSig.privateKey, { ...claims, aud: 'other' }), undefined, 'brasil_invalid'],
     ['wrong key', jwtBy(otherBrasilKey.privateKey, claims), undefined, 'brasil_invalid'],
