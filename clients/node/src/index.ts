@@ -25,12 +25,15 @@ import type { SignClientAssertionResponse__Output as Assertion } from './generat
 import type { StatusResponse__Output as StatusResponse } from './generated/fapi_agent/v1/StatusResponse';
 import type { ListCredentialsResponse__Output } from './generated/fapi_agent/v1/ListCredentialsResponse';
 import type { DecryptSecretResponse__Output } from './generated/fapi_agent/v1/DecryptSecretResponse';
+import type { GetKeyMaterialResponse__Output } from './generated/fapi_agent/v1/GetKeyMaterialResponse';
+import type { HmacResponse__Output } from './generated/fapi_agent/v1/HmacResponse';
+import type { PasswordDigestResponse__Output as PasswordDigest } from './generated/fapi_agent/v1/PasswordDigestResponse';
 import type { AccessToken__Output } from './generated/fapi_agent/v1/AccessToken';
 import type { PushAuthorizationRequestResponse__Output } from './generated/fapi_agent/v1/PushAuthorizationRequestResponse';
 import type { SignDpopProofResponse__Output as DpopProof } from './generated/fapi_agent/v1/SignDpopProofResponse';
 import type { TokenStatus__Output as TokenStatus } from './generated/fapi_agent/v1/TokenStatus';
 
-export type { Assertion, Credential, CredentialEvent, DpopProof, StatusResponse, TokenStatus };
+export type { Assertion, Credential, CredentialEvent, DpopProof, PasswordDigest, StatusResponse, TokenStatus };
 
 /** A call the daemon refused: `code` is the gRPC status code. */
 export class AgentError extends Error {
@@ -165,6 +168,78 @@ export class AccessToken {
   }
 }
 
+/**
+ * Secret bytes from the daemon (a decrypted shared secret, an exported key).
+ * The value is a private field: `console.log`, `util.inspect`,
+ * `JSON.stringify`, `String()` and template literals show `[REDACTED]` and
+ * the length. `reveal()` returns the held buffer itself (not a copy), so
+ * `wipe()` overwrites the only copy the client made; `equals()` is
+ * constant-time.
+ */
+export class Secret {
+  #value: Buffer;
+
+  constructor(value: Buffer) { this.#value = value; }
+
+  /** The secret itself (never log it). */
+  reveal(): Buffer { return this.#value; }
+
+  /** The secret as UTF-8 text (never log it). */
+  revealString(): string { return this.#value.toString('utf8'); }
+
+  /** Its length in bytes. */
+  get length(): number { return this.#value.length; }
+
+  /** Overwrites the value with zeros and empties it. */
+  wipe(): void {
+    this.#value.fill(0);
+    this.#value = Buffer.alloc(0);
+  }
+
+  /** Constant-time comparison with another secret or buffer. */
+  equals(other: Secret | Buffer): boolean {
+    const b = other instanceof Secret ? other.#value : other;
+    return b.length === this.#value.length && crypto.timingSafeEqual(b, this.#value);
+  }
+
+  toJSON(): string { return '[REDACTED]'; }
+
+  toString(): string { return `Secret([REDACTED], ${this.#value.length} bytes)`; }
+
+  [Symbol.toPrimitive](): string { return this.toString(); }
+
+  [inspect.custom](): string { return this.toString(); }
+}
+
+/**
+ * A credential's private key and certificate chain (GetKeyMaterial, for
+ * callers the export policy allows); the key is a {@link Secret}.
+ */
+export class KeyMaterial {
+  /** The private key, PEM (secret). */
+  readonly private_key_pem: Secret;
+  /** The certificate and any chain, PEM, leaf first. */
+  readonly certificate_chain_pem: string;
+  /** The key's `kid`. */
+  readonly kid: string;
+
+  constructor(r: GetKeyMaterialResponse__Output) {
+    this.private_key_pem = new Secret(r.private_key_pem);
+    this.certificate_chain_pem = r.certificate_chain_pem;
+    this.kid = r.kid;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { kid: this.kid, private_key_pem: '[REDACTED]', certificate_chain_pem: this.certificate_chain_pem };
+  }
+
+  toString(): string { return `KeyMaterial(${this.kid}, private_key_pem [REDACTED])`; }
+
+  [inspect.custom](_depth: number, options: object): string {
+    return `KeyMaterial ${inspect(this.toJSON(), options)}`;
+  }
+}
+
 /** A pushed authorization request (RFC 9126). */
 export interface PushedAuthorizationRequest {
   /** The `request_uri` to send the user with. */
@@ -275,13 +350,57 @@ export class FapiAgentClient {
     };
   }
 
-  /** Decrypts a shared secret the platform encrypted to the certificate. */
+  /**
+   * Decrypts a shared secret the platform encrypted to the certificate (for
+   * callers the `decrypt` policy allows). Where the daemon can keep the secret
+   * (`shared_secrets`), prefer {@link hmac} and {@link passwordDigest}.
+   */
   async decryptSecret(sel: Selector, ciphertext: Buffer,
-    padding: 'PADDING_OAEP_SHA256' | 'PADDING_OAEP_SHA1' | 'PADDING_PKCS1_V15' = 'PADDING_OAEP_SHA256'): Promise<Buffer> {
+    padding: 'PADDING_OAEP_SHA256' | 'PADDING_OAEP_SHA1' | 'PADDING_PKCS1_V15' = 'PADDING_OAEP_SHA256'): Promise<Secret> {
     const r: DecryptSecretResponse__Output = await this.call(this.agent.DecryptSecret.bind(this.agent), {
       credential: selector(sel), padding, ciphertext_raw: ciphertext,
     });
-    return r.plaintext;
+    return new Secret(r.plaintext);
+  }
+
+  /**
+   * The credential's private key and chain, for a caller the `export` policy
+   * allows and a credential with `export = true`. `exportPassphrase` is
+   * required with `KEY_FORMAT_ENCRYPTED_PKCS8_PEM`.
+   */
+  async keyMaterial(sel: Selector,
+    format: 'KEY_FORMAT_PKCS8_PEM' | 'KEY_FORMAT_ENCRYPTED_PKCS8_PEM' = 'KEY_FORMAT_PKCS8_PEM',
+    exportPassphrase?: Buffer | string): Promise<KeyMaterial> {
+    const r: GetKeyMaterialResponse__Output = await this.call(this.agent.GetKeyMaterial.bind(this.agent), {
+      credential: selector(sel), format,
+      export_passphrase: exportPassphrase === undefined ? Buffer.alloc(0) : Buffer.from(exportPassphrase),
+    });
+    return new KeyMaterial(r);
+  }
+
+  /**
+   * An HMAC over `message` with the credential's shared secret `secret`
+   * (`[credentials.N.shared_secrets.SECRET]`), which stays in the daemon.
+   */
+  async hmac(sel: Selector, secret: string, message: Buffer,
+    alg: 'HMAC_SHA1' | 'HMAC_SHA256' | 'HMAC_SHA512' = 'HMAC_SHA256',
+    encoding: 'MAC_ENCODING_HEX' | 'MAC_ENCODING_BASE64' | 'MAC_ENCODING_BASE64URL' = 'MAC_ENCODING_HEX'): Promise<string> {
+    const r: HmacResponse__Output = await this.call(this.agent.Hmac.bind(this.agent), {
+      credential: selector(sel), name: secret, alg, message, encoding,
+    });
+    return r.mac;
+  }
+
+  /**
+   * A WS-Security UsernameToken password digest with the shared secret
+   * `secret` as the password; without `nonce`/`created` the daemon chooses
+   * them (returned).
+   */
+  async passwordDigest(sel: Selector, secret: string,
+    opts: { nonce?: Buffer; created?: string } = {}): Promise<PasswordDigest> {
+    return this.call(this.agent.PasswordDigest.bind(this.agent), {
+      credential: selector(sel), name: secret, nonce: opts.nonce ?? Buffer.alloc(0), created: opts.created ?? '',
+    });
   }
 
   /**

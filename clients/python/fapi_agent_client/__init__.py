@@ -12,6 +12,7 @@ uid: your own, root, or ``expected_uid`` / ``FAPI_AGENT_SOCKET_OWNER``.
 from __future__ import annotations
 
 import hashlib
+import hmac as _hmac
 import json
 import os
 import random
@@ -30,7 +31,8 @@ from fapi_agent_client._gen.fapi_agent.v1 import agent_pb2 as pb
 from fapi_agent_client._gen.fapi_agent.v1 import agent_pb2_grpc as pb_grpc
 
 __all__ = ["Client", "AgentError", "SocketTrustError", "default_socket_path", "pb",
-           "Assertion", "AccessToken", "DpopProof", "PushedAuthorizationRequest"]
+           "Assertion", "AccessToken", "DpopProof", "PushedAuthorizationRequest", "Secret",
+           "KeyMaterial", "PasswordDigest"]
 
 
 class AgentError(Exception):
@@ -177,6 +179,87 @@ class AccessToken:
     __str__ = __repr__
 
 
+class Secret:
+    """Secret bytes from the daemon (a decrypted shared secret, an exported key).
+
+    ``repr()``/``str()`` show ``[REDACTED]`` and the length, never the value;
+    it cannot be pickled or formatted into a string by accident. Read it with
+    ``reveal()`` (bytes) or ``reveal_str()`` (UTF-8 text), and ``wipe()`` it
+    when done (it is held in a ``bytearray`` so the wipe overwrites it; copies
+    you made with ``reveal()`` are yours to drop). Equality is constant-time.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes):
+        self._value = bytearray(value)
+
+    def reveal(self) -> bytes:
+        """The secret itself (never log it)."""
+        return bytes(self._value)
+
+    def reveal_str(self) -> str:
+        """The secret as UTF-8 text (never log it)."""
+        return self._value.decode()
+
+    def wipe(self) -> None:
+        """Overwrites the held value with zeros and empties it."""
+        for i in range(len(self._value)):
+            self._value[i] = 0
+        self._value.clear()
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            other = other._value
+        if not isinstance(other, (bytes, bytearray)):
+            return NotImplemented
+        return _hmac.compare_digest(bytes(self._value), bytes(other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Secret([REDACTED], {len(self._value)} bytes)"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __reduce__(self):
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(repr=False)
+class KeyMaterial:
+    """A credential's private key and certificate chain (GetKeyMaterial, for
+    callers the export policy allows). ``repr()`` redacts the key."""
+    #: The private key, PEM (secret).
+    private_key_pem: Secret
+    #: The certificate and any chain, PEM, leaf first.
+    certificate_chain_pem: str
+    kid: str
+
+    def __repr__(self) -> str:
+        return f"KeyMaterial(kid={self.kid!r}, private_key_pem={self.private_key_pem!r})"
+
+    __str__ = __repr__
+
+
+@dataclass
+class PasswordDigest:
+    """A WS-Security UsernameToken password digest (the password stays in the daemon)."""
+    #: Base64(SHA-1(nonce || created || password)), the ``wsse:Password`` value.
+    password_digest: str
+    #: The nonce, base64 (the ``wsse:Nonce`` value).
+    nonce: str
+    #: The ``wsu:Created`` value used.
+    created: str
+    credential: str
+
+
 @dataclass
 class DpopProof:
     """A DPoP proof (RFC 9449) for the ``DPoP`` header of one request."""
@@ -288,11 +371,47 @@ class Client:
         return {"keys": keys}
 
     def decrypt_secret(self, ciphertext: bytes, *, padding: int = pb.PADDING_OAEP_SHA256,
-                       name: Optional[str] = None, client_id: Optional[str] = None) -> bytes:
-        """Decrypts a shared secret the platform encrypted to the certificate."""
+                       name: Optional[str] = None, client_id: Optional[str] = None) -> Secret:
+        """Decrypts a shared secret the platform encrypted to the certificate
+        (for callers the ``decrypt`` policy allows). Where the daemon can keep
+        the secret (``shared_secrets``), prefer ``hmac`` and ``password_digest``."""
         req = pb.DecryptSecretRequest(credential=self._selector(name, client_id), padding=padding,
                                       ciphertext_raw=ciphertext)
-        return self._call(self.agent.DecryptSecret, req).plaintext
+        return Secret(self._call(self.agent.DecryptSecret, req).plaintext)
+
+    def key_material(self, *, name: Optional[str] = None, client_id: Optional[str] = None,
+                     format: int = pb.KEY_FORMAT_PKCS8_PEM,
+                     export_passphrase: Union[bytes, str, None] = None) -> KeyMaterial:
+        """The credential's private key and chain, for a caller the ``export``
+        policy allows and a credential with ``export = true``.
+        ``export_passphrase`` is required with ``KEY_FORMAT_ENCRYPTED_PKCS8_PEM``."""
+        if isinstance(export_passphrase, str):
+            export_passphrase = export_passphrase.encode()
+        req = pb.GetKeyMaterialRequest(credential=self._selector(name, client_id), format=format,
+                                       export_passphrase=export_passphrase or b"")
+        r = self._call(self.agent.GetKeyMaterial, req)
+        return KeyMaterial(private_key_pem=Secret(r.private_key_pem),
+                           certificate_chain_pem=r.certificate_chain_pem, kid=r.kid)
+
+    def hmac(self, message: bytes, *, secret: str, alg: int = pb.HMAC_SHA256,
+             encoding: int = pb.MAC_ENCODING_HEX, name: Optional[str] = None,
+             client_id: Optional[str] = None) -> str:
+        """An HMAC over ``message`` with the credential's shared secret ``secret``
+        (``[credentials.N.shared_secrets.SECRET]``), which stays in the daemon."""
+        req = pb.HmacRequest(credential=self._selector(name, client_id), name=secret, alg=alg,
+                             message=message, encoding=encoding)
+        return self._call(self.agent.Hmac, req).mac
+
+    def password_digest(self, *, secret: str, nonce: bytes = b"", created: str = "",
+                        name: Optional[str] = None,
+                        client_id: Optional[str] = None) -> PasswordDigest:
+        """A WS-Security password digest with the shared secret ``secret`` as the
+        password; empty ``nonce``/``created`` let the daemon choose (returned)."""
+        req = pb.PasswordDigestRequest(credential=self._selector(name, client_id), name=secret,
+                                       nonce=nonce, created=created)
+        r = self._call(self.agent.PasswordDigest, req)
+        return PasswordDigest(password_digest=r.password_digest, nonce=r.nonce, created=r.created,
+                              credential=r.credential)
 
     def get_access_token(self, *, name: Optional[str] = None, client_id: Optional[str] = None,
                          kid: str = "", scopes: Iterable[str] = (), resource: Iterable[str] = (),

@@ -104,7 +104,62 @@ def test_decrypt_secret_from_openssl_pkeyutl(rsa_daemon):
         with pytest.raises(AgentError) as e:
             c.decrypt_secret(b"\x00" * 256, name="rsa")
     assert pt == b"shared-secret-from-the-platform"
+    assert pt.reveal() == b"shared-secret-from-the-platform"
+    assert "shared-secret" not in repr(pt) and "shared-secret" not in f"{pt}" and "REDACTED" in repr(pt)
     assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.fixture(scope="module")
+def secrets_daemon():
+    """clients/testdata/secrets-fixture.sh: export allowed, a shared secret ``api``."""
+    d = pathlib.Path(tempfile.mkdtemp())
+    subprocess.run(["bash", str(ROOT / "clients/testdata/secrets-fixture.sh"), str(d)], check=True)
+    sock = str(d / "agent.sock")
+    proc = subprocess.Popen([BIN, "run", "--config", str(d / "agent.toml"), "--socket", sock],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(sock, proc)
+    yield sock, d
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_secrets_are_redacted_and_shared_secrets_stay_inside(secrets_daemon):
+    import base64
+    import hashlib
+    import hmac
+    import pickle
+    sock, d = secrets_daemon
+    shared = (d / "shared.txt").read_bytes()
+    with Client(sock) as c:
+        plain = c.decrypt_secret((d / "plain.ct").read_bytes(), name="secrets")
+        km = c.key_material(name="secrets")
+        enc = c.key_material(name="secrets", format=pb.KEY_FORMAT_ENCRYPTED_PKCS8_PEM,
+                             export_passphrase="an export passphrase")
+        mac = c.hmac(b"GET /accounts", secret="api", name="secrets")
+        digest = c.password_digest(secret="api", nonce=b"0123456789abcdef",
+                                   created="2026-12-02T10:00:00Z", name="secrets")
+        with pytest.raises(AgentError) as e:
+            c.hmac(b"x", secret="nope", name="secrets")
+    assert e.value.code == grpc.StatusCode.NOT_FOUND
+    assert plain.reveal() == (d / "plain.bin").read_bytes()
+    for shown in (repr(plain), str(plain), f"{plain}", repr(km), str(km), repr([plain, km])):
+        assert "REDACTED" in shown and "PRIVATE KEY" not in shown, shown
+    assert plain.reveal().hex()[:8] not in repr(plain)
+    with pytest.raises(TypeError):
+        pickle.dumps(plain)
+    # The exported key is the certificate's, as openssl reads both.
+    pub = lambda *a, **kw: subprocess.run(["openssl", *a], check=True, capture_output=True, **kw).stdout
+    cert_pub = pub("x509", "-pubkey", "-noout", "-in", str(d / "cert.pem"))
+    assert km.private_key_pem.reveal_str().startswith("-----BEGIN PRIVATE KEY-----")
+    assert pub("pkey", "-pubout", input=km.private_key_pem.reveal()) == cert_pub
+    assert pub("pkey", "-pubout", "-passin", "pass:an export passphrase",
+               input=enc.private_key_pem.reveal()) == cert_pub
+    km.private_key_pem.wipe()
+    assert len(km.private_key_pem) == 0
+    assert mac == hmac.new(shared, b"GET /accounts", "sha256").hexdigest()
+    want = base64.b64encode(hashlib.sha1(b"0123456789abcdef" + b"2026-12-02T10:00:00Z" + shared).digest())
+    assert digest.password_digest == want.decode()
+    assert digest.nonce == base64.b64encode(b"0123456789abcdef").decode()
 
 
 def test_watch_starts_with_a_snapshot(dev_daemon):

@@ -31,10 +31,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-pub use secrecy::{ExposeSecret, SecretString};
+pub use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use tokio::net::UnixStream;
 use tokio_stream::Stream;
 use tonic::transport::{Channel, Endpoint};
+use zeroize::Zeroize;
 
 /// The generated protobuf and gRPC types (package `fapi_agent.v1`).
 #[allow(missing_docs, clippy::all)]
@@ -152,6 +153,42 @@ fn form_encode(s: &str) -> String {
     out
 }
 
+/// Moves received bytes into a [`SecretSlice`] without leaving a copy:
+/// `into_boxed_slice` reallocates when the vector has spare capacity and
+/// would free the old buffer unwiped, so that case copies and wipes.
+fn secret_bytes(mut v: Vec<u8>) -> SecretSlice<u8> {
+    if v.len() == v.capacity() {
+        return v.into();
+    }
+    let exact: Box<[u8]> = v.as_slice().into();
+    v.zeroize();
+    exact.into()
+}
+
+/// As [`secret_bytes`], for text.
+fn secret_string(mut s: String) -> SecretString {
+    if s.len() == s.capacity() {
+        return s.into();
+    }
+    let exact: Box<str> = s.as_str().into();
+    s.zeroize();
+    exact.into()
+}
+
+/// A credential's private key and certificate chain from GetKeyMaterial
+/// (only for callers the export policy allows). The key is a
+/// [`SecretString`]: `Debug` prints `[REDACTED]`, reading it takes
+/// [`ExposeSecret::expose_secret`], and its memory is zeroed when dropped.
+#[derive(Clone, Debug)]
+pub struct KeyMaterial {
+    /// The private key, PEM, in the requested format (secret).
+    pub private_key_pem: SecretString,
+    /// The certificate and any chain, PEM, leaf first.
+    pub certificate_chain_pem: String,
+    /// The key's `kid`.
+    pub kid: String,
+}
+
 /// An access token from the daemon (GetAccessToken, ExchangeAuthorizationCode,
 /// RefreshAccessToken). The token and the refresh token are
 /// [`SecretString`]s: `Debug` prints them as `[REDACTED]`, and reading them
@@ -191,13 +228,13 @@ impl AccessToken {
 impl From<pb::AccessToken> for AccessToken {
     fn from(t: pb::AccessToken) -> Self {
         Self {
-            access_token: t.access_token.into(),
+            access_token: secret_string(t.access_token),
             token_type: t.token_type,
             expires_at: t.expires_at,
             scope: t.scope,
             jkt: t.jkt,
             x5t_s256: t.x5t_s256,
-            refresh_token: (!t.refresh_token.is_empty()).then(|| t.refresh_token.into()),
+            refresh_token: (!t.refresh_token.is_empty()).then(|| secret_string(t.refresh_token)),
             cached: t.cached,
             credential: t.credential,
         }
@@ -503,13 +540,17 @@ impl Client {
         Ok(serde_json::json!({ "keys": keys }))
     }
 
-    /// Decrypts a shared secret the platform encrypted to the certificate.
+    /// Decrypts a shared secret the platform encrypted to the certificate
+    /// (only for callers the `decrypt` policy allows). The plaintext is a
+    /// [`SecretSlice`]: redacted in `Debug`, zeroed when dropped. Where the
+    /// daemon can keep the secret instead (`[credentials.N.shared_secrets]`),
+    /// prefer [`hmac`](Self::hmac) and [`password_digest`](Self::password_digest).
     pub async fn decrypt_secret(
         &mut self,
         credential: Selector,
         padding: pb::Padding,
         ciphertext: Vec<u8>,
-    ) -> Result<Vec<u8>, ClientError> {
+    ) -> Result<SecretSlice<u8>, ClientError> {
         let req = pb::DecryptSecretRequest {
             credential: Some(credential.0),
             padding: padding.into(),
@@ -520,7 +561,82 @@ impl Client {
         let r = self
             .call(req, |mut c, r| async move { c.decrypt_secret(r).await })
             .await?;
-        Ok(r.plaintext)
+        Ok(secret_bytes(r.plaintext))
+    }
+
+    /// The credential's private key and certificate chain, for a caller
+    /// the `export` policy allows and a credential with `export = true`.
+    /// `export_passphrase` is required with
+    /// [`pb::KeyFormat::EncryptedPkcs8Pem`] (8 to 1023 bytes).
+    pub async fn key_material(
+        &mut self,
+        credential: Selector,
+        format: pb::KeyFormat,
+        export_passphrase: Option<&SecretString>,
+    ) -> Result<KeyMaterial, ClientError> {
+        let req = pb::GetKeyMaterialRequest {
+            credential: Some(credential.0),
+            format: format.into(),
+            export_passphrase: export_passphrase
+                .map(|p| p.expose_secret().as_bytes().to_vec())
+                .unwrap_or_default(),
+        };
+        // The passphrase's copies in the request and in tonic's buffers are
+        // not wiped (prost messages are plain vectors); the key is.
+        let r = self
+            .call(req, |mut c, r| async move { c.get_key_material(r).await })
+            .await?;
+        Ok(KeyMaterial {
+            private_key_pem: secret_string(
+                String::from_utf8(r.private_key_pem)
+                    .map_err(|_| ClientError::BadResponse("private key PEM is not UTF-8".into()))?,
+            ),
+            certificate_chain_pem: r.certificate_chain_pem,
+            kid: r.kid,
+        })
+    }
+
+    /// An HMAC over `message` with the credential's shared secret `name`
+    /// (`[credentials.N.shared_secrets.NAME]`); the secret stays in the
+    /// daemon.
+    pub async fn hmac(
+        &mut self,
+        credential: Selector,
+        name: &str,
+        alg: pb::HmacAlg,
+        message: &[u8],
+        encoding: pb::MacEncoding,
+    ) -> Result<pb::HmacResponse, ClientError> {
+        let req = pb::HmacRequest {
+            credential: Some(credential.0),
+            name: name.to_owned(),
+            alg: alg.into(),
+            message: message.to_vec(),
+            encoding: encoding.into(),
+        };
+        self.call(req, |mut c, r| async move { c.hmac(r).await })
+            .await
+    }
+
+    /// A WS-Security UsernameToken password digest with the shared secret
+    /// `name` as the password. An empty `nonce` or `created` lets the daemon
+    /// choose (16 random bytes, its current UTC time); the response carries
+    /// the values used.
+    pub async fn password_digest(
+        &mut self,
+        credential: Selector,
+        name: &str,
+        nonce: &[u8],
+        created: &str,
+    ) -> Result<pb::PasswordDigestResponse, ClientError> {
+        let req = pb::PasswordDigestRequest {
+            credential: Some(credential.0),
+            name: name.to_owned(),
+            nonce: nonce.to_vec(),
+            created: created.to_owned(),
+        };
+        self.call(req, |mut c, r| async move { c.password_digest(r).await })
+            .await
     }
 
     /// An access token for the credential's client

@@ -167,3 +167,171 @@ async fn example_gets_an_access_token_from_oidc_provider() {
             .is_some_and(|t| !t.is_empty())
     );
 }
+
+/// Starts the daemon on the fixture of `clients/testdata/secrets-fixture.sh`
+/// (an RSA credential `secrets` with export allowed and a shared secret).
+async fn secrets_daemon() -> (Proc, tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new("bash")
+        .arg(root().join("clients/testdata/secrets-fixture.sh"))
+        .arg(dir.path())
+        .status()
+        .expect("bash");
+    assert!(made.success(), "secrets-fixture.sh failed");
+    let sock = dir.path().join("agent.sock");
+    let bin = target_dir().join("debug/fapi-agent");
+    let child = Command::new(&bin)
+        .arg("run")
+        .arg("--config")
+        .arg(dir.path().join("agent.toml"))
+        .arg("--socket")
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (build the daemon first)", bin.display()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if sock.exists() && Client::connect(&sock, Options::default()).await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "daemon did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (Proc(child), dir, sock)
+}
+
+fn python(script: &str, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Secrets come back as `secrecy` types: redacted in `Debug`, readable only
+/// through `expose_secret`, and equal to what the platform encrypted. The
+/// shared secret itself never comes back: the daemon computes with it, and
+/// Python's `hmac`/`hashlib` agree with the results.
+#[tokio::test]
+async fn secrets_are_typed_and_shared_secrets_stay_inside() {
+    use fapi_agent_client::{ExposeSecret, SecretString};
+    let (_d, dir, sock) = secrets_daemon().await;
+    let mut c = Client::connect(&sock, Options::default()).await.unwrap();
+    let secrets = || Selector::name("secrets");
+
+    let want = std::fs::read(dir.path().join("plain.bin")).unwrap();
+    let ct = std::fs::read(dir.path().join("plain.ct")).unwrap();
+    let plain = c
+        .decrypt_secret(secrets(), pb::Padding::OaepSha256, ct)
+        .await
+        .unwrap();
+    assert_eq!(plain.expose_secret(), &want[..]);
+    let shown = format!("{plain:?}");
+    assert!(shown.contains("REDACTED"), "{shown}");
+    let bytes = format!("{want:?}");
+    assert!(!shown.contains(&bytes[1..bytes.len() - 1]), "{shown}");
+
+    let km = c
+        .key_material(secrets(), pb::KeyFormat::Pkcs8Pem, None)
+        .await
+        .unwrap();
+    let pem = km.private_key_pem.expose_secret();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "not PKCS#8");
+    let shown = format!("{km:?}");
+    assert!(
+        shown.contains("REDACTED") && !shown.contains("PRIVATE KEY"),
+        "{shown}"
+    );
+    // The exported key is the certificate's (openssl compares the moduli).
+    let key_file = dir.path().join("exported.pem");
+    std::fs::write(&key_file, pem).unwrap();
+    let pubkey = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let cert = dir.path().join("cert.pem");
+    assert_eq!(
+        pubkey(&["pkey", "-pubout", "-in", key_file.to_str().unwrap()]),
+        pubkey(&["x509", "-pubkey", "-noout", "-in", cert.to_str().unwrap()]),
+    );
+    // Encrypted export: the passphrase opens it, as openssl reads it.
+    let pass: SecretString = "an export passphrase".into();
+    let enc = c
+        .key_material(secrets(), pb::KeyFormat::EncryptedPkcs8Pem, Some(&pass))
+        .await
+        .unwrap();
+    std::fs::write(&key_file, enc.private_key_pem.expose_secret()).unwrap();
+    assert_eq!(
+        pubkey(&[
+            "pkey",
+            "-pubout",
+            "-passin",
+            "pass:an export passphrase",
+            "-in",
+            key_file.to_str().unwrap()
+        ]),
+        pubkey(&["x509", "-pubkey", "-noout", "-in", cert.to_str().unwrap()]),
+    );
+
+    let shared = dir.path().join("shared.txt");
+    let shared = shared.to_str().unwrap();
+    let mac = c
+        .hmac(
+            secrets(),
+            "api",
+            pb::HmacAlg::HmacSha256,
+            b"GET /accounts",
+            pb::MacEncoding::Hex,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        mac.mac,
+        python(
+            "import hmac,sys\nprint(hmac.new(open(sys.argv[1],'rb').read(),b'GET /accounts','sha256').hexdigest())",
+            &[shared]
+        )
+    );
+    let digest = c
+        .password_digest(
+            secrets(),
+            "api",
+            b"0123456789abcdef",
+            "2026-12-02T10:00:00Z",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        digest.password_digest,
+        python(
+            "import hashlib,base64,sys\nd=hashlib.sha1(b'0123456789abcdef'+b'2026-12-02T10:00:00Z'+open(sys.argv[1],'rb').read()).digest()\nprint(base64.b64encode(d).decode())",
+            &[shared]
+        )
+    );
+    match c
+        .hmac(
+            secrets(),
+            "nope",
+            pb::HmacAlg::HmacSha256,
+            b"x",
+            pb::MacEncoding::Hex,
+        )
+        .await
+    {
+        Err(ClientError::Status(s)) => assert_eq!(s.code(), tonic::Code::NotFound, "{s:?}"),
+        other => panic!("expected NOT_FOUND for an unknown shared secret, got {other:?}"),
+    }
+}
