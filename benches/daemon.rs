@@ -90,7 +90,12 @@ struct Daemon {
     child: Child,
     socket: PathBuf,
     log: PathBuf,
+    cfg: PathBuf,
 }
+
+/// What every benchmark config starts with: keys stay decrypted, and the
+/// limits meant for hostile callers do not throttle the load generator.
+const AGENT: &str = "[agent]\nkey_idle_ttl_seconds = 3600\nrequests_per_second_per_uid = 1000000\nrequest_burst_per_uid = 1000000\nmax_streams_per_connection = 256\n";
 
 impl Drop for Daemon {
     fn drop(&mut self) {
@@ -103,12 +108,27 @@ impl Daemon {
     /// Starts the daemon; returns it and the time until the socket accepted
     /// a Status call.
     fn start(dir: &Path, tag: &str, config: &str) -> (Daemon, Duration) {
+        Self::start_on(dir, tag, config, None)
+    }
+
+    /// As [`start`](Self::start), with the daemon confined to the CPUs
+    /// `cpus` (a `taskset -c` list) when given.
+    fn start_on(dir: &Path, tag: &str, config: &str, cpus: Option<&str>) -> (Daemon, Duration) {
         let cfg = dir.join(format!("{tag}.toml"));
-        std::fs::write(&cfg, format!("[agent]\nkey_idle_ttl_seconds = 3600\nrequests_per_second_per_uid = 1000000\nrequest_burst_per_uid = 1000000\nmax_streams_per_connection = 256\n{config}")).unwrap();
+        std::fs::write(&cfg, format!("{AGENT}{config}")).unwrap();
         let socket = dir.join(format!("{tag}/agent.sock"));
         let log = dir.join(format!("{tag}.log"));
         let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
+        // taskset execs the daemon in place: the pid is the daemon's.
+        let mut cmd = match cpus {
+            Some(list) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", list, env!("CARGO_BIN_EXE_fapi-agent")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_fapi-agent")),
+        };
+        let child = cmd
             .args(["run", "--log=info", "--config"])
             .arg(&cfg)
             .arg("--socket")
@@ -135,7 +155,20 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_micros(500));
         }
-        (Daemon { child, socket, log }, started.elapsed())
+        (
+            Daemon {
+                child,
+                socket,
+                log,
+                cfg,
+            },
+            started.elapsed(),
+        )
+    }
+
+    /// Replaces the config file (picked up by the next Reload).
+    fn rewrite(&self, config: &str) {
+        std::fs::write(&self.cfg, format!("{AGENT}{config}")).unwrap();
     }
 
     fn rss_kib(&self) -> u64 {
@@ -413,8 +446,74 @@ fn raw_rate(key_pem: &Path, alg: fapi_agent::jose::Alg, dur: Duration) -> f64 {
     handles.into_iter().map(|h| h.join().unwrap()).sum()
 }
 
-/// ssh-agent signing with an ECDSA P-256 key over its socket, one connection.
-fn ssh_agent_rate(dir: &Path, dur: Duration) -> (Vec<u32>, f64) {
+/// Confines the calling thread to `cpus` (the load generator's side of the
+/// pinned table; the runtime is single-threaded, so this is all of it).
+fn pin_thread(cpus: &[usize]) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set, CPU_SET writes inside
+    // it (each index is below the machine's CPU count, far below
+    // CPU_SETSIZE), and sched_setaffinity only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(
+            rc,
+            0,
+            "sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// CPU time of the calling thread, in microseconds.
+fn thread_cpu_us() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    ts.tv_sec as f64 * 1e6 + ts.tv_nsec as f64 / 1e3
+}
+
+/// In-process sign rate with OpenSSL on one thread confined to `cpu`: the
+/// limit of one core. Returns signatures/s and CPU µs per signature.
+fn raw_rate_one_core(
+    key_pem: &Path,
+    alg: fapi_agent::jose::Alg,
+    dur: Duration,
+    cpu: usize,
+) -> (f64, f64) {
+    let pem = std::fs::read(key_pem).unwrap();
+    std::thread::spawn(move || {
+        pin_thread(&[cpu]);
+        let key = openssl::pkey::PKey::private_key_from_pem(&pem).unwrap();
+        let key = fapi_agent::keys::memory::MemoryKey::from_key(key)
+            .unwrap()
+            .into_ready();
+        let (t, c0) = (Instant::now(), thread_cpu_us());
+        let mut n = 0u64;
+        while t.elapsed() < dur {
+            let sig = key
+                .sign(alg.scheme(), b"eyJhbGciOiJQUzI1NiJ9.eyJpc3MiOiJiZW5jaCJ9")
+                .unwrap();
+            fapi_agent::jose::jws_signature(alg, sig).unwrap();
+            n += 1;
+        }
+        let cpu_per_op = (thread_cpu_us() - c0) / n as f64;
+        (n as f64 / t.elapsed().as_secs_f64(), cpu_per_op)
+    })
+    .join()
+    .unwrap()
+}
+
+/// ssh-agent signing with an ECDSA P-256 key over its socket, at each of
+/// `conns` concurrencies (one connection per client thread, as the
+/// benchmark's own client drives the daemon); latencies in µs and seconds.
+fn ssh_agent_rates(dir: &Path, dur: Duration, conns: &[usize]) -> Vec<(usize, Vec<u32>, f64)> {
     let sock = dir.join("ssh-agent.sock");
     let mut agent = Command::new("ssh-agent")
         .args(["-D", "-a"])
@@ -438,20 +537,38 @@ fn ssh_agent_rate(dir: &Path, dur: Duration) -> (Vec<u32>, f64) {
         &std::fs::read_to_string(key.with_extension("pub")).unwrap(),
     )
     .unwrap();
-    let mut client = ssh_agent_client_rs::Client::connect(&sock).unwrap();
-    let mut lat = Vec::new();
-    let t = Instant::now();
-    while t.elapsed() < dur {
-        let s = Instant::now();
-        client
-            .sign(public.clone(), b"eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJiZW5jaCJ9")
-            .unwrap();
-        lat.push(s.elapsed().as_micros() as u32);
+    let mut out = Vec::new();
+    for &n in conns {
+        let stop = Arc::new(AtomicBool::new(false));
+        let t = Instant::now();
+        let threads: Vec<_> = (0..n)
+            .map(|_| {
+                let (public, stop, sock) = (public.clone(), Arc::clone(&stop), sock.clone());
+                std::thread::spawn(move || {
+                    let mut client = ssh_agent_client_rs::Client::connect(&sock).unwrap();
+                    let mut lat = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let s = Instant::now();
+                        client
+                            .sign(public.clone(), b"eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJiZW5jaCJ9")
+                            .unwrap();
+                        lat.push(s.elapsed().as_micros() as u32);
+                    }
+                    lat
+                })
+            })
+            .collect();
+        std::thread::sleep(dur);
+        stop.store(true, Ordering::Relaxed);
+        let lat: Vec<u32> = threads
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        out.push((n, lat, t.elapsed().as_secs_f64()));
     }
-    let secs = t.elapsed().as_secs_f64();
     let _ = agent.kill();
     let _ = agent.wait();
-    (lat, secs)
+    out
 }
 
 /// The test authorization server on loopback, with its own CA and a
@@ -547,6 +664,322 @@ impl Drop for Daemonless {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `n` credentials for the scaling table, made in process (the CLI would
+/// take minutes for a thousand): P-256 keys, every tenth RSA-2048, PKCS#8
+/// under PBKDF2 sharing one passphrase file, every hundredth under scrypt
+/// (by the openssl CLI, as [`credential`] makes them). Names `f0`, `f1`, …
+fn fleet(dir: &Path, n: usize) -> Vec<String> {
+    use openssl::{asn1::Asn1Time, bn::BigNum, hash::MessageDigest, pkey::PKey, x509};
+    let pass = dir.join("fleet.pass");
+    std::fs::write(&pass, "bench-fleet\n").unwrap();
+    sh(Command::new("chmod").arg("600").arg(&pass));
+    (0..n)
+        .map(|i| {
+            let name = format!("f{i}");
+            if i % 100 == 99 {
+                return credential(
+                    dir,
+                    &name,
+                    &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                    true,
+                );
+            }
+            let key = if i % 10 == 9 {
+                PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap()
+            } else {
+                let group =
+                    openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+                        .unwrap();
+                PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap()
+            };
+            let mut subject = x509::X509NameBuilder::new().unwrap();
+            subject.append_entry_by_text("CN", &name).unwrap();
+            let subject = subject.build();
+            let mut cert = x509::X509Builder::new().unwrap();
+            cert.set_version(2).unwrap();
+            let serial = BigNum::from_u32(i as u32 + 1).unwrap().to_asn1_integer().unwrap();
+            cert.set_serial_number(&serial).unwrap();
+            cert.set_subject_name(&subject).unwrap();
+            cert.set_issuer_name(&subject).unwrap();
+            cert.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+            cert.set_not_after(&Asn1Time::days_from_now(365).unwrap()).unwrap();
+            cert.set_pubkey(&key).unwrap();
+            cert.sign(&key, MessageDigest::sha256()).unwrap();
+            let (key_file, cert_file) = (
+                dir.join(format!("{name}.key")),
+                dir.join(format!("{name}.crt")),
+            );
+            std::fs::write(&cert_file, cert.build().to_pem().unwrap()).unwrap();
+            std::fs::write(
+                &key_file,
+                key.private_key_to_pem_pkcs8_passphrase(
+                    openssl::symm::Cipher::aes_256_cbc(),
+                    b"bench-fleet",
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            format!(
+                "[credentials.{name}]\nclient_id = \"{name}\"\nissuer = \"https://as.bench\"\nkey = {key_file:?}\ncertificate = {cert_file:?}\npassphrase = {{ source = \"file\", path = {pass:?} }}\n"
+            )
+        })
+        .collect()
+}
+
+/// Median of `f`'s durations over `n` calls, in µs.
+fn median_us<F, Fut>(rt: &tokio::runtime::Runtime, n: usize, mut f: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut v: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            rt.block_on(f());
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// How cost grows with credentials, watchers and connections: three
+/// markdown tables.
+fn scaling(d: &Path, run: Run, rt: &tokio::runtime::Runtime, es: &str) -> String {
+    let mut out = String::new();
+    let ct = Arc::new(Vec::new());
+
+    // Credentials.
+    let sizes = if run.full {
+        [10, 100, 1000]
+    } else {
+        [3, 6, 12]
+    };
+    let all = fleet(d, sizes[2]);
+    out.push_str("### Credentials\n\n| credentials | start-up to ready ms | every key verified ms | idle RSS MiB | Reload (nothing changed) ms | ListCredentials p50 µs | GetCredential by client_id (its JWKS) p50 µs | sign p99 µs, 1 conn |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for n in sizes {
+        let t0 = Instant::now();
+        let (daemon, ready) = Daemon::start(d, &format!("fleet{n}"), &all[..n].concat());
+        daemon.wait_log("key verified", n);
+        let verified = t0.elapsed();
+        std::thread::sleep(Duration::from_millis(300));
+        let rss = daemon.rss_kib();
+        let c = rt.block_on(Client::connect(&daemon.socket)).unwrap();
+        let reload = median_us(rt, 3, || {
+            let mut admin = c.admin.clone();
+            async move {
+                admin.reload(pb::ReloadRequest {}).await.unwrap();
+            }
+        });
+        let list = median_us(rt, 21, || {
+            let mut agent = c.agent.clone();
+            async move {
+                let r = agent
+                    .list_credentials(pb::ListCredentialsRequest::default())
+                    .await
+                    .unwrap();
+                assert_eq!(r.into_inner().credentials.len(), n);
+            }
+        });
+        let get = median_us(rt, 21, || {
+            let mut agent = c.agent.clone();
+            async move {
+                agent
+                    .get_credential(pb::GetCredentialRequest {
+                        credential: Some(pb::CredentialSelector {
+                            by: Some(pb::credential_selector::By::ClientId("f0".into())),
+                            kid: String::new(),
+                        }),
+                    })
+                    .await
+                    .unwrap();
+            }
+        });
+        let (lat, secs) = rt.block_on(load(
+            &daemon.socket,
+            Op::Sign("f0"),
+            1,
+            run.dur() / 2,
+            Arc::clone(&ct),
+        ));
+        let sign = stats(lat, secs);
+        out.push_str(&format!(
+            "| {n} | {:.1} | {:.0} | {:.1} | {:.1} | {list:.0} | {get:.0} | {:.0} |\n",
+            ready.as_secs_f64() * 1e3,
+            verified.as_secs_f64() * 1e3,
+            rss as f64 / 1024.0,
+            reload / 1e3,
+            sign.p99
+        ));
+    }
+
+    // Watchers: time from a Reload that adds a credential to the last
+    // watcher's ADDED event, and signing meanwhile.
+    let counts = if run.full { [1, 100, 1000] } else { [1, 5, 10] };
+    out.push_str("\n### Watchers\n\n| watchers | Reload to the last watcher's ADDED event ms | sign p99 µs, 1 conn, meanwhile | sign p99 µs, 1 conn, no watchers |\n|---:|---:|---:|---:|\n");
+    let extra = es.replace("[credentials.es]", "[credentials.es_added]");
+    for n in counts {
+        let (daemon, _) = Daemon::start(d, &format!("watch{n}"), es);
+        daemon.wait_log("key verified", 1);
+        let (quiet_lat, quiet_secs) = rt.block_on(load(
+            &daemon.socket,
+            Op::Sign("es"),
+            1,
+            run.dur() / 2,
+            Arc::clone(&ct),
+        ));
+        let quiet = stats(quiet_lat, quiet_secs);
+        let (to_last, busy) = rt.block_on(async {
+            let mut streams = Vec::new();
+            // 200 streams per connection (the bench allows 256).
+            let mut channel = None;
+            for i in 0..n {
+                if i % 200 == 0 {
+                    channel = Some(fapi_agent::client::channel(&daemon.socket).await.unwrap());
+                }
+                let mut agent = pb::agent_client::AgentClient::new(channel.clone().unwrap());
+                let mut s = agent
+                    .watch_credentials(pb::WatchCredentialsRequest::default())
+                    .await
+                    .unwrap()
+                    .into_inner();
+                let first = s.message().await.unwrap().unwrap();
+                assert_eq!(first.kind(), pb::CredentialEventKind::Snapshot);
+                streams.push(s);
+            }
+            let socket = daemon.socket.clone();
+            let ct2 = Arc::clone(&ct);
+            let signing =
+                tokio::spawn(
+                    async move { load(&socket, Op::Sign("es"), 1, run.dur() / 2, ct2).await },
+                );
+            daemon.rewrite(&format!("{es}{extra}"));
+            let t = Instant::now();
+            let mut admin = Client::connect(&daemon.socket).await.unwrap().admin;
+            let waiters: Vec<_> = streams
+                .into_iter()
+                .map(|mut s| {
+                    tokio::spawn(async move {
+                        loop {
+                            let e = s.message().await.unwrap().unwrap();
+                            if e.kind() == pb::CredentialEventKind::Added {
+                                return;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            assert_eq!(
+                admin
+                    .reload(pb::ReloadRequest {})
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .added,
+                ["es_added"]
+            );
+            for w in waiters {
+                w.await.unwrap();
+            }
+            let to_last = t.elapsed();
+            let (lat, secs) = signing.await.unwrap();
+            (to_last, stats(lat, secs))
+        });
+        out.push_str(&format!(
+            "| {n} | {:.1} | {:.0} | {:.0} |\n",
+            to_last.as_secs_f64() * 1e3,
+            busy.p99,
+            quiet.p99
+        ));
+    }
+
+    // Connections, up to the default cap of 256 (per uid too, here).
+    let conns = if run.full { [1, 64, 256] } else { [1, 4, 8] };
+    out.push_str("\n### Connections\n\n| connections | health ops/s | health p99 µs | ES256 sign ops/s | ES256 sign p99 µs |\n|---:|---:|---:|---:|---:|\n");
+    let capped = format!(
+        "max_connections = {}\nmax_connections_per_uid = {}\n{es}",
+        conns[2], conns[2]
+    );
+    let (daemon, _) = Daemon::start(d, "conns", &capped);
+    daemon.wait_log("key verified", 1);
+    for n in conns {
+        let (h, _, _) = measure_on(rt, &daemon, Op::Health, n, run.dur() / 2, &ct);
+        let (e, _, _) = measure_on(rt, &daemon, Op::Sign("es"), n, run.dur() / 2, &ct);
+        out.push_str(&format!(
+            "| {n} | {:.0} | {:.0} | {:.0} | {:.0} |\n",
+            h.ops, h.p99, e.ops, e.p99
+        ));
+    }
+    // At the cap: every allowed connection open and served, one more.
+    let at_cap = rt.block_on(async {
+        let mut open = Vec::new();
+        for _ in 0..conns[2] {
+            let ch = fapi_agent::client::channel(&daemon.socket).await.unwrap();
+            let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
+            h.check(tonic_health::pb::HealthCheckRequest::default())
+                .await
+                .unwrap();
+            open.push(h);
+        }
+        let t = Instant::now();
+        let over = async {
+            let ch = fapi_agent::client::channel(&daemon.socket).await?;
+            let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
+            h.check(tonic_health::pb::HealthCheckRequest::default())
+                .await
+                .map_err(|e| e.into())
+        };
+        let r: Result<_, Box<dyn std::error::Error>> =
+            tokio::time::timeout(Duration::from_secs(10), over)
+                .await
+                .unwrap();
+        let refused_in = t.elapsed();
+        let still = open[0]
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+            .is_ok();
+        format!(
+            "with {} connections open, one more is {} in {:.1} ms; the open ones {}",
+            conns[2],
+            if r.is_err() { "refused" } else { "**served**" },
+            refused_in.as_secs_f64() * 1e3,
+            if still {
+                "keep serving"
+            } else {
+                "**stopped serving**"
+            }
+        )
+    });
+    out.push_str(&format!("\nAt the cap: {at_cap}.\n"));
+    out
+}
+
+/// One scenario against `daemon`: its stats and the CPU µs per request the
+/// daemon and this process (the load generator) each used.
+fn measure_on(
+    rt: &tokio::runtime::Runtime,
+    daemon: &Daemon,
+    op: Op,
+    conns: usize,
+    dur: Duration,
+    ct: &Arc<Vec<u8>>,
+) -> (Stats, f64, f64) {
+    let (d0, c0) = (cpu_us(daemon.child.id()), cpu_us(std::process::id()));
+    let (lat, secs) = rt.block_on(load(&daemon.socket, op, conns, dur, Arc::clone(ct)));
+    let (d1, c1) = (cpu_us(daemon.child.id()), cpu_us(std::process::id()));
+    let s = stats(lat, secs);
+    let n = s.ops * secs;
+    (s, (d1 - d0) / n, (c1 - c0) / n)
+}
+
+/// A results-table row.
+fn row(s: &Stats, daemon_cpu: f64, client_cpu: f64) -> String {
+    format!(
+        "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0} | {:>6.1} | {:>6.1}",
+        s.ops, s.p50, s.p99, s.p999, daemon_cpu, client_cpu
+    )
 }
 
 fn main() {
@@ -712,7 +1145,7 @@ fn main() {
         ));
         s
     };
-    let _ = measure("health check (empty RPC)", Op::Health, 1);
+    let health1 = measure("health check (empty RPC)", Op::Health, 1);
     let health = measure("health check (empty RPC)", Op::Health, 2 * cores);
     let es1 = measure("SignClientAssertion ES256", Op::Sign("es"), 1);
     let es_n = measure("SignClientAssertion ES256", Op::Sign("es"), 2 * cores);
@@ -856,15 +1289,63 @@ fn main() {
         format!("raw OpenSSL in-process, {cores} threads: PS256 / ES256 / EdDSA"),
         format!("{raw_ps:.0} / {raw_es:.0} / {raw_ed:.0} signatures/s"),
     ));
-    let (ssh_lat, ssh_secs) = ssh_agent_rate(d, run.dur());
-    let ssh = stats(ssh_lat, ssh_secs);
-    rows.push((
-        "ssh-agent ECDSA P-256 sign, 1 conn".into(),
-        format!(
-            "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0} | | ",
-            ssh.ops, ssh.p50, ssh.p99, ssh.p999
-        ),
-    ));
+    // ssh-agent at the daemon's concurrencies, by the same kind of client.
+    let mut ssh = Vec::new();
+    for (conns, lat, secs) in ssh_agent_rates(d, run.dur(), &[1, 2 * cores]) {
+        let s = stats(lat, secs);
+        rows.push((
+            format!("ssh-agent ECDSA P-256 sign, {conns} conn"),
+            format!(
+                "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0} | | ",
+                s.ops, s.p50, s.p99, s.p999
+            ),
+        ));
+        ssh.push(s);
+    }
+    let (ssh1, ssh_n) = (ssh[0], ssh[1]);
+
+    // Pinned: the daemon confined to core 0, this load generator to core 1,
+    // so neither takes the other's CPU; the limit is raw OpenSSL on core 0.
+    let mut pinned_rows: Vec<(String, String)> = Vec::new();
+    let pinned = (cores >= 2).then(|| {
+        let (daemon, _) = Daemon::start_on(d, "pinned", &format!("{es}{ps}"), Some("0"));
+        daemon.wait_log("key verified", 2);
+        pin_thread(&[1]);
+        let mut m = |label: &str, op: Op, conns: usize| {
+            let (s, dc, cc) = measure_on(&rt, &daemon, op, conns, run.dur(), &ct);
+            pinned_rows.push((format!("{label}, {conns} conn"), row(&s, dc, cc)));
+            (s, dc)
+        };
+        let _ = m("health check (empty RPC)", Op::Health, 1);
+        let health = m("health check (empty RPC)", Op::Health, 4);
+        let _ = m("SignClientAssertion ES256", Op::Sign("es"), 1);
+        let es = m("SignClientAssertion ES256", Op::Sign("es"), 4);
+        let _ = m("SignClientAssertion PS256", Op::Sign("ps"), 1);
+        let ps = m("SignClientAssertion PS256", Op::Sign("ps"), 4);
+        pin_thread(&(0..cores).collect::<Vec<_>>());
+        drop(daemon);
+        let raw_ps = raw_rate_one_core(
+            &d.join("ps.pem"),
+            fapi_agent::jose::Alg::Ps256,
+            run.dur(),
+            0,
+        );
+        let raw_es = raw_rate_one_core(
+            &d.join("es.pem"),
+            fapi_agent::jose::Alg::Es256,
+            run.dur(),
+            0,
+        );
+        for (alg, (rate, cpu)) in [("PS256", raw_ps), ("ES256", raw_es)] {
+            pinned_rows.push((
+                format!("raw OpenSSL {alg}, one thread on core 0"),
+                format!("{rate:>9.0} | | | | {cpu:>6.1} | "),
+            ));
+        }
+        (health, es, ps, raw_ps, raw_es)
+    });
+
+    let scaling_tables = scaling(d, run, &rt, &es);
 
     let mut verdict =
         |name: &str, ok: bool, detail: String| verdicts.push((name.into(), ok, detail));
@@ -889,14 +1370,59 @@ fn main() {
             100.0 * es_n.ops / health.ops
         ),
     );
+    for (conns, ours, theirs) in [(1, &es1, &ssh1), (2 * cores, &es_n, &ssh_n)] {
+        verdict(
+            &format!("ES256 ≥ 5× ssh-agent ECDSA, both at {conns} conn"),
+            ours.ops >= 5.0 * theirs.ops,
+            format!(
+                "{:.0}/s vs {:.0}/s = {:.1}×",
+                ours.ops,
+                theirs.ops,
+                ours.ops / theirs.ops
+            ),
+        );
+    }
+    if let Some((health_p, (es_p, es_cpu), (ps_p, ps_cpu), raw_ps1, raw_es1)) = pinned {
+        verdict(
+            "pinned, 4 conn: PS256 ≥ 90 % of raw one-core RSA-2048 PSS",
+            ps_p.ops >= 0.9 * raw_ps1.0,
+            format!(
+                "{:.0}/s vs {:.0}/s = {:.0} %",
+                ps_p.ops,
+                raw_ps1.0,
+                100.0 * ps_p.ops / raw_ps1.0
+            ),
+        );
+        verdict(
+            "pinned, 4 conn: ES256 ≥ 60 % of the pinned empty RPC",
+            es_p.ops >= 0.6 * health_p.0.ops,
+            format!(
+                "{:.0}/s vs {:.0}/s = {:.0} %",
+                es_p.ops,
+                health_p.0.ops,
+                100.0 * es_p.ops / health_p.0.ops
+            ),
+        );
+        for (alg, cpu, raw) in [("ES256", es_cpu, raw_es1.1), ("PS256", ps_cpu, raw_ps1.1)] {
+            let overhead = cpu - raw - health_p.1;
+            verdict(
+                &format!("pinned: daemon CPU per {alg} request ≤ raw signature + empty RPC + 5 µs"),
+                overhead <= 5.0,
+                format!(
+                    "{cpu:.1} µs vs {raw:.1} + {:.1} µs: {overhead:+.1} µs over the two",
+                    health_p.1
+                ),
+            );
+        }
+    }
     verdict(
-        "ES256 ≥ 5× ssh-agent ECDSA",
-        es_n.ops >= 5.0 * ssh.ops,
+        "health p99 while PS256 saturates ≤ 4× the idle empty RPC's p99",
+        under_load.p99 <= 4.0 * health1.p99,
         format!(
-            "{:.0}/s vs {:.0}/s = {:.1}×",
-            es_n.ops,
-            ssh.ops,
-            es_n.ops / ssh.ops
+            "{:.0} µs vs {:.0} µs = {:.1}×",
+            under_load.p99,
+            health1.p99,
+            under_load.p99 / health1.p99
         ),
     );
     verdict(
@@ -1027,7 +1553,16 @@ fn main() {
             100.0 * many.ops / reference.ops
         ));
     }
-    println!("{table}\n{targets}\n{signing_table}");
+    let mut pinned_table = String::from(
+        "| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | daemon CPU µs/op | load generator CPU µs/op |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    if pinned_rows.is_empty() {
+        pinned_table.push_str("| (needs 2 cores) | | | | | | |\n");
+    }
+    for (k, v) in &pinned_rows {
+        pinned_table.push_str(&format!("| {k} | {v} |\n"));
+    }
+    println!("{table}\n{pinned_table}\n{targets}\n{signing_table}\n{scaling_tables}");
     if !run.full {
         println!("smoke run: 1 passed, 0 failed");
         return;
@@ -1047,7 +1582,7 @@ fn main() {
         String::from_utf8_lossy(&o).trim().to_owned()
     };
     let machine = format!(
-        "- CPU: {cpu}, {cores} cores; kernel {}\n- {}; {}; {}\n- fapi-agent {} (release build), each scenario {:.0} s; the load generator runs on the same cores as the daemon\n",
+        "- CPU: {cpu}, {cores} cores; kernel {}\n- {}; {}; {}\n- fapi-agent {} (release build), each scenario {:.0} s; in the first table the load generator runs on the same cores as the daemon\n",
         version("uname", "-r"),
         version("openssl", "version"),
         version("rustc", "--version"),
@@ -1064,7 +1599,7 @@ fn main() {
     std::fs::write(
         &doc,
         format!(
-            "# Benchmarks\n\nReproduce: `cargo bench --bench daemon` (writes this file; the analysis below the marker is kept). `FAPI_BENCH_SECS=N` sets the length of each scenario; `FAPI_BENCH_PERF=TEXT` records the daemon with `perf` during the scenarios whose name contains TEXT.\n\n## Machine\n\n{machine}\n## Results\n\nLatency is per request, measured by the client; ops/s is the total over all connections. CPU per operation is the user + system time the daemon and the load generator (this benchmark's client side) each used during the scenario, divided by the requests served: the two together are what one request costs the machine.\n\n{table}\n## Targets\n\n{targets}\n## Message signing\n\nEach signed object beside SignClientAssertion with the same key, in the same run (the rows above, side by side). The body is a {}-byte payment initiation. UK OB, Open Finance Brasil and Berlin Group sign with RSA keys only (PS256, or rsa-sha256 for Berlin Group), so only RFC 9421 (ecdsa-p256-sha256 with the ES256 key, rsa-pss-sha512 with the PS256 key) runs with both.\n\n{signing_table}\n<!-- analysis -->{analysis}",
+            "# Benchmarks\n\nReproduce: `cargo bench --bench daemon` (writes this file; the analysis below the marker is kept). `FAPI_BENCH_SECS=N` sets the length of each scenario; `FAPI_BENCH_PERF=TEXT` records the daemon with `perf` during the scenarios whose name contains TEXT.\n\n## Machine\n\n{machine}\n## Results\n\nLatency is per request, measured by the client; ops/s is the total over all connections. CPU per operation is the user + system time the daemon and the load generator (this benchmark's client side) each used during the scenario, divided by the requests served: the two together are what one request costs the machine.\n\n{table}\n## Pinned: the daemon on core 0, the load generator on core 1\n\nThe same measurement with the daemon confined to one core (`taskset -c 0`) and this benchmark's client to the other (`sched_setaffinity`), so neither takes CPU from the other; the limit is raw OpenSSL on one thread on the daemon's core, in the same run. The raw rows' CPU column is the signing thread's own CPU time per signature.\n\n{pinned_table}\n## Targets\n\n{targets}\n## Message signing\n\nEach signed object beside SignClientAssertion with the same key, in the same run (the rows above, side by side). The body is a {}-byte payment initiation. UK OB, Open Finance Brasil and Berlin Group sign with RSA keys only (PS256, or rsa-sha256 for Berlin Group), so only RFC 9421 (ecdsa-p256-sha256 with the ES256 key, rsa-pss-sha512 with the PS256 key) runs with both.\n\n{signing_table}\n## How cost grows\n\nEach row a fresh daemon (credentials) or the same daemon (connections); the fleet is P-256 keys, every tenth RSA-2048, every hundredth under scrypt, all encrypted; each sign row runs half a scenario's length.\n\n{scaling_tables}\n<!-- analysis -->{analysis}",
             PAYMENT.len()
         ),
     )
