@@ -82,12 +82,7 @@ pub(super) struct DecryptArgs {
 /// Parses the command line and runs it.
 pub(super) fn run(command: AgentCommand) -> ExitCode {
     match command {
-        AgentCommand::Assertion(a) => {
-            let socket = SocketArg {
-                socket: a.socket.socket.clone(),
-            };
-            call(&socket, |client| assertion(client, a))
-        }
+        AgentCommand::Assertion(a) => call(&a.socket.clone(), |client| assertion(client, a)),
         AgentCommand::Credentials { socket, json } => {
             call(&socket, |client| credentials(client, json))
         }
@@ -101,10 +96,7 @@ pub(super) fn run(command: AgentCommand) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let socket = SocketArg {
-                socket: d.socket.socket.clone(),
-            };
-            call(&socket, |client| decrypt(client, d, text))
+            call(&d.socket.clone(), |client| decrypt(client, d, text))
         }
     }
 }

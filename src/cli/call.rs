@@ -36,6 +36,18 @@ where
     }
 }
 
+/// The bytes of `path`, or of stdin for `-`; `what` names them in errors.
+pub(super) fn read_file_or_stdin(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| format!("cannot read the {what} from stdin: {e}"))?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+}
+
 /// A failed call, as the command prints it.
 pub(super) fn status_msg(s: tonic::Status) -> String {
     format!("{:?}: {}", s.code(), s.message())

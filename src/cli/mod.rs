@@ -120,7 +120,7 @@ enum Command {
     Admin(admin::AdminCommand),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct SocketArg {
     /// The daemon's socket (default: $XDG_RUNTIME_DIR/fapi-agent/agent.sock,
     /// or /run/fapi-agent/agent.sock for root).

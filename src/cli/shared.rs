@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::call::{call, selection, status_msg};
+use super::call::{call, read_file_or_stdin, selection, status_msg};
 use super::{SocketArg, Which};
 use crate::client::Client;
 use crate::service::pb;
@@ -74,32 +74,15 @@ pub(super) struct DigestArgs {
 }
 
 pub(super) fn hmac(args: HmacArgs) -> ExitCode {
-    let socket = SocketArg {
-        socket: args.socket.socket.clone(),
-    };
-    call(&socket, |client| run_hmac(client, args))
+    call(&args.socket.clone(), |client| run_hmac(client, args))
 }
 
 pub(super) fn password_digest(args: DigestArgs) -> ExitCode {
-    let socket = SocketArg {
-        socket: args.socket.socket.clone(),
-    };
-    call(&socket, |client| run_digest(client, args))
-}
-
-fn read_message(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| format!("cannot read the message from stdin: {e}"))?;
-        Ok(buf)
-    } else {
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-    }
+    call(&args.socket.clone(), |client| run_digest(client, args))
 }
 
 async fn run_hmac(mut client: Client, a: HmacArgs) -> Result<(), String> {
-    let message = read_message(&a.message)?;
+    let message = read_file_or_stdin(&a.message, "message")?;
     let sel = selection(&mut client, &a.which).await?;
     let out = client
         .agent

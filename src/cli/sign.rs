@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use super::call::{call, selection, status_msg};
+use super::call::{call, read_file_or_stdin, selection, status_msg};
 use super::{SocketArg, Which};
 use crate::client::Client;
 use crate::service::pb;
@@ -44,22 +44,12 @@ pub(super) struct ObSignArgs {
 }
 
 pub(super) fn ob_sign(args: ObSignArgs) -> ExitCode {
-    let socket = SocketArg {
-        socket: args.socket.socket.clone(),
-    };
-    call(&socket, |client| sign_body(client, args))
+    call(&args.socket.clone(), |client| sign_body(client, args))
 }
 
-/// The bytes of `path`, or of stdin for `-`.
+/// The body bytes of `path`, or of stdin for `-`.
 fn read_body(path: &Path) -> Result<Vec<u8>, String> {
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| format!("cannot read the body from stdin: {e}"))?;
-        Ok(buf)
-    } else {
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-    }
+    read_file_or_stdin(path, "body")
 }
 
 /// `fapi-agent brasil-sign`.
@@ -79,10 +69,7 @@ pub(super) struct BrasilSignArgs {
 }
 
 pub(super) fn brasil_sign(args: BrasilSignArgs) -> ExitCode {
-    let socket = SocketArg {
-        socket: args.socket.socket.clone(),
-    };
-    call(&socket, |client| sign_brasil(client, args))
+    call(&args.socket.clone(), |client| sign_brasil(client, args))
 }
 
 async fn sign_brasil(mut client: Client, a: BrasilSignArgs) -> Result<(), String> {
@@ -202,10 +189,7 @@ pub(super) struct HttpSignArgs {
 }
 
 pub(super) fn http_sign(args: HttpSignArgs) -> ExitCode {
-    let socket = SocketArg {
-        socket: args.socket.socket.clone(),
-    };
-    call(&socket, |client| sign_http(client, args))
+    call(&args.socket.clone(), |client| sign_http(client, args))
 }
 
 async fn sign_http(mut client: Client, a: HttpSignArgs) -> Result<(), String> {
@@ -267,10 +251,7 @@ pub(super) struct BerlinSignArgs {
 }
 
 pub(super) fn berlin_sign(args: BerlinSignArgs) -> ExitCode {
-    let socket = SocketArg {
-        socket: args.socket.socket.clone(),
-    };
-    call(&socket, |client| sign_berlin(client, args))
+    call(&args.socket.clone(), |client| sign_berlin(client, args))
 }
 
 async fn sign_berlin(mut client: Client, a: BerlinSignArgs) -> Result<(), String> {
@@ -344,10 +325,7 @@ pub(super) struct VerifyResponseArgs {
 }
 
 pub(super) fn verify_response(args: VerifyResponseArgs) -> ExitCode {
-    let socket = SocketArg {
-        socket: args.socket.socket.clone(),
-    };
-    call(&socket, |client| check_response(client, args))
+    call(&args.socket.clone(), |client| check_response(client, args))
 }
 
 async fn check_response(mut client: Client, a: VerifyResponseArgs) -> Result<(), String> {
@@ -412,10 +390,7 @@ pub(super) struct VerifyJarmArgs {
 }
 
 pub(super) fn verify_jarm(args: VerifyJarmArgs) -> ExitCode {
-    let socket = SocketArg {
-        socket: args.socket.socket.clone(),
-    };
-    call(&socket, |client| check_jarm(client, args))
+    call(&args.socket.clone(), |client| check_jarm(client, args))
 }
 
 async fn check_jarm(mut client: Client, a: VerifyJarmArgs) -> Result<(), String> {

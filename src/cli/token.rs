@@ -63,17 +63,11 @@ pub(super) struct DpopArgs {
 }
 
 pub(super) fn token(args: TokenArgs) -> ExitCode {
-    let socket = SocketArg {
-        socket: args.socket.socket.clone(),
-    };
-    call(&socket, |client| get_token(client, args))
+    call(&args.socket.clone(), |client| get_token(client, args))
 }
 
 pub(super) fn dpop(args: DpopArgs) -> ExitCode {
-    let socket = SocketArg {
-        socket: args.socket.socket.clone(),
-    };
-    call(&socket, |client| sign_proof(client, args))
+    call(&args.socket.clone(), |client| sign_proof(client, args))
 }
 
 async fn get_token(mut client: Client, a: TokenArgs) -> Result<(), String> {
