@@ -8,79 +8,13 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::session::{UNLOCK_KEYRING, connect, in_session, stop};
 use common::{Fixtures, KeyFormat, KeyType, sign, verify_with_python};
-use fapi_agent::client::Client;
 
 const ISSUER: &str = "https://as.example";
 const SERVICE: &str = "fapi-test";
-
-/// Runs `script` (bash) in a fresh D-Bus session with gnome-keyring
-/// unlocked, `HOME` and the XDG directories under `home`, `$FAPI_AGENT`
-/// set to the binary, Python keyring held to its Secret Service backend
-/// (no silent fallback to a file), and `vars`; stderr goes to
-/// `home/stderr.log`. Its own process group, for [`stop`].
-fn in_session(home: &Path, script: &str, vars: &[(&str, &Path)]) -> Child {
-    std::fs::create_dir_all(home.join("run")).unwrap();
-    let script = format!(
-        "set -e\nprintf '%s' keyring-pw | gnome-keyring-daemon --unlock --components=secrets \
-         >/dev/null\n{script}"
-    );
-    let mut cmd = Command::new("dbus-run-session");
-    cmd.args(["--", "bash", "-c", &script])
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("FAPI_AGENT", env!("CARGO_BIN_EXE_fapi-agent"))
-        .env(
-            "PYTHON_KEYRING_BACKEND",
-            "keyring.backends.SecretService.Keyring",
-        )
-        .env_remove("DBUS_SESSION_BUS_ADDRESS");
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.stdout(Stdio::null())
-        .stderr(std::fs::File::create(home.join("stderr.log")).unwrap())
-        .process_group(0)
-        .spawn()
-        .expect("dbus-run-session (Debian package dbus) must be installed")
-}
-
-async fn connect(socket: &Path, child: &mut Child, log: &Path) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "session exited ({status}): {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if socket.exists()
-            && let Ok(c) = Client::connect(socket).await
-        {
-            return c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "daemon not ready: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Stops the session: the whole process group (bus, keyring, daemon).
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", "--", &format!("-{}", child.id())])
-        .status();
-    let _ = child.wait();
-}
 
 fn stanza(name: &str, cred: &common::Cred, user: &str) -> String {
     format!(
@@ -112,7 +46,8 @@ async fn python_keyring_entry_unlocks_the_key_and_bad_entries_are_precise() {
     let not_it = fx.pass_file("not-it", "not-the-passphrase");
     let socket = fx.path().join("s/agent.sock");
     let script = format!(
-        r#"python3 -m keyring set {SERVICE} kr-user < "$GOOD_PASS"
+        r#"{UNLOCK_KEYRING}
+python3 -m keyring set {SERVICE} kr-user < "$GOOD_PASS"
 python3 -m keyring set {SERVICE} wrong-user < "$NOT_IT"
 exec "$FAPI_AGENT" run --config "$CONFIG" --socket "$SOCKET" --log debug"#
     );
@@ -187,7 +122,8 @@ async fn passphrase_store_keyring_is_read_back_by_python_keyring_and_the_daemon(
     let config = fx.path().join("agent.toml");
     let got = fx.path().join("got.txt");
     let script = format!(
-        r#""$FAPI_AGENT" passphrase store --name krstore --source keyring --service {SERVICE} \
+        r#"{UNLOCK_KEYRING}
+"$FAPI_AGENT" passphrase store --name krstore --source keyring --service {SERVICE} \
   --user krstore < "$PASS_FILE" > "$STANZA"
 python3 -m keyring get {SERVICE} krstore > "$GOT"
 {{ printf '[credentials.krstore]\nclient_id = "krstore"\nissuer = "{ISSUER}"\n'

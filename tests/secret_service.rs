@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::session::{UNLOCK_KEYRING, connect, in_session, stop};
 use common::{Fixtures, KeyFormat, KeyType, sign};
-use fapi_agent::client::Client;
 
 const ISSUER: &str = "https://as.example";
 
@@ -20,7 +19,7 @@ const ISSUER: &str = "https://as.example";
 /// collection, then the daemon on `socket`.
 fn start_in_session(fx: &Fixtures, cred: &common::Cred, lock: bool, socket: &Path) -> Child {
     let home = fx.path().join(if lock { "home-locked" } else { "home" });
-    std::fs::create_dir_all(home.join("run")).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
     let config = home.join("agent.toml");
     std::fs::write(
         &config,
@@ -39,8 +38,7 @@ fn start_in_session(fx: &Fixtures, cred: &common::Cred, lock: bool, socket: &Pat
         ""
     };
     let script = format!(
-        r#"set -e
-printf '%s' keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+        r#"{UNLOCK_KEYRING}
 "$FAPI_AGENT" passphrase store --name {name} --source secret-service < "$PASS_FILE" > "$HOME/stanza.txt"
 {lock_cmd}
 exec "$FAPI_AGENT" run --config "$CONFIG" --socket "$SOCKET" --log debug"#,
@@ -55,58 +53,6 @@ exec "$FAPI_AGENT" run --config "$CONFIG" --socket "$SOCKET" --log debug"#,
             ("SOCKET", socket),
         ],
     )
-}
-
-/// Runs `script` (bash) in a fresh D-Bus session with `HOME` and the XDG
-/// directories under `home`, `$FAPI_AGENT` set to the binary, and `vars`;
-/// stderr goes to `home/stderr.log`. Its own process group, for [`stop`].
-fn in_session(home: &Path, script: &str, vars: &[(&str, &Path)]) -> Child {
-    let mut cmd = Command::new("dbus-run-session");
-    cmd.args(["--", "bash", "-c", script])
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("FAPI_AGENT", env!("CARGO_BIN_EXE_fapi-agent"))
-        .env_remove("DBUS_SESSION_BUS_ADDRESS");
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.stdout(Stdio::null())
-        .stderr(std::fs::File::create(home.join("stderr.log")).unwrap())
-        .process_group(0)
-        .spawn()
-        .expect("dbus-run-session (Debian package dbus) must be installed")
-}
-
-async fn connect(socket: &Path, child: &mut Child, log: &Path) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "session exited ({status}): {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if socket.exists()
-            && let Ok(c) = Client::connect(socket).await
-        {
-            return c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "daemon not ready: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Stops the session: the whole process group (bus, keyring, daemon).
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", "--", &format!("-{}", child.id())])
-        .status();
-    let _ = child.wait();
 }
 
 #[tokio::test]
@@ -187,22 +133,23 @@ async fn enroll_stores_the_generated_passphrase_in_the_secret_service() {
     let ca_cert = fx.cert("ca", &ca_key);
     let home = fx.path().join("home-enroll");
     let dir = home.join("creds");
-    std::fs::create_dir_all(home.join("run")).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
     let config = home.join("agent.toml");
     std::fs::write(&config, "").unwrap();
     let socket = fx.path().join("s3/agent.sock");
-    let script = r#"set -e
-printf '%s' keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    let script = format!(
+        r#"{UNLOCK_KEYRING}
 "$FAPI_AGENT" enroll --name ssnext --client-id acme --issuer https://as.example --alg ES256 \
   --subject "CN=acme,O=fapi-agent tests,C=GB" --dir "$DIR" --passphrase-store secret-service >/dev/null
 openssl x509 -req -in "$DIR/ssnext.csr" -CA "$CA_CERT" -CAkey "$CA_KEY" -days 30 \
   -out "$DIR/issued.crt" 2>/dev/null
 "$FAPI_AGENT" install-cert --name ssnext --cert "$DIR/issued.crt" --dir "$DIR" --config "$CONFIG"
-exec "$FAPI_AGENT" run --config "$CONFIG" --socket "$SOCKET" --log debug"#;
+exec "$FAPI_AGENT" run --config "$CONFIG" --socket "$SOCKET" --log debug"#
+    );
     let log = home.join("stderr.log");
     let mut child = in_session(
         &home,
-        script,
+        &script,
         &[
             ("DIR", dir.as_path()),
             ("CA_CERT", &ca_cert),

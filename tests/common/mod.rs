@@ -10,6 +10,7 @@
 pub mod bank;
 pub mod memscan;
 pub mod oauth;
+pub mod session;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
