@@ -90,8 +90,15 @@ pub(super) struct ImportArgs {
     #[arg(long, requires = "key", conflicts_with = "p12")]
     cert: Option<PathBuf>,
     /// Or a PKCS#12 bundle.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "keystore")]
     p12: Option<PathBuf>,
+    /// Or a Java keystore (JKS or PKCS#12) ...
+    #[arg(long, requires = "alias", conflicts_with_all = ["key", "cert"])]
+    keystore: Option<PathBuf>,
+    /// ... and the alias of its private-key entry. The passphrase read is
+    /// the store password and the entry's key password.
+    #[arg(long, requires = "keystore")]
+    alias: Option<String>,
     #[command(flatten)]
     target: StoreTargetArgs,
 }
@@ -227,6 +234,7 @@ pub(super) fn import(args: ImportArgs) -> ExitCode {
             key: args.key.clone(),
             cert: args.cert.clone(),
             p12: args.p12.clone(),
+            keystore: args.keystore.clone().zip(args.alias.clone()),
             target,
         };
         let pass = read_passphrase(&format!(

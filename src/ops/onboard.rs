@@ -183,6 +183,9 @@ pub struct ImportRequest {
     pub cert: Option<PathBuf>,
     /// ... or a PKCS#12 bundle.
     pub p12: Option<PathBuf>,
+    /// ... or a Java keystore (JKS or PKCS#12) and the alias of its entry;
+    /// the passphrase is its store password and the entry's key password.
+    pub keystore: Option<(PathBuf, String)>,
     /// Where the passphrase goes.
     pub target: StoreTarget,
 }
@@ -214,7 +217,31 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
         other => OnboardError::Credential(other.into()),
     };
     let (facts, files) = match (&req.key, &req.cert, &req.p12) {
-        (None, None, Some(p12)) => {
+        (None, None, None) if req.keystore.is_some() => {
+            let Some((path, alias)) = &req.keystore else {
+                return Err(OnboardError::Usage("give --keystore and --alias".into()));
+            };
+            let store = crate::keys::software::Keystore::read(path, alias, false)?;
+            let opened = KeyFile::Keystore(store)
+                .decrypt(Some(pass), "the passphrase entered")
+                .map_err(|e| wrong(path, e))?;
+            let certs = opened.certs.as_deref().unwrap_or_default();
+            let facts = PublicFacts::from_chain(certs)?;
+            if let Err(e) = facts.check_matches(&opened.key) {
+                return Err(match PublicFacts::mismatch(&e) {
+                    Some(cert_kid) => mismatch(path, cert_kid.to_owned(), path, &opened.key)?,
+                    None => OnboardError::Credential(e),
+                });
+            }
+            (
+                facts,
+                format!(
+                    "keystore = {{ path = {:?}, alias = {alias:?} }}\n",
+                    absolute(path)?
+                ),
+            )
+        }
+        (None, None, Some(p12)) if req.keystore.is_none() => {
             let bundle = KeyFile::read_pkcs12(p12)?;
             let opened = bundle
                 .decrypt(Some(pass), "the passphrase entered")
@@ -229,7 +256,7 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
             }
             (facts, format!("pkcs12 = {:?}\n", absolute(p12)?))
         }
-        (Some(key), Some(cert), None) => {
+        (Some(key), Some(cert), None) if req.keystore.is_none() => {
             let facts = PublicFacts::from_chain(&read_certificates(cert)?)?;
             let key_file = KeyFile::read_key(key)?;
             if !key_file.needs_passphrase() {
@@ -255,7 +282,7 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
         }
         _ => {
             return Err(OnboardError::Usage(
-                "give --key and --cert, or --p12".into(),
+                "give --key and --cert, or --p12, or --keystore and --alias".into(),
             ));
         }
     };
