@@ -15,8 +15,10 @@ use std::process::{Command, Output, Stdio};
 use common::{Daemon, Fixtures, KeyType, sign, verify_with_python};
 
 const ISSUER: &str = "https://as.example";
-const STORE_PW: &str = "store-pw-Ωmega";
-const EC_KEY_PW: &str = "ec-key-pw-7731";
+// ASCII: the JDK's PBKDF2 (PKCS#12) refuses others; the JKS key password is
+// not, to exercise its UTF-16BE encoding.
+const STORE_PW: &str = "store-pw-4417";
+const EC_KEY_PW: &str = "ec-key-pw-Ωmega";
 
 fn keytool(dir: &Path, args: &[&str]) {
     let out = Command::new("keytool")
