@@ -133,6 +133,10 @@ pub struct Jks<'a> {
     entries: Vec<(String, Entry<'a>)>,
 }
 
+/// A private-key entry opened: the PKCS#8 DER key (wiped on drop) and
+/// the certificate chain (DER, leaf first).
+pub type KeyEntry<'a> = (Zeroizing<Vec<u8>>, Vec<&'a [u8]>);
+
 /// A bounded big-endian reader over the store's bytes.
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -308,7 +312,7 @@ impl<'a> Jks<'a> {
         &self,
         alias: &str,
         key_password: &Passphrase,
-    ) -> Result<(Zeroizing<Vec<u8>>, Vec<&'a [u8]>), JksError> {
+    ) -> Result<KeyEntry<'a>, JksError> {
         let (name, entry) = self
             .entries
             .iter()

@@ -484,7 +484,7 @@ fn chain_for(key: &PKey<Private>, alias: &str, certs: Vec<X509>) -> Vec<X509> {
     let pos = rest
         .iter()
         .position(|c| matches(c) && named(c))
-        .or_else(|| rest.iter().position(|c| matches(c)));
+        .or_else(|| rest.iter().position(matches));
     let Some(pos) = pos else {
         return Vec::new();
     };
