@@ -222,26 +222,36 @@ fn cli_with_stdin(args: &[&str], stdin: &str) -> Output {
 }
 
 fn import(name: &str, store: &Path, alias: &str, pass_path: &Path, pass: &str) -> Output {
-    cli_with_stdin(
-        &[
-            "import",
-            "--name",
-            name,
-            "--client-id",
-            name,
-            "--issuer",
-            ISSUER,
-            "--source",
-            "file",
-            "--path",
-            pass_path.to_str().unwrap(),
-            "--keystore",
-            store.to_str().unwrap(),
-            "--alias",
-            alias,
-        ],
-        &format!("{pass}\n"),
-    )
+    import_with(name, store, alias, pass_path, &[], &format!("{pass}\n"))
+}
+
+fn import_with(
+    name: &str,
+    store: &Path,
+    alias: &str,
+    pass_path: &Path,
+    extra: &[&str],
+    stdin: &str,
+) -> Output {
+    let mut args = vec![
+        "import",
+        "--name",
+        name,
+        "--client-id",
+        name,
+        "--issuer",
+        ISSUER,
+        "--source",
+        "file",
+        "--path",
+        pass_path.to_str().unwrap(),
+        "--keystore",
+        store.to_str().unwrap(),
+        "--alias",
+        alias,
+    ];
+    args.extend_from_slice(extra);
+    cli_with_stdin(&args, stdin)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -265,15 +275,42 @@ async fn import_a_keystore_entry_by_alias_and_the_stanza_serves() {
         assert_eq!(std::fs::read_to_string(&stored).unwrap(), STORE_PW);
         stanzas.push_str(&stdout);
     }
+    // The JKS EC entry has a key password of its own: the second line.
+    let stored = fx.path().join("jks-ec.secret");
+    let out = import_with(
+        "jks-ec",
+        &jks.path,
+        jks.ec,
+        &stored,
+        &["--separate-key-password"],
+        &format!("{STORE_PW}\n{EC_KEY_PW}\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ok: jks-ec (ES256"), "{stderr}");
+    assert!(stdout.contains("key_password = { "), "{stdout}");
+    for pw in [STORE_PW, EC_KEY_PW] {
+        assert!(!stdout.contains(pw) && !stderr.contains(pw));
+    }
+    assert_eq!(std::fs::read_to_string(&stored).unwrap(), STORE_PW);
+    let key_stored = fx.path().join("jks-ec.secret.key");
+    assert_eq!(std::fs::read_to_string(&key_stored).unwrap(), EC_KEY_PW);
+    stanzas.push_str(&stdout);
+
     let d = Daemon::start(&stanzas).await;
-    for (name, store, alias) in [("from-jks", &jks, jks.rsa), ("from-p12", &p12, p12.rsa)] {
+    for (name, store, alias, alg) in [
+        ("from-jks", &jks, jks.rsa, "PS256"),
+        ("from-p12", &p12, p12.rsa, "PS256"),
+        ("jks-ec", &jks, jks.ec, "ES256"),
+    ] {
         let cert = export_cert(
             fx.path(),
             store.path.to_str().unwrap(),
             store.storetype,
             alias,
         );
-        sign_and_verify(&d, name, &cert, "PS256").await;
+        sign_and_verify(&d, name, &cert, alg).await;
     }
 }
 
@@ -373,6 +410,24 @@ fn keystore_mistakes_are_told_precisely_and_nothing_is_stored() {
         }
         assert!(!stored.exists(), "{what}: the passphrase was stored");
     }
+    // A separate key password that is wrong: nothing stored either.
+    let stored = fx.path().join("never.secret");
+    let out = import_with(
+        "ks",
+        &jks.path,
+        jks.ec,
+        &stored,
+        &["--separate-key-password"],
+        &format!("{STORE_PW}\nnot-the-key-pw\n"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("wrong key password for alias \"ec\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(STORE_PW) && !stderr.contains("not-the-key-pw"));
+    assert!(!stored.exists() && !fx.path().join("never.secret.key").exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -101,6 +101,38 @@ pub enum OnboardError {
 }
 
 impl StoreTarget {
+    /// Where a keystore entry's own key password is stored beside the
+    /// store password stored here: keyutils description and keyring user
+    /// with `:key` appended, a `part = key` attribute, a `.key` file.
+    pub fn for_key_password(&self) -> StoreTarget {
+        match self {
+            StoreTarget::Keyutils {
+                description,
+                keyring,
+            } => StoreTarget::Keyutils {
+                description: format!("{description}:key"),
+                keyring: *keyring,
+            },
+            StoreTarget::SecretService { attributes, label } => {
+                let mut attributes = attributes.clone();
+                attributes.insert("part".into(), "key".into());
+                StoreTarget::SecretService {
+                    attributes,
+                    label: format!("{label} (key password)"),
+                }
+            }
+            StoreTarget::Keyring { service, user } => StoreTarget::Keyring {
+                service: service.clone(),
+                user: format!("{user}:key"),
+            },
+            StoreTarget::File { path } => {
+                let mut p = path.clone().into_os_string();
+                p.push(".key");
+                StoreTarget::File { path: p.into() }
+            }
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             StoreTarget::Keyutils {
@@ -209,6 +241,22 @@ pub struct Imported {
 /// the certificate is valid now, then stores `pass` and returns the stanza.
 /// Nothing is stored when a check fails.
 pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, OnboardError> {
+    import_with_key_password(req, pass, None)
+}
+
+/// [`import`] of a keystore entry whose key password (`key_pass`) is not
+/// its store password (`pass`): both are checked, then both stored (the key
+/// password beside the store password, see [`StoreTarget::for_key_password`]).
+pub fn import_with_key_password(
+    req: &ImportRequest,
+    pass: &Passphrase,
+    key_pass: Option<&Passphrase>,
+) -> Result<Imported, OnboardError> {
+    if key_pass.is_some() && req.keystore.is_none() {
+        return Err(OnboardError::Usage(
+            "a separate key password is only for --keystore".into(),
+        ));
+    }
     let wrong = |path: &Path, e: KeyError| match e {
         KeyError::WrongPassphrase { detail, .. } => OnboardError::WrongPassphrase {
             path: path.to_owned(),
@@ -221,9 +269,16 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
             let Some((path, alias)) = &req.keystore else {
                 return Err(OnboardError::Usage("give --keystore and --alias".into()));
             };
-            let store = crate::keys::software::Keystore::read(path, alias, false)?;
+            let store = crate::keys::software::Keystore::read(path, alias, key_pass.is_some())?;
+            let packed = key_pass
+                .map(|k| crate::keys::software::pack_keystore_passwords(pass, k))
+                .transpose()
+                .map_err(OnboardError::Usage)?;
             let opened = KeyFile::Keystore(store)
-                .decrypt(Some(pass), "the passphrase entered")
+                .decrypt(
+                    Some(packed.as_ref().unwrap_or(pass)),
+                    "the passwords entered",
+                )
                 .map_err(|e| wrong(path, e))?;
             let certs = opened.certs.as_deref().unwrap_or_default();
             let facts = PublicFacts::from_chain(certs)?;
@@ -235,8 +290,9 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
             }
             (
                 facts,
+                // Closed below, once the key password's source is known.
                 format!(
-                    "keystore = {{ path = {:?}, alias = {alias:?} }}\n",
+                    "keystore = {{ path = {:?}, alias = {alias:?}",
                     absolute(path)?
                 ),
             )
@@ -286,18 +342,44 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
             ));
         }
     };
-    let stanza_head = format!(
-        "[credentials.{name}]\nclient_id = {client:?}\nissuer = {issuer:?}\n{files}",
-        name = req.name,
-        client = req.client_id,
-        issuer = req.issuer,
-    );
-    // Validate the stanza with a placeholder source before storing anything.
+    let stanza_head = |key_password: &str| {
+        let close = if req.keystore.is_some() {
+            format!("{key_password} }}\n")
+        } else {
+            String::new()
+        };
+        format!(
+            "[credentials.{name}]\nclient_id = {client:?}\nissuer = {issuer:?}\n{files}{close}",
+            name = req.name,
+            client = req.client_id,
+            issuer = req.issuer,
+        )
+    };
+    const PLACEHOLDER: &str = "{ source = \"env\", variable = \"X\" }";
+    // Validate the stanza with placeholder sources before storing anything.
+    let placeholder_key = if key_pass.is_some() {
+        format!(", key_password = {PLACEHOLDER}")
+    } else {
+        String::new()
+    };
     Config::parse(
-        &format!("{stanza_head}passphrase = {{ source = \"env\", variable = \"X\" }}\n"),
+        &format!(
+            "{}passphrase = {PLACEHOLDER}\n",
+            stanza_head(&placeholder_key)
+        ),
         Path::new("/"),
     )
     .map_err(|e| OnboardError::Usage(e.to_string()))?;
+    // The key password goes first: should the store password then fail to
+    // be stored, the operator re-runs import into a fresh target either way.
+    let key_password = match key_pass {
+        Some(k) => format!(
+            ", key_password = {}",
+            store(&req.target.for_key_password(), k)?.to_inline_toml()
+        ),
+        None => String::new(),
+    };
+    let stanza_head = stanza_head(&key_password);
     let pass_cfg = store(&req.target, pass)?;
     Ok(Imported {
         kid: facts.jwk.thumbprint().to_owned(),
