@@ -285,12 +285,23 @@ impl Keystore {
             })?;
         let mut all: Vec<X509> = vec![opened.cert];
         all.extend(opened.chain);
-        let bags = key_bags(&self.bytes).map_err(|e| {
-            self.fail(format!(
-                "cannot list the keystore's entries (is it BER-encoded?): {e}"
-            ))
-        })?;
         let alias_of = |c: &X509| c.alias().map(|a| String::from_utf8_lossy(a).into_owned());
+        let first_is_named = all
+            .first()
+            .and_then(alias_of)
+            .is_some_and(|a| jks::same_alias(&a, &self.alias));
+        let bags = match key_bags(&self.bytes) {
+            Ok(bags) => bags,
+            // A BER-encoded bundle (older tools) that the `der` walk cannot
+            // read still gives its first key, which OpenSSL found.
+            Err(_) if first_is_named => Vec::new(),
+            Err(e) => {
+                return Err(self.fail(format!(
+                    "cannot list the keystore's entries (is it BER-encoded? convert it with \
+                     `keytool -importkeystore -srcstoretype PKCS12 -deststoretype PKCS12 …`): {e}"
+                )));
+            }
+        };
         let chosen = match bags.iter().find(|b| {
             b.name
                 .as_deref()
@@ -312,13 +323,7 @@ impl Keystore {
             })?,
             // A bag the walk could not see (inside encrypted contents): the
             // key OpenSSL found, if its certificate has this alias.
-            None if all
-                .first()
-                .and_then(alias_of)
-                .is_some_and(|a| jks::same_alias(&a, &self.alias)) =>
-            {
-                opened.key
-            }
+            None if first_is_named => opened.key,
             None => {
                 let keys: Vec<String> = bags
                     .iter()
