@@ -90,8 +90,20 @@ pub(super) struct ImportArgs {
     #[arg(long, requires = "key", conflicts_with = "p12")]
     cert: Option<PathBuf>,
     /// Or a PKCS#12 bundle.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "keystore")]
     p12: Option<PathBuf>,
+    /// Or a Java keystore (JKS or PKCS#12) ...
+    #[arg(long, requires = "alias", conflicts_with_all = ["key", "cert"])]
+    keystore: Option<PathBuf>,
+    /// ... and the alias of its private-key entry. The passphrase read is
+    /// the store password and the entry's key password.
+    #[arg(long, requires = "keystore")]
+    alias: Option<String>,
+    /// The entry has a key password of its own (JKS `keytool -keypass`):
+    /// read it after the store password (a second prompt; from stdin, the
+    /// second line) and store it beside it.
+    #[arg(long, requires = "keystore")]
+    separate_key_password: bool,
     #[command(flatten)]
     target: StoreTargetArgs,
 }
@@ -199,6 +211,34 @@ fn read_passphrase(prompt: &str) -> Result<Passphrase, String> {
         .map_err(|e| format!("unusable passphrase: {e}"))
 }
 
+/// A keystore's store and key passwords: two no-echo prompts on a terminal,
+/// else the first two lines of stdin (read into locked memory, then split).
+fn read_two_passwords(name: &str) -> Result<(Passphrase, Passphrase), String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let store = read_passphrase(&format!("Store password of {name}'s keystore: "))?;
+        let key = read_passphrase(&format!("Key password of {name}'s entry: "))?;
+        return Ok((store, key));
+    }
+    let both = read_passphrase("")?;
+    let b = both.expose();
+    let unusable = |e: crate::secret::PassphraseError| format!("unusable password: {e}");
+    let Some(nl) = b.iter().position(|&c| c == b'\n') else {
+        return Err(
+            "--separate-key-password: give the store password and the key password on two lines"
+                .into(),
+        );
+    };
+    let first = b.get(..nl).unwrap_or_default();
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let second = b.get(nl + 1..).unwrap_or_default();
+    let second = second.strip_suffix(b"\r").unwrap_or(second);
+    Ok((
+        Passphrase::from_slice(first).map_err(unusable)?,
+        Passphrase::from_slice(second).map_err(unusable)?,
+    ))
+}
+
 pub(super) fn passphrase_store(name: &str, target: &StoreTargetArgs) -> ExitCode {
     prepare_process();
     let result = store_target(name, target).and_then(|t| {
@@ -227,8 +267,14 @@ pub(super) fn import(args: ImportArgs) -> ExitCode {
             key: args.key.clone(),
             cert: args.cert.clone(),
             p12: args.p12.clone(),
+            keystore: args.keystore.clone().zip(args.alias.clone()),
             target,
         };
+        if args.separate_key_password {
+            let (store, key) = read_two_passwords(&args.name)?;
+            return ops_onboard::import_with_key_password(&req, &store, Some(&key))
+                .map_err(|e| e.to_string());
+        }
         let pass = read_passphrase(&format!(
             "Passphrase the platform issued with {}: ",
             args.name

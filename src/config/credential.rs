@@ -27,6 +27,9 @@ pub struct CredentialConfig {
     pub certificate: Option<PathBuf>,
     /// PKCS#12 bundle holding key and certificate (and chain).
     pub pkcs12: Option<PathBuf>,
+    /// One private-key entry of a Java keystore (JKS or PKCS#12), by alias;
+    /// `passphrase` is its store password. Exclusive with `key`/`pkcs12`.
+    pub keystore: Option<KeystoreConfig>,
     /// Where the key's passphrase comes from. Required unless the key is
     /// plaintext and `allow_plaintext_key` is set.
     pub passphrase: Option<PassphraseConfig>,
@@ -190,17 +193,19 @@ impl CredentialConfig {
         .into_iter()
         .flatten()
         .map(PathBuf::as_path)
+        .chain(self.keystore.as_ref().map(|k| k.path.as_path()))
         .chain(self.shared_secret_files())
     }
 
     /// Whether the credential has a key (and certificate), rather than only
     /// a client secret.
     pub fn has_key(&self) -> bool {
-        self.key.is_some() || self.pkcs12.is_some()
+        self.key.is_some() || self.pkcs12.is_some() || self.keystore.is_some()
     }
 
     pub(super) fn resolve_paths(&mut self, base: &Path) {
         self.resolve_shared_secret_paths(base);
+        self.resolve_keystore_paths(base);
         for p in [&mut self.key, &mut self.certificate, &mut self.pkcs12]
             .into_iter()
             .flatten()
@@ -262,6 +267,12 @@ impl CredentialConfig {
             .as_ref()
             .is_some_and(|o| o.auth_method.uses_secret());
         match (&self.key, &self.certificate, &self.pkcs12) {
+            (None, None, None) if self.keystore.is_some() => {}
+            _ if self.keystore.is_some() => {
+                return Err(invalid(
+                    "`keystore` is exclusive with `key`, `certificate` and `pkcs12`".into(),
+                ));
+            }
             (Some(_), Some(_), None) | (None, None, Some(_)) => {}
             // A client that authenticates with a secret may have no key.
             (None, None, None) if secret_only => {}
@@ -277,6 +288,7 @@ impl CredentialConfig {
         if let Some(o) = &self.oauth {
             o.validate(name, self.has_key())?;
         }
+        self.validate_keystore(name)?;
         if self.pkcs12.is_some() && self.passphrase.is_none() {
             return Err(invalid(
                 "a PKCS#12 bundle needs a `passphrase` source".into(),
@@ -507,6 +519,61 @@ impl CredentialConfig {
                     format!("max_message_bytes must be between 1 and {MAX_HMAC_MESSAGE_BYTES}"),
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+// ---- Java keystores (`keystore = { path, alias, key_password }`) ----
+
+/// One private-key entry of a Java keystore: `keystore = { path = "…",
+/// alias = "…", key_password = { source = … } }`. The credential's
+/// `passphrase` source gives the store password.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeystoreConfig {
+    /// The keystore file: JKS or PKCS#12 (JCEKS is refused with the
+    /// `keytool` command that converts it).
+    pub path: PathBuf,
+    /// The entry's alias (case-insensitive, as Java compares them).
+    pub alias: String,
+    /// Where the entry's key password comes from, when it is not the store
+    /// password (JKS `keytool -keypass`).
+    pub key_password: Option<PassphraseConfig>,
+}
+
+impl CredentialConfig {
+    fn resolve_keystore_paths(&mut self, base: &Path) {
+        let Some(k) = self.keystore.as_mut() else {
+            return;
+        };
+        if k.path.is_relative() {
+            k.path = base.join(&k.path);
+        }
+        if let Some(PassphraseConfig::File { path, .. }) = k.key_password.as_mut()
+            && path.is_relative()
+        {
+            *path = base.join(&*path);
+        }
+    }
+
+    fn validate_keystore(&self, name: &str) -> Result<(), ConfigError> {
+        let Some(k) = &self.keystore else {
+            return Ok(());
+        };
+        let invalid = |message: &str| ConfigError::Invalid {
+            credential: name.to_owned(),
+            message: message.to_owned(),
+        };
+        if k.alias.is_empty() {
+            return Err(invalid(
+                "keystore.alias is empty: give the alias `keytool -list` shows",
+            ));
+        }
+        if self.passphrase.is_none() {
+            return Err(invalid(
+                "a keystore needs a `passphrase` source: its store password",
+            ));
         }
         Ok(())
     }

@@ -20,7 +20,8 @@ use serde::Deserialize;
 pub use agent::{AgentConfig, FsyncPolicy, MetricsConfig, Ttl, TtlName};
 pub use credential::{
     AssertionConfig, BrasilConfig, CredentialConfig, DEFAULT_ASSERTION_LIFETIME_SECS,
-    HttpSigConfig, MAX_ASSERTION_LIFETIME_SECS, ObUkConfig, PaddingName, SharedSecretConfig,
+    HttpSigConfig, KeystoreConfig, MAX_ASSERTION_LIFETIME_SECS, ObUkConfig, PaddingName,
+    SharedSecretConfig,
 };
 pub use credsock::{CredSockConfig, Serve, ServeRule};
 pub use oauth::{AuthMethod, DpopAlg, OAuthConfig, Profile, SenderConstraint};

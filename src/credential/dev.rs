@@ -115,6 +115,7 @@ pub fn credential(
         key: Some(key_path),
         certificate: Some(cert_path),
         pkcs12: None,
+        keystore: None,
         passphrase: None,
         allow_plaintext_key: false,
         export: false,

@@ -21,7 +21,7 @@ pub use snapshot::{JwksEntry, Serving, Snapshot, live_jwks, not_live};
 
 use crate::config::{AgentConfig, Config, CredentialConfig};
 use crate::keys::shared::SharedSecrets;
-use crate::keys::software::{KeyFile, Settings, SoftwareKey};
+use crate::keys::software::{KeyFile, Keystore, Settings, SoftwareKey};
 use crate::keys::{KeyError, KeyHandle, KeyKind, SourceStatus};
 use crate::now_unix;
 use crate::source::{self, EnvVault, FetchObserver, PassphraseSource, SourceError};
@@ -168,6 +168,21 @@ impl Credential {
             .passphrase
             .as_ref()
             .map(|p| source::from_config(p, env, timeout));
+        // A keystore with a key password of its own: both are fetched,
+        // held and wiped as one secret.
+        let source = match (
+            source,
+            config
+                .keystore
+                .as_ref()
+                .and_then(|k| k.key_password.as_ref()),
+        ) {
+            (Some(store), Some(key)) => Some(Arc::new(crate::keys::software::PasswordPair::new(
+                store,
+                source::from_config(key, env, timeout),
+            )) as Arc<dyn PassphraseSource>),
+            (store, _) => store,
+        };
         let shared = SharedSecrets::new(&config.shared_secrets, env, timeout);
         Self {
             shared,
@@ -249,11 +264,19 @@ impl Credential {
             })?;
             Ok::<_, CredentialError>(KeyHandle::new(Arc::new(key), kind))
         };
-        if let Some(p12) = &config.pkcs12 {
-            let key_file = KeyFile::read_pkcs12(p12)?;
-            let src = source
-                .clone()
-                .ok_or_else(|| no_source("a PKCS#12 bundle needs a passphrase source".into()))?;
+        let bundle = match (&config.pkcs12, &config.keystore) {
+            (Some(p12), _) => Some(KeyFile::read_pkcs12(p12)?),
+            (None, Some(ks)) => Some(KeyFile::Keystore(Keystore::read(
+                &ks.path,
+                &ks.alias,
+                ks.key_password.is_some(),
+            )?)),
+            (None, None) => None,
+        };
+        if let Some(key_file) = bundle {
+            let src = source.clone().ok_or_else(|| {
+                no_source("a PKCS#12 bundle or keystore needs a passphrase source".into())
+            })?;
             let pass =
                 source::fetch_blocking(&src, settings.fetch_timeout).map_err(KeyError::from)?;
             let opened = key_file.decrypt(Some(&pass), &src.describe())?;

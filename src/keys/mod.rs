@@ -118,6 +118,15 @@ pub enum KeyError {
         /// OpenSSL's reason (`bad decrypt`, `mac verify failure`).
         detail: String,
     },
+    /// A keystore cannot give the configured entry (no such alias, not a
+    /// key entry, JCEKS, damaged); never names a password.
+    #[error("keystore {path}: {message}")]
+    Keystore {
+        /// The keystore file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// The key file is unencrypted and the config did not opt in.
     #[error(
         "key file {0} is not encrypted: encrypt it (openssl pkcs8 -topk8 -v2 aes256) or set \

@@ -101,6 +101,38 @@ pub enum OnboardError {
 }
 
 impl StoreTarget {
+    /// Where a keystore entry's own key password is stored beside the
+    /// store password stored here: keyutils description and keyring user
+    /// with `:key` appended, a `part = key` attribute, a `.key` file.
+    pub fn for_key_password(&self) -> StoreTarget {
+        match self {
+            StoreTarget::Keyutils {
+                description,
+                keyring,
+            } => StoreTarget::Keyutils {
+                description: format!("{description}:key"),
+                keyring: *keyring,
+            },
+            StoreTarget::SecretService { attributes, label } => {
+                let mut attributes = attributes.clone();
+                attributes.insert("part".into(), "key".into());
+                StoreTarget::SecretService {
+                    attributes,
+                    label: format!("{label} (key password)"),
+                }
+            }
+            StoreTarget::Keyring { service, user } => StoreTarget::Keyring {
+                service: service.clone(),
+                user: format!("{user}:key"),
+            },
+            StoreTarget::File { path } => {
+                let mut p = path.clone().into_os_string();
+                p.push(".key");
+                StoreTarget::File { path: p.into() }
+            }
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             StoreTarget::Keyutils {
@@ -183,6 +215,9 @@ pub struct ImportRequest {
     pub cert: Option<PathBuf>,
     /// ... or a PKCS#12 bundle.
     pub p12: Option<PathBuf>,
+    /// ... or a Java keystore (JKS or PKCS#12) and the alias of its entry;
+    /// the passphrase is its store password and the entry's key password.
+    pub keystore: Option<(PathBuf, String)>,
     /// Where the passphrase goes.
     pub target: StoreTarget,
 }
@@ -206,6 +241,22 @@ pub struct Imported {
 /// the certificate is valid now, then stores `pass` and returns the stanza.
 /// Nothing is stored when a check fails.
 pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, OnboardError> {
+    import_with_key_password(req, pass, None)
+}
+
+/// [`import`] of a keystore entry whose key password (`key_pass`) is not
+/// its store password (`pass`): both are checked, then both stored (the key
+/// password beside the store password, see [`StoreTarget::for_key_password`]).
+pub fn import_with_key_password(
+    req: &ImportRequest,
+    pass: &Passphrase,
+    key_pass: Option<&Passphrase>,
+) -> Result<Imported, OnboardError> {
+    if key_pass.is_some() && req.keystore.is_none() {
+        return Err(OnboardError::Usage(
+            "a separate key password is only for --keystore".into(),
+        ));
+    }
     let wrong = |path: &Path, e: KeyError| match e {
         KeyError::WrongPassphrase { detail, .. } => OnboardError::WrongPassphrase {
             path: path.to_owned(),
@@ -214,7 +265,39 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
         other => OnboardError::Credential(other.into()),
     };
     let (facts, files) = match (&req.key, &req.cert, &req.p12) {
-        (None, None, Some(p12)) => {
+        (None, None, None) if req.keystore.is_some() => {
+            let Some((path, alias)) = &req.keystore else {
+                return Err(OnboardError::Usage("give --keystore and --alias".into()));
+            };
+            let store = crate::keys::software::Keystore::read(path, alias, key_pass.is_some())?;
+            let packed = key_pass
+                .map(|k| crate::keys::software::pack_keystore_passwords(pass, k))
+                .transpose()
+                .map_err(OnboardError::Usage)?;
+            let opened = KeyFile::Keystore(store)
+                .decrypt(
+                    Some(packed.as_ref().unwrap_or(pass)),
+                    "the passwords entered",
+                )
+                .map_err(|e| wrong(path, e))?;
+            let certs = opened.certs.as_deref().unwrap_or_default();
+            let facts = PublicFacts::from_chain(certs)?;
+            if let Err(e) = facts.check_matches(&opened.key) {
+                return Err(match PublicFacts::mismatch(&e) {
+                    Some(cert_kid) => mismatch(path, cert_kid.to_owned(), path, &opened.key)?,
+                    None => OnboardError::Credential(e),
+                });
+            }
+            (
+                facts,
+                // Closed below, once the key password's source is known.
+                format!(
+                    "keystore = {{ path = {:?}, alias = {alias:?}",
+                    absolute(path)?
+                ),
+            )
+        }
+        (None, None, Some(p12)) if req.keystore.is_none() => {
             let bundle = KeyFile::read_pkcs12(p12)?;
             let opened = bundle
                 .decrypt(Some(pass), "the passphrase entered")
@@ -229,7 +312,7 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
             }
             (facts, format!("pkcs12 = {:?}\n", absolute(p12)?))
         }
-        (Some(key), Some(cert), None) => {
+        (Some(key), Some(cert), None) if req.keystore.is_none() => {
             let facts = PublicFacts::from_chain(&read_certificates(cert)?)?;
             let key_file = KeyFile::read_key(key)?;
             if !key_file.needs_passphrase() {
@@ -255,22 +338,48 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
         }
         _ => {
             return Err(OnboardError::Usage(
-                "give --key and --cert, or --p12".into(),
+                "give --key and --cert, or --p12, or --keystore and --alias".into(),
             ));
         }
     };
-    let stanza_head = format!(
-        "[credentials.{name}]\nclient_id = {client:?}\nissuer = {issuer:?}\n{files}",
-        name = req.name,
-        client = req.client_id,
-        issuer = req.issuer,
-    );
-    // Validate the stanza with a placeholder source before storing anything.
+    let stanza_head = |key_password: &str| {
+        let close = if req.keystore.is_some() {
+            format!("{key_password} }}\n")
+        } else {
+            String::new()
+        };
+        format!(
+            "[credentials.{name}]\nclient_id = {client:?}\nissuer = {issuer:?}\n{files}{close}",
+            name = req.name,
+            client = req.client_id,
+            issuer = req.issuer,
+        )
+    };
+    const PLACEHOLDER: &str = "{ source = \"env\", variable = \"X\" }";
+    // Validate the stanza with placeholder sources before storing anything.
+    let placeholder_key = if key_pass.is_some() {
+        format!(", key_password = {PLACEHOLDER}")
+    } else {
+        String::new()
+    };
     Config::parse(
-        &format!("{stanza_head}passphrase = {{ source = \"env\", variable = \"X\" }}\n"),
+        &format!(
+            "{}passphrase = {PLACEHOLDER}\n",
+            stanza_head(&placeholder_key)
+        ),
         Path::new("/"),
     )
     .map_err(|e| OnboardError::Usage(e.to_string()))?;
+    // The key password goes first: should the store password then fail to
+    // be stored, the operator re-runs import into a fresh target either way.
+    let key_password = match key_pass {
+        Some(k) => format!(
+            ", key_password = {}",
+            store(&req.target.for_key_password(), k)?.to_inline_toml()
+        ),
+        None => String::new(),
+    };
+    let stanza_head = stanza_head(&key_password);
     let pass_cfg = store(&req.target, pass)?;
     Ok(Imported {
         kid: facts.jwk.thumbprint().to_owned(),

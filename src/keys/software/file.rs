@@ -40,6 +40,8 @@ pub enum KeyFile {
         /// Its contents.
         der: Vec<u8>,
     },
+    /// One private-key entry of a Java keystore (JKS or PKCS#12), by alias.
+    Keystore(super::keystore::Keystore),
 }
 
 impl Drop for KeyFile {
@@ -49,6 +51,8 @@ impl Drop for KeyFile {
         match self {
             KeyFile::Pem { bytes, .. } | KeyFile::Der { bytes, .. } => bytes.zeroize(),
             KeyFile::Pkcs12 { der, .. } => der.zeroize(),
+            // Wiped by its own Drop.
+            KeyFile::Keystore(_) => {}
         }
     }
 }
@@ -126,6 +130,7 @@ impl KeyFile {
             KeyFile::Pem { path, .. }
             | KeyFile::Der { path, .. }
             | KeyFile::Pkcs12 { path, .. } => path,
+            KeyFile::Keystore(k) => k.path(),
         }
     }
 
@@ -133,7 +138,7 @@ impl KeyFile {
     pub fn needs_passphrase(&self) -> bool {
         match self {
             KeyFile::Pem { encrypted, .. } | KeyFile::Der { encrypted, .. } => *encrypted,
-            KeyFile::Pkcs12 { .. } => true,
+            KeyFile::Pkcs12 { .. } | KeyFile::Keystore(_) => true,
         }
     }
 
@@ -144,6 +149,17 @@ impl KeyFile {
         pass: Option<&Passphrase>,
         source_desc: &str,
     ) -> Result<Decrypted, KeyError> {
+        if let KeyFile::Keystore(k) = self {
+            // The keystore reader tells its own failures apart.
+            return match pass {
+                Some(p) => k.open(p, source_desc),
+                None => Err(KeyError::WrongPassphrase {
+                    path: k.path().to_owned(),
+                    source_desc: source_desc.to_owned(),
+                    detail: "a keystore needs its store password".into(),
+                }),
+            };
+        }
         // OpenSSL asks the callback for the passphrase and copies it into its
         // own buffer, which it cleanses; we never make another copy.
         let callback = |buf: &mut [u8]| -> Result<usize, ErrorStack> {
@@ -179,6 +195,8 @@ impl KeyFile {
                 }
                 None => Err(ErrorStack::get()),
             },
+            // Returned above.
+            KeyFile::Keystore(_) => Err(ErrorStack::get()),
         };
         // The calls above ran below this frame: wipe what they left there.
         crate::sys::mem::scrub_stack();

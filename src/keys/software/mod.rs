@@ -14,6 +14,8 @@
 
 mod cache;
 mod file;
+mod jks;
+mod keystore;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,6 +26,7 @@ use openssl::pkey::{PKey, PKeyRef, Private, Public};
 pub use cache::{KeyCache, OpenKey, UnlockedKey};
 pub(crate) use file::reasons;
 pub use file::{Decrypted, KeyFile};
+pub use keystore::{Keystore, PasswordPair, pack as pack_keystore_passwords};
 
 use super::{
     Backend, BackendInfo, BoxFuture, KeyError, KeyStatus, Operations, Padding, Purpose, ReadyKey,
