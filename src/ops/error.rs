@@ -97,6 +97,20 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A ready key's failure in an export: a key its backend keeps (a
+    /// non-extractable token key) is the caller's precondition, anything
+    /// else a fault.
+    pub fn from_export(credential: &str, e: crate::keys::KeyError) -> Self {
+        match e {
+            crate::keys::KeyError::NotExtractable(why) => {
+                Error::FailedPrecondition(format!("credential {credential:?}: {why}"))
+            }
+            e => Error::Internal(format!("key export failed: {e}")),
+        }
+    }
+}
+
 impl From<ReloadError> for Error {
     fn from(e: ReloadError) -> Self {
         match e {
