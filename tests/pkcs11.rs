@@ -231,13 +231,19 @@ async fn token_keys_sign_es256_ps256_and_eddsa_verified_independently() {
     // The EC key's certificate comes from the token, the others from files.
     t.store_cert(&ec_crt, "ec", "01");
     let pin = t.pin_file("user", &t.pin);
+    // Named by an RFC 7512 URI (token label and CKA_ID).
+    let ed = t.stanza("ed", "ed", Some(&ed_crt), &pin, "").replace(
+        "token_label = \"fapi-sign\", key_label = \"ed\"",
+        "uri = \"pkcs11:token=fapi%2Dsign;id=%03;type=private\"",
+    );
+    assert!(ed.contains("uri = ") && !ed.contains("key_label"), "{ed}");
     let daemon = start(
         &t,
         &allow_list(),
         &[
             t.stanza("es", "ec", None, &pin, ""),
             t.stanza("ps", "rsa", Some(&rsa_crt), &pin, ""),
-            t.stanza("ed", "ed", Some(&ed_crt), &pin, ""),
+            ed,
         ],
     )
     .await;
@@ -544,4 +550,91 @@ async fn lock_logs_out_and_wipes_the_pin() {
     client.admin.unlock(pb::UnlockRequest {}).await.unwrap();
     let r = sign(&mut client, "hsm").await.unwrap();
     verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
+}
+
+/// mTLS to the authorization server's token endpoint (oidc-provider,
+/// tls_client_auth): the handshake's CertificateVerify is signed by the
+/// token key through the key handle, and the server binds the token to
+/// the certificate.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mtls_token_fetch_is_signed_by_the_token_key() {
+    use common::oauth::{AuthServer, Pki};
+    let t = Token::new("fapi-mtls");
+    t.keypair("EC:prime256v1", "ec", "01");
+    let fx = Fixtures::new();
+    let pki = Pki::new(fx.path());
+    // A CA-issued certificate for the token's public key: a CSR from a
+    // throwaway key, its public key replaced by the token's.
+    let throwaway = fx.plain_key("throwaway", KeyType::P256);
+    openssl(
+        fx.path(),
+        &[
+            "req",
+            "-new",
+            "-key",
+            throwaway.to_str().unwrap(),
+            "-subj",
+            "/O=fapi-agent test/CN=hsm-mtls",
+            "-out",
+            "hsm.csr",
+        ],
+    );
+    let public = t.dir.path().join("ec.pub.pem");
+    openssl(
+        fx.path(),
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "hsm.csr",
+            "-force_pubkey",
+            public.to_str().unwrap(),
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "hsm.crt",
+        ],
+    );
+    let crt = fx.path().join("hsm.crt");
+    let server = AuthServer::start(
+        &pki,
+        serde_json::json!({
+            "profile": "fapi2",
+            "clients": [
+                {"client_id": "hsm", "token_endpoint_auth_method": "tls_client_auth",
+                 "tls_client_auth_subject_dn": "CN=hsm-mtls,O=fapi-agent test",
+                 "tls_client_certificate_bound_access_tokens": true, "scope": "accounts"},
+            ],
+        }),
+    );
+    let issuer = server.issuer();
+    let pin = t.pin_file("user", &t.pin);
+    let stanza = t
+        .stanza("hsm", "ec", Some(&crt), &pin, "export = true")
+        .replace(ISSUER, &issuer);
+    let oauth = format!(
+        "[credentials.hsm.oauth]\nca_file = {:?}\nauth_method = \"tls_client_auth\"\n\
+         sender_constraint = \"mtls\"\nscopes = [\"accounts\"]\n",
+        pki.ca()
+    );
+    let daemon = start(&t, &allow_list(), &[stanza + &oauth]).await;
+    let mut client = daemon.client().await;
+    let tok = client
+        .agent
+        .get_access_token(pb::GetAccessTokenRequest {
+            credential: by_name("hsm"),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", daemon.stderr(), server.log()))
+        .into_inner();
+    let facts = common::facts(&mut client, "hsm").await;
+    let seen = server.introspect(&tok.access_token).await;
+    assert_eq!(seen["cnf"]["x5t#S256"], facts.x5t_s256.as_str(), "{seen}");
+    assert_eq!(seen["client_id"], "hsm");
 }

@@ -201,6 +201,58 @@ mod tests {
         assert_eq!(t.token_serial.as_deref(), Some("0123abcd"));
     }
 
+    fn parse(stanza: &str) -> Result<crate::config::Config, crate::config::ConfigError> {
+        crate::config::Config::parse(
+            &format!("[credentials.hsm]\nclient_id = \"c\"\nissuer = \"https://as\"\n{stanza}\n"),
+            std::path::Path::new("/etc/fapi-agent"),
+        )
+    }
+
+    const PIN: &str = "pin = { source = \"file\", path = \"hsm.pin\" }";
+
+    #[test]
+    fn config_takes_settings_or_a_uri_and_resolves_the_pin_path() {
+        let c = parse(&format!(
+            "pkcs11 = {{ module = \"/m.so\", token_label = \"t\", key_id = \"0a\", {PIN} }}"
+        ))
+        .unwrap();
+        let p = c.credentials["hsm"].pkcs11.as_ref().unwrap();
+        assert_eq!(p.target().unwrap().key_id, Some(vec![0x0a]));
+        assert!(matches!(
+            &p.pin,
+            crate::config::PassphraseConfig::File { path, .. } if path.as_os_str() == "/etc/fapi-agent/hsm.pin"
+        ));
+        parse(&format!(
+            "pkcs11 = {{ module = \"/m.so\", uri = \"pkcs11:serial=1;object=k\", {PIN} }}"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn config_refusals_say_what_to_change() {
+        let err = |stanza: String| parse(&stanza).unwrap_err().to_string();
+        let e = err(format!(
+            "key = \"k.pem\"\npkcs11 = {{ module = \"/m.so\", token_label = \"t\", key_label = \"k\", {PIN} }}"
+        ));
+        assert!(e.contains("`pkcs11` replaces `key`"), "{e}");
+        let e = err(format!(
+            "pkcs11 = {{ module = \"/m.so\", key_label = \"k\", {PIN} }}"
+        ));
+        assert!(e.contains("name the token"), "{e}");
+        let e = err(format!(
+            "pkcs11 = {{ module = \"/m.so\", token_label = \"t\", {PIN} }}"
+        ));
+        assert!(e.contains("name the key"), "{e}");
+        let e = err(format!(
+            "pkcs11 = {{ module = \"/m.so\", token_label = \"t\", uri = \"pkcs11:token=t;object=k\", {PIN} }}"
+        ));
+        assert!(e.contains("not both"), "{e}");
+        let e = err(format!(
+            "pkcs11 = {{ module = \"/m.so\", token_label = \"t\", key_id = \"xyz\", {PIN} }}"
+        ));
+        assert!(e.contains("not hex"), "{e}");
+    }
+
     #[test]
     fn uri_refusals() {
         assert!(parse_uri("pkcs11:token=a;object=b?pin-value=1234").is_err());

@@ -972,3 +972,22 @@ impl Backend for Pkcs11Key {
         st
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allow_list_compares_canonical_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("libtoken.so");
+        std::fs::write(&lib, b"").unwrap();
+        let link = dir.path().join("libtoken-link.so");
+        std::os::unix::fs::symlink(&lib, &link).unwrap();
+        assert!(check_allowed(&link, std::slice::from_ref(&lib)).is_ok());
+        assert!(check_allowed(&lib, &[link]).is_ok());
+        let e = check_allowed(&lib, &[dir.path().join("other.so")]).unwrap_err();
+        assert!(e.to_string().contains("pkcs11_modules"), "{e}");
+        assert!(check_allowed(&lib, &[]).is_err());
+    }
+}

@@ -378,3 +378,32 @@ pub fn decrypt(
     };
     session.decrypt(&mechanism, key, ciphertext)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_ecdsa_becomes_der_that_openssl_reads_back() {
+        let mut raw = [0u8; 64];
+        raw[31] = 7;
+        raw[63] = 9;
+        let der = raw_to_der(&raw).unwrap();
+        let sig = openssl::ecdsa::EcdsaSig::from_der(&der).unwrap();
+        assert_eq!(sig.r().to_vec(), vec![7]);
+        assert_eq!(sig.s().to_vec(), vec![9]);
+        assert!(raw_to_der(&raw[..63]).unwrap_err().contains("63-byte"));
+    }
+
+    #[test]
+    fn ec_points_with_and_without_the_octet_string() {
+        let mut point = vec![0x04];
+        point.extend([1u8; 64]);
+        let mut wrapped = vec![0x04, 65];
+        wrapped.extend(&point);
+        assert_eq!(ec_point_bytes(&wrapped), &point[..]);
+        assert_eq!(ec_point_bytes(&point), &point[..]);
+        let ed = [0x04, 32].into_iter().chain([5u8; 32]).collect::<Vec<_>>();
+        assert_eq!(ec_point_bytes(&ed), &[5u8; 32][..]);
+    }
+}
