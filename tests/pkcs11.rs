@@ -638,3 +638,31 @@ async fn an_mtls_token_fetch_is_signed_by_the_token_key() {
     assert_eq!(seen["cnf"]["x5t#S256"], facts.x5t_s256.as_str(), "{seen}");
     assert_eq!(seen["client_id"], "hsm");
 }
+
+/// The login follows the key TTLs like a decrypted key: idle past
+/// `key_idle_ttl_seconds`, the daemon logs out; the next request logs in
+/// again with the held PIN.
+#[tokio::test]
+async fn the_login_ends_after_the_idle_ttl_and_comes_back_on_use() {
+    let t = Token::new("fapi-ttl");
+    let crt = t.keypair("EC:prime256v1", "ec", "01");
+    let pin = t.pin_file("user", &t.pin);
+    let agent = format!("{}\nkey_idle_ttl_seconds = 1", allow_list());
+    let daemon = start(&t, &agent, &[t.stanza("hsm", "ec", Some(&crt), &pin, "")]).await;
+    let mut client = daemon.client().await;
+    sign(&mut client, "hsm").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status_of(&mut client, "hsm").await.key_decrypted {
+        assert!(Instant::now() < deadline, "{}", daemon.stderr());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        daemon.stderr().contains("logged out of the token"),
+        "{}",
+        daemon.stderr()
+    );
+    let before = logins(&daemon);
+    let r = sign(&mut client, "hsm").await.unwrap();
+    verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
+    assert_eq!(logins(&daemon), before + 1, "{}", daemon.stderr());
+}
