@@ -666,3 +666,80 @@ async fn the_login_ends_after_the_idle_ttl_and_comes_back_on_use() {
     verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
     assert_eq!(logins(&daemon), before + 1, "{}", daemon.stderr());
 }
+
+/// The token goes away under the daemon's open sessions (calls fail with
+/// FAILED_PRECONDITION naming it) and comes back (initialised again with
+/// the same label, PIN and imported key, as a reinserted card would): the
+/// next request finds no session, initialises the module again (SoftHSM
+/// lists only the tokens present at C_Initialize), logs in with the held
+/// PIN and succeeds.
+#[tokio::test]
+async fn a_reinserted_token_is_logged_in_again() {
+    let t = Token::new("fapi-reinsert");
+    let fx = Fixtures::new();
+    let plain = fx.plain_key("imported", KeyType::P256);
+    let crt = fx.cert("imported", &plain);
+    let import = |t: &Token| {
+        run(t
+            .tool()
+            .args(["--login", "--pin", &t.pin, "--write-object"])
+            .arg(fx.path().join("imported.pk8"))
+            .args(["--type", "privkey", "--label", "ec", "--id", "01"]));
+    };
+    openssl(
+        fx.path(),
+        &[
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            plain.to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
+            "imported.pk8",
+        ],
+    );
+    import(&t);
+    let pin = t.pin_file("user", &t.pin);
+    let daemon = start(
+        &t,
+        &allow_list(),
+        &[t.stanza("hsm", "ec", Some(&crt), &pin, "")],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    sign(&mut client, "hsm").await.unwrap();
+    run(t
+        .cmd("softhsm2-util")
+        .args(["--delete-token", "--token", &t.label]));
+    // Gone: FAILED_PRECONDITION naming the token, not an internal error.
+    let e = sign(&mut client, "hsm").await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e}");
+    assert!(
+        e.message().contains("PKCS#11 token \"fapi-reinsert\""),
+        "{}",
+        e.message()
+    );
+    run(t
+        .cmd("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            &t.label,
+            "--so-pin",
+            SO_PIN,
+        ])
+        .args(["--pin", &t.pin]));
+    import(&t);
+    let r = sign(&mut client, "hsm")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()));
+    verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
+    assert!(
+        daemon.stderr().contains("token session lost"),
+        "{}",
+        daemon.stderr()
+    );
+}

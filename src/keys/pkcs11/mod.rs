@@ -509,7 +509,24 @@ impl Pkcs11Key {
             }));
         }
         self.reset();
-        let slot = token::find_slot(&self.ctx, &self.target)?;
+        let slot = match token::find_slot(&self.ctx, &self.target) {
+            Ok(slot) => slot,
+            // The token may be back without the module listing it yet.
+            Err(e) => match token::reinitialize(&self.module, &self.ctx) {
+                Ok(true) => {
+                    tracing::info!(
+                        credential = %self.name, token = %self.token,
+                        "token not found: initialised the module again to list its tokens anew"
+                    );
+                    token::find_slot(&self.ctx, &self.target)?
+                }
+                Ok(false) => return Err(e.into()),
+                Err(re) => {
+                    tracing::warn!(credential = %self.name, error = %re, "cannot initialise the module again");
+                    return Err(e.into());
+                }
+            },
+        };
         let session = self
             .ctx
             .open_ro_session(slot)

@@ -60,6 +60,36 @@ pub fn load_module(path: &Path) -> Result<Pkcs11, Pkcs11Error> {
     Ok(ctx)
 }
 
+/// Finalises and initialises `path`'s module again, so that it lists its
+/// tokens anew (SoftHSM and some modules list only the tokens present at
+/// `C_Initialize`). Done only while no credential holds a login on any of
+/// its tokens (it ends every session of the module), and serialised with
+/// loading.
+pub fn reinitialize(path: &Path, ctx: &Pkcs11) -> Result<bool, Pkcs11Error> {
+    let m = modules().lock().unwrap_or_else(|p| p.into_inner());
+    let holders = holders();
+    if holders
+        .iter()
+        .any(|((module, _), n)| module == path && *n > 0)
+    {
+        return Ok(false);
+    }
+    let failed = |e: CkError| Pkcs11Error::Module {
+        module: path.to_owned(),
+        detail: e.to_string(),
+    };
+    match ctx.clone().finalize() {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiNotInitialized, _)) => {}
+        Err(e) => return Err(failed(e)),
+    }
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(failed(e)),
+    }
+    drop((holders, m));
+    Ok(true)
+}
+
 /// The PKCS#11 return value of `e`, if it is one.
 pub fn rv(e: &CkError) -> Option<RvError> {
     match e {
