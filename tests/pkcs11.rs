@@ -743,3 +743,39 @@ async fn a_reinserted_token_is_logged_in_again() {
         daemon.stderr()
     );
 }
+
+/// A reload that changes the credential replaces its key: the old one
+/// gives up its share of the token login, so a Lock afterwards logs out
+/// of the token (not "other credentials still use it").
+#[tokio::test]
+async fn a_reloaded_credential_hands_over_the_login() {
+    let t = Token::new("fapi-reload");
+    let crt = t.keypair("EC:prime256v1", "ec", "01");
+    let pin = t.pin_file("user", &t.pin);
+    // Reloaded by the RPC only, not by the file watcher as well.
+    let agent = format!("{}\nwatch_files = false", allow_list());
+    let daemon = start(&t, &agent, &[t.stanza("hsm", "ec", Some(&crt), &pin, "")]).await;
+    let mut client = daemon.client().await;
+    sign(&mut client, "hsm").await.unwrap();
+    daemon.rewrite_config(&config(
+        &agent,
+        &[t.stanza("hsm", "ec", Some(&crt), &pin, "export = true")],
+    ));
+    let r = client
+        .admin
+        .reload(pb::ReloadRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(format!("{r:?}").contains("hsm"), "{r:?}");
+    let r = sign(&mut client, "hsm").await.unwrap();
+    verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
+    // While the reload ran, old and new key shared the login; the old
+    // one is gone now, so Lock is the last holder's logout.
+    let before = daemon.stderr().len();
+    client.admin.lock(pb::LockRequest {}).await.unwrap();
+    let log = daemon.stderr();
+    let after_lock = &log[before..];
+    assert!(after_lock.contains("logged out of the token"), "{log}");
+    assert!(!after_lock.contains("released the token login"), "{log}");
+}

@@ -257,6 +257,8 @@ impl Pkcs11Key {
     /// (if allowed) and, when the token has a public-key object for the
     /// key, compares it with the certificate now; the login and the proof
     /// signature come with the first [`Backend::ready`]. Blocking.
+    // Mirrors `SoftwareKey::new`: each argument is one thing the
+    // credential gives its key.
     #[allow(clippy::too_many_arguments)]
     pub fn load(
         name: &str,
@@ -814,6 +816,15 @@ fn verify(
             v.update(message)?;
             v.verify(sig)
         }
+    }
+}
+
+impl Drop for Pkcs11Key {
+    /// A credential replaced by a reload gives up its share of the login
+    /// (without logging out: its successor may be using it) and closes its
+    /// sessions.
+    fn drop(&mut self) {
+        self.forget(false);
     }
 }
 
