@@ -553,11 +553,11 @@ async fn lock_logs_out_and_wipes_the_pin() {
 }
 
 /// mTLS to the authorization server's token endpoint (oidc-provider,
-/// tls_client_auth): the handshake's CertificateVerify is signed by the
-/// token key through the key handle, and the server binds the token to
-/// the certificate.
+/// tls_client_auth) and through the egress proxy to a bank API: each
+/// handshake's CertificateVerify is signed by the token key through the
+/// key handle, and the server binds the token to the certificate.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_mtls_token_fetch_is_signed_by_the_token_key() {
+async fn mtls_token_fetch_and_proxy_are_signed_by_the_token_key() {
     use common::oauth::{AuthServer, Pki};
     let t = Token::new("fapi-mtls");
     t.keypair("EC:prime256v1", "ec", "01");
@@ -617,10 +617,20 @@ async fn an_mtls_token_fetch_is_signed_by_the_token_key() {
     let stanza = t
         .stanza("hsm", "ec", Some(&crt), &pin, "export = true")
         .replace(ISSUER, &issuer);
+    // And through the egress proxy to a bank API that wants the token
+    // over a TLS connection made with the same key.
+    let bank = common::bank::Bank::start(
+        &pki,
+        &server,
+        serde_json::json!({"token_binding": "mtls", "http2": false}),
+    );
     let oauth = format!(
-        "[credentials.hsm.oauth]\nca_file = {:?}\nauth_method = \"tls_client_auth\"\n\
-         sender_constraint = \"mtls\"\nscopes = [\"accounts\"]\n",
-        pki.ca()
+        "[credentials.hsm.oauth]\nca_file = {ca:?}\nauth_method = \"tls_client_auth\"\n\
+         sender_constraint = \"mtls\"\nscopes = [\"accounts\"]\n\
+         [proxy]\n[upstreams.gateway]\nbase_url = \"{}/\"\ncredential = \"hsm\"\ntoken = \"mtls\"\n\
+         ca_file = {ca:?}\n",
+        bank.url(),
+        ca = pki.ca()
     );
     let daemon = start(&t, &allow_list(), &[stanza + &oauth]).await;
     let mut client = daemon.client().await;
@@ -637,6 +647,19 @@ async fn an_mtls_token_fetch_is_signed_by_the_token_key() {
     let seen = server.introspect(&tok.access_token).await;
     assert_eq!(seen["cnf"]["x5t#S256"], facts.x5t_s256.as_str(), "{seen}");
     assert_eq!(seen["client_id"], "hsm");
+
+    let proxy = daemon.socket.with_file_name("proxy.sock");
+    let a = common::bank::curl(Some(&proxy), &["http://gateway/accounts"], None).await;
+    assert_eq!(
+        a.status,
+        200,
+        "{}\n{}",
+        String::from_utf8_lossy(&a.body),
+        bank.log()
+    );
+    let seen = &a.json()["seen"];
+    assert_eq!(seen["token_binding"], "mtls", "{seen}");
+    assert_eq!(seen["x5t#S256"], facts.x5t_s256.as_str(), "{seen}");
 }
 
 /// The login follows the key TTLs like a decrypted key: idle past
