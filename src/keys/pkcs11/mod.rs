@@ -546,8 +546,13 @@ impl Pkcs11Key {
             Err(e) => Err(e),
         };
         if logged_in.is_ok() {
-            *holders.entry((self.module.clone(), slot.id())).or_insert(0) += 1;
-            lock(&self.login).hold = Some(slot.id());
+            // Counted once however many of this key's threads logged in
+            // again together after a lost session.
+            let mut l = lock(&self.login);
+            if l.hold.is_none() {
+                *holders.entry((self.module.clone(), slot.id())).or_insert(0) += 1;
+                l.hold = Some(slot.id());
+            }
         }
         drop(holders);
         match logged_in {
@@ -736,6 +741,11 @@ impl Pkcs11Key {
                         ));
                     }
                     self.login_now(true)?;
+                    if self.is_locked() {
+                        // Locked while logging in again: undo it.
+                        self.logout();
+                        return Err(KeyError::Locked);
+                    }
                 }
                 Err(e) => {
                     self.checkin(session, generation);
