@@ -62,6 +62,9 @@ pub struct AgentConfig {
     /// After SIGTERM/SIGINT, how long in-flight calls may take to finish
     /// before the daemon stops anyway.
     pub shutdown_grace_seconds: u64,
+    /// PKCS#11 modules credentials may load (ssh-agent's `-P`): a
+    /// credential naming any other module is refused before it is loaded.
+    pub pkcs11_modules: Vec<PathBuf>,
 }
 
 /// Where the Prometheus endpoint listens (`[agent] metrics = { … }`).
@@ -126,6 +129,7 @@ impl Default for AgentConfig {
             passphrase_fetch_timeout_seconds: 10,
             metrics: None,
             shutdown_grace_seconds: 10,
+            pkcs11_modules: Vec::new(),
         }
     }
 }

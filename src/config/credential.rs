@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{AllowRule, ConfigError, OAuthConfig, PassphraseConfig};
+use super::{AllowRule, ConfigError, OAuthConfig, PassphraseConfig, Pkcs11Config};
 
 /// Hard cap on an assertion's lifetime (`exp - iat`), whatever the config
 /// says: no authorization server enforces one (STANDARDS A4).
@@ -68,6 +68,10 @@ pub struct CredentialConfig {
     /// handed out.
     #[serde(default)]
     pub shared_secrets: BTreeMap<String, SharedSecretConfig>,
+    /// The private key is an object on a PKCS#11 token (exclusive with
+    /// `key` and `pkcs12`); `certificate` is optional then (default: the
+    /// certificate object on the token with the key's label or id).
+    pub pkcs11: Option<Pkcs11Config>,
 }
 
 /// `[credentials.NAME.http_signatures]`.
@@ -200,7 +204,10 @@ impl CredentialConfig {
     /// Whether the credential has a key (and certificate), rather than only
     /// a client secret.
     pub fn has_key(&self) -> bool {
-        self.key.is_some() || self.pkcs12.is_some() || self.keystore.is_some()
+        self.key.is_some()
+            || self.pkcs12.is_some()
+            || self.keystore.is_some()
+            || self.pkcs11.is_some()
     }
 
     pub(super) fn resolve_paths(&mut self, base: &Path) {
@@ -231,6 +238,7 @@ impl CredentialConfig {
             .into_iter()
             .flatten()
             .chain(self.passphrase.as_mut())
+            .chain(self.pkcs11.as_mut().map(|p| &mut p.pin))
         {
             if let PassphraseConfig::File { path, .. } = source
                 && path.is_relative()
@@ -266,7 +274,22 @@ impl CredentialConfig {
             .oauth
             .as_ref()
             .is_some_and(|o| o.auth_method.uses_secret());
+        if let Some(p) = &self.pkcs11 {
+            if self.key.is_some()
+                || self.pkcs12.is_some()
+                || self.keystore.is_some()
+                || self.passphrase.is_some()
+            {
+                return Err(invalid(
+                    "`pkcs11` replaces `key`, `pkcs12`, `keystore` and `passphrase` (the PIN \
+                     is `pkcs11.pin`): remove them"
+                        .into(),
+                ));
+            }
+            p.target().map_err(|m| invalid(format!("pkcs11: {m}")))?;
+        }
         match (&self.key, &self.certificate, &self.pkcs12) {
+            _ if self.pkcs11.is_some() => {}
             (None, None, None) if self.keystore.is_some() => {}
             _ if self.keystore.is_some() => {
                 return Err(invalid(
@@ -294,7 +317,11 @@ impl CredentialConfig {
                 "a PKCS#12 bundle needs a `passphrase` source".into(),
             ));
         }
-        if self.has_key() && self.passphrase.is_none() && !self.allow_plaintext_key {
+        if self.has_key()
+            && self.pkcs11.is_none()
+            && self.passphrase.is_none()
+            && !self.allow_plaintext_key
+        {
             return Err(invalid(
                 "no `passphrase` source: add one (e.g. passphrase = { source = \"keyutils\", \
                  description = \"fapi-agent:NAME\" }), or set allow_plaintext_key = true for an \
@@ -326,7 +353,11 @@ impl CredentialConfig {
                 "assertion.allowed_audiences has an empty entry".into(),
             ));
         }
-        match &self.passphrase {
+        match self
+            .passphrase
+            .as_ref()
+            .or(self.pkcs11.as_ref().map(|p| &p.pin))
+        {
             Some(PassphraseConfig::Exec { command, .. })
                 if command.is_empty() || command[0].is_empty() =>
             {

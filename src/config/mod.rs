@@ -9,6 +9,7 @@ mod credential;
 mod credsock;
 mod oauth;
 mod passphrase;
+mod pkcs11;
 mod policy;
 mod proxy;
 
@@ -26,6 +27,7 @@ pub use credential::{
 pub use credsock::{CredSockConfig, Serve, ServeRule};
 pub use oauth::{AuthMethod, DpopAlg, OAuthConfig, Profile, SenderConstraint};
 pub use passphrase::{ExecEnv, KeyringName, PassphraseConfig};
+pub use pkcs11::{Pkcs11Config, Pkcs11Target, parse_uri as parse_pkcs11_uri};
 pub use policy::{AllowRule, Operation, UserUnit};
 pub use proxy::{
     ProxyConfig, SigningProfile, TcpApp, TcpListenerConfig, UpstreamConfig, UpstreamToken,

@@ -128,6 +128,7 @@ pub fn credential(
         open_finance_brasil: None,
         http_signatures: Default::default(),
         shared_secrets: Default::default(),
+        pkcs11: None,
     };
     let credential = Credential::load_with_source(
         "dev",

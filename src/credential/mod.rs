@@ -164,9 +164,11 @@ impl Credential {
         observer: Option<Arc<dyn FetchObserver>>,
     ) -> Self {
         let timeout = Duration::from_secs(agent.passphrase_fetch_timeout_seconds);
+        // A token key's PIN comes from a source like a passphrase.
         let source = config
             .passphrase
             .as_ref()
+            .or(config.pkcs11.as_ref().map(|p| &p.pin))
             .map(|p| source::from_config(p, env, timeout));
         // A keystore with a key password of its own: both are fetched,
         // held and wiped as one secret.
@@ -219,7 +221,12 @@ impl Credential {
             description: source.as_ref().map(|s| s.describe()).unwrap_or_default(),
             ..Default::default()
         };
-        let loaded = Self::load_parts(name, &config, source, settings, observer).map_err(Arc::new);
+        let loaded = match &config.pkcs11 {
+            Some(p) => Self::load_pkcs11(name, &config, p, agent, source, settings, observer)
+                .map(|k| Loaded(Some(k))),
+            None => Self::load_parts(name, &config, source, settings, observer),
+        }
+        .map_err(Arc::new);
         let config_shared = config.shared_secrets.clone();
         if let Err(e) = &loaded {
             tracing::error!(credential = name, error = %e, "credential cannot be used");
@@ -336,6 +343,52 @@ impl Credential {
         );
         let key = handle(&facts, software)?;
         Ok(Loaded(Some(Keyed { facts, key })))
+    }
+
+    /// A credential whose key is on a PKCS#11 token: the certificate from
+    /// its file or from the token, the module checked against the
+    /// allow-list before it is loaded.
+    fn load_pkcs11(
+        name: &str,
+        config: &CredentialConfig,
+        p11: &crate::config::Pkcs11Config,
+        agent: &AgentConfig,
+        source: Option<Arc<dyn PassphraseSource>>,
+        settings: Settings,
+        observer: Option<Arc<dyn FetchObserver>>,
+    ) -> Result<Keyed, CredentialError> {
+        let chain = match &config.certificate {
+            Some(cert) => read_certificates(cert)?,
+            None => vec![
+                crate::keys::pkcs11::token_certificate(p11, &agent.pkcs11_modules)?.ok_or_else(
+                    || CredentialError::CorruptCertificate {
+                        path: p11.module.clone(),
+                        detail: "the token has no certificate object with the key's label or id: \
+                                 store one (pkcs11-tool --write-object CERT --type cert) or set \
+                                 `certificate = FILE`"
+                            .into(),
+                    },
+                )?,
+            ],
+        };
+        let facts = PublicFacts::from_chain(&chain)?;
+        let key = crate::keys::pkcs11::Pkcs11Key::load(
+            name,
+            p11,
+            &agent.pkcs11_modules,
+            source,
+            facts.public_key.clone(),
+            facts.jwk.thumbprint(),
+            settings,
+            observer,
+        )?;
+        let kind = KeyKind::of(&facts.public_key).ok_or_else(|| {
+            KeyError::Unsupported("the certificate's key is of no supported kind".into())
+        })?;
+        Ok(Keyed {
+            facts,
+            key: KeyHandle::new(Arc::new(key), kind),
+        })
     }
 
     /// The client_id.

@@ -20,6 +20,7 @@
 
 pub mod memory;
 mod openssl_ops;
+pub mod pkcs11;
 pub mod shared;
 pub mod software;
 
@@ -157,6 +158,9 @@ pub enum KeyError {
     /// An unexpected OpenSSL failure.
     #[error("OpenSSL failure: {0}")]
     Crypto(#[from] openssl::error::ErrorStack),
+    /// A PKCS#11 module, token or key cannot be used.
+    #[error("{0}")]
+    Pkcs11(pkcs11::Pkcs11Error),
 }
 
 impl KeyError {
@@ -176,6 +180,11 @@ pub trait Operations: Send + Sync {
     fn decrypt(&self, padding: Padding, ciphertext: &[u8]) -> Result<SecretBytes, KeyError>;
     /// The key as PKCS#8 PEM, encrypted under `passphrase` if given.
     fn export_pkcs8_pem(&self, passphrase: Option<&[u8]>) -> Result<SecretBytes, KeyError>;
+    /// Whether every operation may block (a call into a hardware token),
+    /// so that even a cheap scheme runs off the async workers.
+    fn blocking(&self) -> bool {
+        false
+    }
 }
 
 /// A key ready for operations, shared cheaply.
@@ -200,7 +209,7 @@ impl ReadyKey {
         scheme: SignatureScheme,
         message: Vec<u8>,
     ) -> Result<Vec<u8>, KeyError> {
-        if scheme.is_costly() {
+        if scheme.is_costly() || self.0.blocking() {
             let key = self.clone();
             crate::sys::cpu::run(move || key.sign(scheme, &message)).await
         } else {

@@ -68,7 +68,7 @@ pub async fn sign(
             .await
             .map_err(|e| match e {
                 AssertionError::Invalid(m) => Error::InvalidArgument(m),
-                AssertionError::Key(k) => Error::Internal(format!("signing failed: {k}")),
+                AssertionError::Key(k) => Error::from_signing(k),
             })
     }
     .await

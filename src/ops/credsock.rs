@@ -110,7 +110,7 @@ pub async fn deliver(gate: &Gate, unit: &str, id: &str) -> Result<Delivery, Erro
                 let key = cred.key()?.ready().await.map_err(|e| cred.key_failure(e))?;
                 cpu::run(move || key.export_pkcs8_pem(None))
                     .await
-                    .map_err(|e| Error::Internal(format!("key export failed: {e}")))
+                    .map_err(|e| Error::from_export(&cred.name, e))
             }
         }
     }

@@ -97,6 +97,32 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A ready key's failure while signing: a hardware token that fails or
+    /// went away (or a Lock meanwhile) is a state the operator fixes; any
+    /// other failure is a fault.
+    pub fn from_signing(e: crate::keys::KeyError) -> Self {
+        match e {
+            e @ (crate::keys::KeyError::Pkcs11(_) | crate::keys::KeyError::Locked) => {
+                Error::FailedPrecondition(format!("signing failed: {e}"))
+            }
+            e => Error::Internal(format!("signing failed: {e}")),
+        }
+    }
+
+    /// A ready key's failure in an export: a key its backend keeps (a
+    /// non-extractable token key) is the caller's precondition, anything
+    /// else a fault.
+    pub fn from_export(credential: &str, e: crate::keys::KeyError) -> Self {
+        match e {
+            crate::keys::KeyError::NotExtractable(why) => {
+                Error::FailedPrecondition(format!("credential {credential:?}: {why}"))
+            }
+            e => Error::Internal(format!("key export failed: {e}")),
+        }
+    }
+}
+
 impl From<ReloadError> for Error {
     fn from(e: ReloadError) -> Self {
         match e {

@@ -77,7 +77,7 @@ pub async fn get_key_material(
         let passphrase = req.passphrase;
         let pem = cpu::run(move || key.export_pkcs8_pem(encrypt.then(|| passphrase.expose())))
             .await
-            .map_err(|e| Error::Internal(format!("key export failed: {e}")))?;
+            .map_err(|e| Error::from_export(&cred.name, e))?;
         tracing::warn!(
             caller = %admitted.caller(), credential = %cred.name, kid = %facts.jwk.thumbprint(),
             encrypted = encrypt, "PRIVATE KEY EXPORTED"

@@ -76,7 +76,7 @@ fn ob_error(e: ObError) -> Error {
     match e {
         ObError::NotRsa(_) => Error::FailedPrecondition(e.to_string()),
         ObError::TooLarge { .. } => Error::InvalidArgument(e.to_string()),
-        ObError::Key(k) => Error::Internal(format!("signing failed: {k}")),
+        ObError::Key(k) => Error::from_signing(k),
     }
 }
 
@@ -204,7 +204,7 @@ fn brasil_error(e: BrasilError) -> Error {
     match e {
         BrasilError::Invalid(m) if m.contains("non-RSA") => Error::FailedPrecondition(m),
         BrasilError::Invalid(m) => Error::InvalidArgument(m),
-        BrasilError::Key(k) => Error::Internal(format!("signing failed: {k}")),
+        BrasilError::Key(k) => Error::from_signing(k),
     }
 }
 
@@ -215,7 +215,7 @@ fn http_sig_error(e: HttpSigError) -> Error {
         }
         HttpSigError::UnsuitableKey(_) => Error::FailedPrecondition(e.to_string()),
         HttpSigError::Unverified(_) => Error::Unverified(e.to_string()),
-        HttpSigError::Key(k) => Error::Internal(format!("signing failed: {k}")),
+        HttpSigError::Key(k) => Error::from_signing(k),
     }
 }
 

@@ -54,7 +54,7 @@ pub async fn sign_body(cred: &Credential, audience: &str, body: &[u8]) -> Result
         brasil::BrasilError::Invalid(m) => {
             Error::InvalidArgument(format!("an Open Finance Brasil body: {m}"))
         }
-        brasil::BrasilError::Key(k) => Error::Internal(format!("signing failed: {k}")),
+        brasil::BrasilError::Key(k) => Error::from_signing(k),
     };
     brasil::check(&signer, data, audience).map_err(invalid)?;
     let key = cred.key()?.ready().await.map_err(|e| cred.key_failure(e))?;

@@ -1,0 +1,804 @@
+//! The PKCS#11 key backend against SoftHSM2, with a token initialised at
+//! test time in a temporary directory (SOFTHSM2_CONF, passed to the
+//! daemon too): keys generated on the token with OpenSC's pkcs11-tool,
+//! certificates made with openssl from the exported public keys, and every
+//! signature verified by PyJWT and jwcrypto.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::memscan::{contains, memory_of};
+use common::{
+    Daemon, Fixtures, KeyFormat, KeyType, by_name, config, encrypt, openssl, run, sign,
+    verify_with_python,
+};
+use fapi_agent::service::pb;
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const ISSUER: &str = "https://as.example";
+const SO_PIN: &str = "so-pin-12345678";
+
+/// A SoftHSM token of its own, in a temporary directory.
+struct Token {
+    dir: tempfile::TempDir,
+    label: String,
+    pin: String,
+}
+
+impl Token {
+    fn new(label: &str) -> Token {
+        let dir = tempfile::Builder::new()
+            .prefix("fapi-agent-p11-")
+            .tempdir()
+            .unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        std::fs::write(
+            dir.path().join("softhsm2.conf"),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        // Long and unique: the memory scan must not find it by chance.
+        let mut r = [0u8; 12];
+        openssl::rand::rand_bytes(&mut r).unwrap();
+        let pin = format!("pin-{}", hex::encode(r));
+        let t = Token {
+            dir,
+            label: label.into(),
+            pin,
+        };
+        run(t
+            .cmd("softhsm2-util")
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--so-pin",
+                SO_PIN,
+            ])
+            .args(["--pin", &t.pin]));
+        t
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("softhsm2.conf")
+    }
+
+    fn env(&self) -> [(&'static str, String); 1] {
+        [("SOFTHSM2_CONF", self.conf().to_str().unwrap().to_owned())]
+    }
+
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("SOFTHSM2_CONF", self.conf());
+        c
+    }
+
+    fn tool(&self) -> Command {
+        let mut c = self.cmd("pkcs11-tool");
+        c.args(["--module", MODULE, "--token-label", &self.label]);
+        c
+    }
+
+    /// Generates a key pair on the token and issues a certificate for its
+    /// public key (signed by a throwaway CA key): the certificate's path.
+    fn keypair(&self, key_type: &str, label: &str, id: &str) -> PathBuf {
+        run(self
+            .tool()
+            .args([
+                "--login",
+                "--pin",
+                &self.pin,
+                "--keypairgen",
+                "--key-type",
+                key_type,
+            ])
+            .args(["--label", label, "--id", id]));
+        let der = self.dir.path().join(format!("{label}.pub.der"));
+        run(self
+            .tool()
+            .args(["--read-object", "--type", "pubkey", "--id", id, "-o"])
+            .arg(&der));
+        let d = self.dir.path();
+        let pem = format!("{label}.pub.pem");
+        openssl(
+            d,
+            // DER for RSA and EC, PEM for Ed25519 (pkcs11-tool's choice):
+            // OpenSSL 3 detects which.
+            &["pkey", "-pubin", "-in", der.to_str().unwrap(), "-out", &pem],
+        );
+        if !d.join("ca.key").exists() {
+            openssl(
+                d,
+                &[
+                    "genpkey",
+                    "-algorithm",
+                    "EC",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-out",
+                    "ca.key",
+                ],
+            );
+        }
+        let crt = format!("{label}.crt");
+        openssl(
+            d,
+            &[
+                "x509",
+                "-new",
+                "-subj",
+                &format!("/CN={label}"),
+                "-force_pubkey",
+                &pem,
+                "-key",
+                "ca.key",
+                "-days",
+                "30",
+                "-out",
+                &crt,
+            ],
+        );
+        d.join(crt)
+    }
+
+    /// Stores `cert` on the token as the certificate of key `id`.
+    fn store_cert(&self, cert: &Path, label: &str, id: &str) {
+        let der = cert.with_extension("der");
+        openssl(
+            self.dir.path(),
+            &[
+                "x509",
+                "-in",
+                cert.to_str().unwrap(),
+                "-outform",
+                "DER",
+                "-out",
+                der.to_str().unwrap(),
+            ],
+        );
+        run(self
+            .tool()
+            .args(["--login", "--pin", &self.pin, "--write-object"])
+            .arg(&der)
+            .args(["--type", "cert", "--label", label, "--id", id]));
+    }
+
+    /// A 0600 file holding `pin`.
+    fn pin_file(&self, name: &str, pin: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.dir.path().join(format!("{name}.pin"));
+        std::fs::write(&p, format!("{pin}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p
+    }
+
+    /// A credential stanza for the key `label` on this token.
+    fn stanza(
+        &self,
+        name: &str,
+        key: &str,
+        cert: Option<&Path>,
+        pin: &Path,
+        extra: &str,
+    ) -> String {
+        let cert = cert.map_or(String::new(), |c| format!("certificate = {c:?}\n"));
+        format!(
+            "[credentials.{name}]\nclient_id = {name:?}\nissuer = {ISSUER:?}\n{cert}\
+             pkcs11 = {{ module = {MODULE:?}, token_label = {:?}, key_label = {key:?}, \
+             pin = {{ source = \"file\", path = {pin:?} }} }}\n{extra}\n",
+            self.label
+        )
+    }
+}
+
+fn allow_list() -> String {
+    format!("pkcs11_modules = [{MODULE:?}]")
+}
+
+async fn start(token: &Token, agent: &str, stanzas: &[String]) -> Daemon {
+    let env = token.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Daemon::start_with(&config(agent, stanzas), &env).await
+}
+
+async fn status_of(client: &mut fapi_agent::client::Client, name: &str) -> pb::Credential {
+    client
+        .admin
+        .status(pb::StatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .credentials
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn token_keys_sign_es256_ps256_and_eddsa_verified_independently() {
+    let t = Token::new("fapi-sign");
+    let ec_crt = t.keypair("EC:prime256v1", "ec", "01");
+    let rsa_crt = t.keypair("rsa:2048", "rsa", "02");
+    let ed_crt = t.keypair("EC:edwards25519", "ed", "03");
+    // The EC key's certificate comes from the token, the others from files.
+    t.store_cert(&ec_crt, "ec", "01");
+    let pin = t.pin_file("user", &t.pin);
+    // Named by an RFC 7512 URI (token label and CKA_ID).
+    let ed = t.stanza("ed", "ed", Some(&ed_crt), &pin, "").replace(
+        "token_label = \"fapi-sign\", key_label = \"ed\"",
+        "uri = \"pkcs11:token=fapi%2Dsign;id=%03;type=private\"",
+    );
+    assert!(ed.contains("uri = ") && !ed.contains("key_label"), "{ed}");
+    let daemon = start(
+        &t,
+        &allow_list(),
+        &[
+            t.stanza("es", "ec", None, &pin, ""),
+            t.stanza("ps", "rsa", Some(&rsa_crt), &pin, ""),
+            ed,
+        ],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    for (name, crt, alg) in [
+        ("es", &ec_crt, "ES256"),
+        ("ps", &rsa_crt, "PS256"),
+        ("ed", &ed_crt, "EdDSA"),
+    ] {
+        let r = sign(&mut client, name)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{}", daemon.stderr()));
+        let report = verify_with_python(&r.assertion, crt, alg, ISSUER, name, &[]);
+        assert_eq!(report["header"]["alg"], alg, "{report}");
+    }
+    // ES256's signature is the token's raw R‖S: 64 bytes.
+    let es = sign(&mut client, "es").await.unwrap();
+    let sig = es.assertion.rsplit('.').next().unwrap();
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .unwrap();
+    assert_eq!(raw.len(), 64);
+
+    // Status names the backend, the token and the key's flags.
+    let st = status_of(&mut client, "es").await;
+    let desc = st.passphrase_source.unwrap().description;
+    assert!(desc.contains("backend pkcs11"), "{desc}");
+    assert!(desc.contains("PKCS#11 token \"fapi-sign\""), "{desc}");
+    assert!(desc.contains("CKA_EXTRACTABLE false"), "{desc}");
+    assert!(desc.contains("CKA_NEVER_EXTRACTABLE true"), "{desc}");
+    assert_eq!(
+        st.state,
+        pb::CredentialState::Available as i32,
+        "{}",
+        st.error
+    );
+    let cli = daemon.cli(&["status"]);
+    let text = String::from_utf8_lossy(&cli.stdout);
+    assert!(text.contains("backend pkcs11"), "{text}");
+}
+
+#[tokio::test]
+async fn token_rsa_key_decrypts_oaep_and_v1_5() {
+    let t = Token::new("fapi-decrypt");
+    let crt = t.keypair("rsa:2048", "rsa", "02");
+    let pin = t.pin_file("user", &t.pin);
+    let daemon = start(
+        &t,
+        &allow_list(),
+        &[t.stanza(
+            "rsa",
+            "rsa",
+            Some(&crt),
+            &pin,
+            "decrypt_paddings = [\"pkcs1-v1_5\", \"oaep-sha1\", \"oaep-sha256\"]",
+        )],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    let decrypt = |ct: Vec<u8>, padding: pb::Padding| pb::DecryptSecretRequest {
+        credential: by_name("rsa"),
+        ciphertext: Some(pb::decrypt_secret_request::Ciphertext::CiphertextRaw(ct)),
+        padding: padding.into(),
+    };
+    for padding in [pb::Padding::Pkcs1V15, pb::Padding::OaepSha1] {
+        let secret = format!("shared secret under {padding:?}");
+        let ct = encrypt(t.dir.path(), &crt, secret.as_bytes(), padding);
+        let r = client
+            .agent
+            .decrypt_secret(decrypt(ct, padding))
+            .await
+            .unwrap_or_else(|e| panic!("{padding:?}: {e}\n{}", daemon.stderr()))
+            .into_inner();
+        assert_eq!(r.plaintext, secret.as_bytes(), "{padding:?}");
+    }
+    // SoftHSM 2.6 implements OAEP with SHA-1 only: OpenSC's own
+    // pkcs11-tool gets CKR_ARGUMENTS_BAD for SHA-256, and the daemon
+    // answers its one decryption-failed error.
+    let ct = encrypt(t.dir.path(), &crt, b"oaep-256", pb::Padding::OaepSha256);
+    std::fs::write(t.dir.path().join("ct256.bin"), &ct).unwrap();
+    let out = t
+        .tool()
+        .args([
+            "--login",
+            "--pin",
+            &t.pin,
+            "--decrypt",
+            "--id",
+            "02",
+            "-m",
+            "RSA-PKCS-OAEP",
+        ])
+        .args(["--hash-algorithm", "SHA256", "--mgf", "MGF1-SHA256", "-i"])
+        .arg(t.dir.path().join("ct256.bin"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("CKR_ARGUMENTS_BAD"),
+        "SoftHSM now has OAEP-SHA256? {said}"
+    );
+    let e = client
+        .agent
+        .decrypt_secret(decrypt(ct, pb::Padding::OaepSha256))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e}");
+}
+
+/// How often the daemon presented a PIN to the token (its debug log).
+fn logins(daemon: &Daemon) -> usize {
+    daemon
+        .stderr()
+        .matches("presenting the PIN to the token")
+        .count()
+}
+
+#[tokio::test]
+async fn a_wrong_pin_is_failed_precondition_naming_the_token_and_never_tried_twice() {
+    let t = Token::new("fapi-pin");
+    let crt = t.keypair("EC:prime256v1", "ec", "01");
+    let pin = t.pin_file("user", "not-the-pin");
+    let fx = Fixtures::new();
+    let soft = fx.credential("soft", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let daemon = start(
+        &t,
+        &allow_list(),
+        &[
+            t.stanza("hsm", "ec", Some(&crt), &pin, ""),
+            soft.toml("soft", ISSUER, ""),
+        ],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    let e = sign(&mut client, "hsm").await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e}");
+    assert!(
+        e.message().contains("PKCS#11 token \"fapi-pin\""),
+        "{}",
+        e.message()
+    );
+    assert!(e.message().contains("CKR_PIN_INCORRECT"), "{}", e.message());
+    assert!(!e.message().contains("not-the-pin"), "{}", e.message());
+
+    // The software credential keeps serving.
+    let r = sign(&mut client, "soft").await.unwrap();
+    verify_with_python(&r.assertion, &soft.cert, "ES256", ISSUER, "soft", &[]);
+
+    // Requests and background retries fetch the PIN again after each
+    // backoff, but the rejected PIN is never presented again: wait until
+    // the daemon has refused it unpresented at least twice.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon
+        .stderr()
+        .matches("the token rejected this PIN before")
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "{}", daemon.stderr());
+        let e = sign(&mut client, "hsm").await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(logins(&daemon), 1, "{}", daemon.stderr());
+
+    // The operator stores the right PIN: the credential recovers.
+    std::fs::write(&pin, format!("{}\n", t.pin)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let r = loop {
+        match sign(&mut client, "hsm").await {
+            Ok(r) => break r,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "{e}\n{}", daemon.stderr());
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    };
+    verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
+    assert_eq!(logins(&daemon), 2, "{}", daemon.stderr());
+}
+
+#[tokio::test]
+async fn a_module_outside_the_allow_list_is_refused_and_never_loaded() {
+    let t = Token::new("fapi-allow");
+    let crt = t.keypair("EC:prime256v1", "ec", "01");
+    let pin = t.pin_file("user", &t.pin);
+    let fx = Fixtures::new();
+    let soft = fx.credential("soft", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let daemon = start(
+        &t,
+        "pkcs11_modules = [\"/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so\"]",
+        &[
+            t.stanza("hsm", "ec", Some(&crt), &pin, ""),
+            soft.toml("soft", ISSUER, ""),
+        ],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    let e = sign(&mut client, "hsm").await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e}");
+    assert!(e.message().contains(MODULE), "{}", e.message());
+    assert!(e.message().contains("pkcs11_modules"), "{}", e.message());
+    let st = status_of(&mut client, "hsm").await;
+    assert_eq!(st.state, pb::CredentialState::Error as i32);
+    assert!(st.error.contains("pkcs11_modules"), "{}", st.error);
+    sign(&mut client, "soft").await.unwrap();
+    // The library was never mapped into the daemon.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", daemon.pid())).unwrap();
+    assert!(
+        !maps.contains("libsofthsm2"),
+        "the refused module is loaded"
+    );
+}
+
+#[tokio::test]
+async fn a_token_key_is_never_exported_and_never_left_the_token() {
+    let t = Token::new("fapi-export");
+    let crt = t.keypair("rsa:2048", "rsa", "02");
+    let pin = t.pin_file("user", &t.pin);
+    let daemon = start(
+        &t,
+        &allow_list(),
+        &[t.stanza("hsm", "rsa", Some(&crt), &pin, "export = true")],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    sign(&mut client, "hsm").await.unwrap();
+    let e = client
+        .agent
+        .get_key_material(pb::GetKeyMaterialRequest {
+            credential: by_name("hsm"),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e}");
+    assert!(
+        e.message().contains("CKA_EXTRACTABLE false"),
+        "{}",
+        e.message()
+    );
+    assert!(e.message().contains("fapi-export"), "{}", e.message());
+
+    // Independently, OpenSC reads the key object's attributes: generated
+    // on the token, never extractable (pkcs11-tool prints "extractable"
+    // only for CKA_EXTRACTABLE true).
+    let out = run(t.tool().args([
+        "--login",
+        "--pin",
+        &t.pin,
+        "--list-objects",
+        "--type",
+        "privkey",
+        "--id",
+        "02",
+    ]));
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let access = listing
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Access:"))
+        .unwrap_or_else(|| panic!("{listing}"));
+    let flags: Vec<&str> = access.split(',').map(str::trim).collect();
+    assert!(flags.contains(&"never extractable"), "{listing}");
+    assert!(!flags.contains(&"extractable"), "{listing}");
+    assert!(flags.contains(&"local"), "{listing}");
+}
+
+#[tokio::test]
+async fn lock_logs_out_and_wipes_the_pin() {
+    let t = Token::new("fapi-lock");
+    let crt = t.keypair("EC:prime256v1", "ec", "01");
+    let pin = t.pin_file("user", &t.pin);
+    let daemon = start(
+        &t,
+        &allow_list(),
+        &[t.stanza("hsm", "ec", Some(&crt), &pin, "")],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    sign(&mut client, "hsm").await.unwrap();
+    assert!(
+        status_of(&mut client, "hsm").await.key_decrypted,
+        "logged in"
+    );
+    client.admin.lock(pb::LockRequest {}).await.unwrap();
+    let st = status_of(&mut client, "hsm").await;
+    assert!(!st.key_decrypted, "still logged in after Lock");
+    assert!(!st.passphrase_source.unwrap().held, "PIN held after Lock");
+    assert!(
+        daemon.stderr().contains("logged out of the token"),
+        "{}",
+        daemon.stderr()
+    );
+    let e = sign(&mut client, "hsm").await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e}");
+    // The PIN is nowhere in the daemon's memory.
+    let regions = memory_of(daemon.pid());
+    assert!(
+        !contains(&regions, t.pin.as_bytes()),
+        "the PIN is in memory after Lock"
+    );
+    // Unlock logs in again.
+    client.admin.unlock(pb::UnlockRequest {}).await.unwrap();
+    let r = sign(&mut client, "hsm").await.unwrap();
+    verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
+}
+
+/// mTLS to the authorization server's token endpoint (oidc-provider,
+/// tls_client_auth) and through the egress proxy to a bank API: each
+/// handshake's CertificateVerify is signed by the token key through the
+/// key handle, and the server binds the token to the certificate.
+#[tokio::test(flavor = "multi_thread")]
+async fn mtls_token_fetch_and_proxy_are_signed_by_the_token_key() {
+    use common::oauth::{AuthServer, Pki};
+    let t = Token::new("fapi-mtls");
+    t.keypair("EC:prime256v1", "ec", "01");
+    let fx = Fixtures::new();
+    let pki = Pki::new(fx.path());
+    // A CA-issued certificate for the token's public key: a CSR from a
+    // throwaway key, its public key replaced by the token's.
+    let throwaway = fx.plain_key("throwaway", KeyType::P256);
+    openssl(
+        fx.path(),
+        &[
+            "req",
+            "-new",
+            "-key",
+            throwaway.to_str().unwrap(),
+            "-subj",
+            "/O=fapi-agent test/CN=hsm-mtls",
+            "-out",
+            "hsm.csr",
+        ],
+    );
+    let public = t.dir.path().join("ec.pub.pem");
+    openssl(
+        fx.path(),
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "hsm.csr",
+            "-force_pubkey",
+            public.to_str().unwrap(),
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "hsm.crt",
+        ],
+    );
+    let crt = fx.path().join("hsm.crt");
+    let server = AuthServer::start(
+        &pki,
+        serde_json::json!({
+            "profile": "fapi2",
+            "clients": [
+                {"client_id": "hsm", "token_endpoint_auth_method": "tls_client_auth",
+                 "tls_client_auth_subject_dn": "CN=hsm-mtls,O=fapi-agent test",
+                 "tls_client_certificate_bound_access_tokens": true, "scope": "accounts"},
+            ],
+        }),
+    );
+    let issuer = server.issuer();
+    let pin = t.pin_file("user", &t.pin);
+    let stanza = t
+        .stanza("hsm", "ec", Some(&crt), &pin, "export = true")
+        .replace(ISSUER, &issuer);
+    // And through the egress proxy to a bank API that wants the token
+    // over a TLS connection made with the same key.
+    let bank = common::bank::Bank::start(
+        &pki,
+        &server,
+        serde_json::json!({"token_binding": "mtls", "http2": false}),
+    );
+    let oauth = format!(
+        "[credentials.hsm.oauth]\nca_file = {ca:?}\nauth_method = \"tls_client_auth\"\n\
+         sender_constraint = \"mtls\"\nscopes = [\"accounts\"]\n\
+         [proxy]\n[upstreams.gateway]\nbase_url = \"{}/\"\ncredential = \"hsm\"\ntoken = \"mtls\"\n\
+         ca_file = {ca:?}\n",
+        bank.url(),
+        ca = pki.ca()
+    );
+    let daemon = start(&t, &allow_list(), &[stanza + &oauth]).await;
+    let mut client = daemon.client().await;
+    let tok = client
+        .agent
+        .get_access_token(pb::GetAccessTokenRequest {
+            credential: by_name("hsm"),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", daemon.stderr(), server.log()))
+        .into_inner();
+    let facts = common::facts(&mut client, "hsm").await;
+    let seen = server.introspect(&tok.access_token).await;
+    assert_eq!(seen["cnf"]["x5t#S256"], facts.x5t_s256.as_str(), "{seen}");
+    assert_eq!(seen["client_id"], "hsm");
+
+    let proxy = daemon.socket.with_file_name("proxy.sock");
+    let a = common::bank::curl(Some(&proxy), &["http://gateway/accounts"], None).await;
+    assert_eq!(
+        a.status,
+        200,
+        "{}\n{}",
+        String::from_utf8_lossy(&a.body),
+        bank.log()
+    );
+    let seen = &a.json()["seen"];
+    assert_eq!(seen["token_binding"], "mtls", "{seen}");
+    assert_eq!(seen["x5t#S256"], facts.x5t_s256.as_str(), "{seen}");
+}
+
+/// The login follows the key TTLs like a decrypted key: idle past
+/// `key_idle_ttl_seconds`, the daemon logs out; the next request logs in
+/// again with the held PIN.
+#[tokio::test]
+async fn the_login_ends_after_the_idle_ttl_and_comes_back_on_use() {
+    let t = Token::new("fapi-ttl");
+    let crt = t.keypair("EC:prime256v1", "ec", "01");
+    let pin = t.pin_file("user", &t.pin);
+    let agent = format!("{}\nkey_idle_ttl_seconds = 1", allow_list());
+    let daemon = start(&t, &agent, &[t.stanza("hsm", "ec", Some(&crt), &pin, "")]).await;
+    let mut client = daemon.client().await;
+    sign(&mut client, "hsm").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status_of(&mut client, "hsm").await.key_decrypted {
+        assert!(Instant::now() < deadline, "{}", daemon.stderr());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        daemon.stderr().contains("logged out of the token"),
+        "{}",
+        daemon.stderr()
+    );
+    let before = logins(&daemon);
+    let r = sign(&mut client, "hsm").await.unwrap();
+    verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
+    assert_eq!(logins(&daemon), before + 1, "{}", daemon.stderr());
+}
+
+/// The token goes away under the daemon's open sessions (calls fail with
+/// FAILED_PRECONDITION naming it) and comes back (initialised again with
+/// the same label, PIN and imported key, as a reinserted card would): the
+/// next request finds no session, initialises the module again (SoftHSM
+/// lists only the tokens present at C_Initialize), logs in with the held
+/// PIN and succeeds.
+#[tokio::test]
+async fn a_reinserted_token_is_logged_in_again() {
+    let t = Token::new("fapi-reinsert");
+    let fx = Fixtures::new();
+    let plain = fx.plain_key("imported", KeyType::P256);
+    let crt = fx.cert("imported", &plain);
+    let import = |t: &Token| {
+        run(t
+            .tool()
+            .args(["--login", "--pin", &t.pin, "--write-object"])
+            .arg(fx.path().join("imported.pk8"))
+            .args(["--type", "privkey", "--label", "ec", "--id", "01"]));
+    };
+    openssl(
+        fx.path(),
+        &[
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            plain.to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
+            "imported.pk8",
+        ],
+    );
+    import(&t);
+    let pin = t.pin_file("user", &t.pin);
+    let daemon = start(
+        &t,
+        &allow_list(),
+        &[t.stanza("hsm", "ec", Some(&crt), &pin, "")],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    sign(&mut client, "hsm").await.unwrap();
+    run(t
+        .cmd("softhsm2-util")
+        .args(["--delete-token", "--token", &t.label]));
+    // Gone: FAILED_PRECONDITION naming the token, not an internal error.
+    let e = sign(&mut client, "hsm").await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e}");
+    assert!(
+        e.message().contains("PKCS#11 token \"fapi-reinsert\""),
+        "{}",
+        e.message()
+    );
+    run(t
+        .cmd("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            &t.label,
+            "--so-pin",
+            SO_PIN,
+        ])
+        .args(["--pin", &t.pin]));
+    import(&t);
+    let r = sign(&mut client, "hsm")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()));
+    verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
+    assert!(
+        daemon.stderr().contains("token session lost"),
+        "{}",
+        daemon.stderr()
+    );
+}
+
+/// A reload that changes the credential replaces its key: the old one
+/// gives up its share of the token login, so a Lock afterwards logs out
+/// of the token (not "other credentials still use it").
+#[tokio::test]
+async fn a_reloaded_credential_hands_over_the_login() {
+    let t = Token::new("fapi-reload");
+    let crt = t.keypair("EC:prime256v1", "ec", "01");
+    let pin = t.pin_file("user", &t.pin);
+    // Reloaded by the RPC only, not by the file watcher as well.
+    let agent = format!("{}\nwatch_files = false", allow_list());
+    let daemon = start(&t, &agent, &[t.stanza("hsm", "ec", Some(&crt), &pin, "")]).await;
+    let mut client = daemon.client().await;
+    sign(&mut client, "hsm").await.unwrap();
+    daemon.rewrite_config(&config(
+        &agent,
+        &[t.stanza("hsm", "ec", Some(&crt), &pin, "export = true")],
+    ));
+    let r = client
+        .admin
+        .reload(pb::ReloadRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(format!("{r:?}").contains("hsm"), "{r:?}");
+    let r = sign(&mut client, "hsm").await.unwrap();
+    verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
+    // While the reload ran, old and new key shared the login; the old
+    // one is gone now, so Lock is the last holder's logout.
+    let before = daemon.stderr().len();
+    client.admin.lock(pb::LockRequest {}).await.unwrap();
+    let log = daemon.stderr();
+    let after_lock = &log[before..];
+    assert!(after_lock.contains("logged out of the token"), "{log}");
+    assert!(!after_lock.contains("released the token login"), "{log}");
+}
