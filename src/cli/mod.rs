@@ -231,6 +231,9 @@ pub(crate) fn prepare_process() {
     if !crate::sys::openssl::install_wiping_allocator() {
         tracing::warn!("OpenSSL allocator not replaced: freed OpenSSL buffers are not wiped");
     }
+    if !crate::sys::mem::fix_mmap_threshold() {
+        tracing::warn!("malloc's mmap threshold not fixed: freed scrypt buffers may stay resident");
+    }
     if let Err(e) = crate::sys::process::harden_process() {
         tracing::warn!(error = %e, "process hardening incomplete");
     }

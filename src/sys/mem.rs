@@ -102,3 +102,16 @@ pub fn memory_lock_report() -> (usize, usize) {
         PAGES_UNLOCKABLE.load(Ordering::Relaxed),
     )
 }
+
+/// Fixes glibc's mmap threshold at its default (128 KiB), so large buffers
+/// (scrypt's 16–32 MiB working memory for a key decryption) are mapped and
+/// returned to the system when freed. Left dynamic, glibc raises the
+/// threshold after the first such free, later ones come from the thread's
+/// malloc arena, and each arena keeps them resident: ten scrypt keys kept
+/// about 100 MiB (docs/benchmarks.md, "How cost grows"). Returns whether
+/// glibc accepted the setting.
+pub fn fix_mmap_threshold() -> bool {
+    // SAFETY: mallopt only changes allocator parameters; it is called once,
+    // at start-up, before any thread is spawned.
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) == 1 }
+}
