@@ -18,6 +18,7 @@
 //! RSA as the big-endian integer, Ed25519 as 64 bytes, and ECDSA as DER (as
 //! TLS wants it); JOSE and HTTP signatures convert ECDSA to raw `R‖S`.
 
+pub mod held;
 pub mod memory;
 mod openssl_ops;
 pub mod pkcs11;

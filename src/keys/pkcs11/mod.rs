@@ -32,6 +32,7 @@ use openssl::x509::X509;
 
 pub use token::KeyFlags;
 
+use super::held::HeldSecret;
 use super::software::Settings;
 use super::{
     Backend, BackendInfo, BoxFuture, KeyError, KeyKind, KeyStatus, Operations, Padding, Purpose,
@@ -39,8 +40,8 @@ use super::{
 };
 use crate::config::{Pkcs11Config, Pkcs11Target};
 use crate::now_unix;
-use crate::secret::{Passphrase, SecretBytes};
-use crate::source::{self, FetchObserver, PassphraseSource, SourceError};
+use crate::secret::SecretBytes;
+use crate::source::{FetchObserver, PassphraseSource, SourceError};
 use crate::sys::cpu;
 
 /// Idle sessions kept open for reuse; more may be open while busy.
@@ -135,13 +136,6 @@ impl Failure {
     }
 }
 
-/// A fetched PIN and its clock.
-struct HeldPin {
-    pin: Arc<Passphrase>,
-    fetched: Instant,
-    used: Instant,
-}
-
 /// The logged-in state: sessions and the key object.
 #[derive(Default)]
 struct Login {
@@ -172,7 +166,8 @@ pub struct Pkcs11Key {
     cert_kid: String,
     source: Option<Arc<dyn PassphraseSource>>,
     settings: Settings,
-    pin: Mutex<Option<HeldPin>>,
+    /// The PIN, held like a key file's passphrase.
+    pin: HeldSecret,
     /// SHA-256 of the PIN the token last rejected: never presented again.
     rejected: Mutex<Option<[u8; 32]>>,
     login: Mutex<Login>,
@@ -316,8 +311,8 @@ impl Pkcs11Key {
             expected,
             cert_kid: cert_kid.to_owned(),
             source,
+            pin: HeldSecret::new(settings.pass_ttl),
             settings,
-            pin: Mutex::new(None),
             rejected: Mutex::new(None),
             login: Mutex::new(Login::default()),
             flags: Mutex::new(None),
@@ -426,7 +421,7 @@ impl Pkcs11Key {
     }
 
     async fn ensure_pin(&self) -> Result<(), KeyError> {
-        if self.pin_held() {
+        if self.pin.is_fresh() {
             return Ok(());
         }
         let Some(src) = self.source.clone() else {
@@ -435,43 +430,17 @@ impl Pkcs11Key {
                 reason: format!("{} needs a PIN source (pkcs11.pin)", self.token),
             }));
         };
-        let fetched = source::fetch(&src, self.settings.fetch_timeout).await;
-        if let Some(o) = &self.observer {
-            o.fetched(&self.name, src.kind(), fetched.is_ok());
-        }
-        let pin = fetched?;
-        if self.is_locked() {
-            return Err(KeyError::Locked);
-        }
-        let now = Instant::now();
-        *lock(&self.pin) = Some(HeldPin {
-            pin: Arc::new(pin),
-            fetched: now,
-            used: now,
-        });
-        if self.is_locked() {
-            *lock(&self.pin) = None;
-            return Err(KeyError::Locked);
-        }
+        self.pin
+            .fetch(
+                &src,
+                self.settings.fetch_timeout,
+                self.observer.as_deref(),
+                &self.name,
+                || self.is_locked(),
+            )
+            .await?;
         lock(&self.source_status).last_fetch_at = Some(now_unix());
         Ok(())
-    }
-
-    fn pin_expired(&self, h: &HeldPin) -> bool {
-        let (idle, max) = self.settings.pass_ttl;
-        idle.is_some_and(|t| h.used.elapsed() >= t) || max.is_some_and(|t| h.fetched.elapsed() >= t)
-    }
-
-    fn pin_held(&self) -> bool {
-        let mut held = lock(&self.pin);
-        match &*held {
-            Some(h) if self.pin_expired(h) => {
-                *held = None;
-                false
-            }
-            Some(_) => true,
-            None => false,
-        }
     }
 
     fn source_desc(&self) -> String {
@@ -485,21 +454,16 @@ impl Pkcs11Key {
     /// before), finds the key, reads its flags and proves it against the
     /// certificate. Blocking.
     fn login_now(&self, for_request: bool) -> Result<(), KeyError> {
-        let pin = {
-            let mut held = lock(&self.pin);
-            let h = held.as_mut().ok_or_else(|| {
-                KeyError::Source(SourceError::Unavailable {
-                    source_desc: self.source_desc(),
-                    reason: "the PIN expired before it could be used; retrying".into(),
-                })
-            })?;
-            h.used = Instant::now();
-            Arc::clone(&h.pin)
-        };
+        let pin = self.pin.use_now().ok_or_else(|| {
+            KeyError::Source(SourceError::Unavailable {
+                source_desc: self.source_desc(),
+                reason: "the PIN expired before it could be used; retrying".into(),
+            })
+        })?;
         let digest = openssl::sha::sha256(pin.expose());
         if *lock(&self.rejected) == Some(digest) {
             // Fetch again next time: the source may have been corrected.
-            *lock(&self.pin) = None;
+            self.pin.wipe();
             tracing::warn!(
                 credential = %self.name, token = %self.token,
                 "the PIN source still holds the PIN the token rejected: not presenting it \
@@ -560,21 +524,21 @@ impl Pkcs11Key {
             Err(e) => match token::rv(&e) {
                 Some(RvError::PinIncorrect) => {
                     *lock(&self.rejected) = Some(digest);
-                    *lock(&self.pin) = None;
+                    self.pin.wipe();
                     return Err(KeyError::Pkcs11(Pkcs11Error::WrongPin {
                         token: self.token.clone(),
                         source_desc: self.source_desc(),
                     }));
                 }
                 Some(RvError::PinLocked) => {
-                    *lock(&self.pin) = None;
+                    self.pin.wipe();
                     return Err(KeyError::Pkcs11(Pkcs11Error::PinBlocked {
                         token: self.token.clone(),
                         state: "locked (CKR_PIN_LOCKED)",
                     }));
                 }
                 Some(RvError::PinExpired) => {
-                    *lock(&self.pin) = None;
+                    self.pin.wipe();
                     return Err(KeyError::Pkcs11(Pkcs11Error::PinBlocked {
                         token: self.token.clone(),
                         state: "expired (CKR_PIN_EXPIRED)",
@@ -734,7 +698,7 @@ impl Pkcs11Key {
                     );
                     drop(session);
                     self.reset();
-                    if self.is_locked() || !self.pin_held() {
+                    if self.is_locked() || !self.pin.is_fresh() {
                         return Err(self.token_error(
                             &format!("{what} failed; log in again on the next request"),
                             &e,
@@ -935,7 +899,7 @@ impl Backend for Pkcs11Key {
 
     fn lock(&self) {
         self.locked.store(true, Ordering::SeqCst);
-        *lock(&self.pin) = None;
+        self.pin.wipe();
         if let Some(src) = &self.source {
             src.wipe();
         }
@@ -963,17 +927,13 @@ impl Backend for Pkcs11Key {
     }
 
     fn tick(&self) -> bool {
-        {
-            let mut held = lock(&self.pin);
-            if held.as_ref().is_some_and(|h| self.pin_expired(h)) {
-                *held = None;
-                tracing::debug!(credential = %self.name, "PIN wiped (TTL)");
-            }
+        if self.pin.expire() {
+            tracing::debug!(credential = %self.name, "PIN wiped (TTL)");
         }
         // The login follows the key TTLs: idle (only while the PIN is held,
         // so a fresh login needs no source) and hard maximum.
         let (idle, max) = self.settings.key_ttl;
-        let pin_held = lock(&self.pin).is_some();
+        let pin_held = self.pin.is_held();
         let expired = {
             let l = lock(&self.login);
             l.key.is_some()
@@ -991,7 +951,7 @@ impl Backend for Pkcs11Key {
 
     fn source_status(&self) -> SourceStatus {
         let mut st = lock(&self.source_status).clone();
-        st.held = lock(&self.pin).is_some();
+        st.held = self.pin.is_held();
         let key = match self.flags() {
             Some(f) => format!(
                 "CKA_EXTRACTABLE {}, CKA_NEVER_EXTRACTABLE {}",

@@ -28,13 +28,14 @@ pub(crate) use file::reasons;
 pub use file::{Decrypted, KeyFile};
 pub use keystore::{Keystore, PasswordPair, pack as pack_keystore_passwords};
 
+use super::held::HeldSecret;
 use super::{
     Backend, BackendInfo, BoxFuture, KeyError, KeyStatus, Operations, Padding, Purpose, ReadyKey,
     SignatureScheme, SourceStatus, openssl_ops,
 };
 use crate::now_unix;
 use crate::secret::{Passphrase, SecretBytes};
-use crate::source::{self, FetchObserver, PassphraseSource, SourceError};
+use crate::source::{FetchObserver, PassphraseSource, SourceError};
 use crate::sys::cpu;
 
 /// After a failed fetch or decryption, attempts within a backoff window get
@@ -99,15 +100,6 @@ impl Failure {
     }
 }
 
-/// A fetched passphrase and its clock. Shared (not copied) with a
-/// decryption in progress, so Lock can drop it at once: the last holder
-/// wipes it.
-struct Held {
-    pass: Arc<Passphrase>,
-    fetched: Instant,
-    used: Instant,
-}
-
 /// How a software key is held: the settings of `[agent]` and the
 /// credential that apply to it.
 #[derive(Debug, Clone)]
@@ -132,7 +124,8 @@ pub struct SoftwareKey {
     expected: PKey<Public>,
     cert_kid: String,
     settings: Settings,
-    passphrase: Mutex<Option<Held>>,
+    /// Shared with a decryption in progress, so Lock drops it at once.
+    passphrase: HeldSecret,
     source_status: Mutex<SourceStatus>,
     cache: KeyCache,
     last_failure: Mutex<Option<Failure>>,
@@ -174,8 +167,8 @@ impl SoftwareKey {
             expected,
             cert_kid: cert_kid.to_owned(),
             cache: KeyCache::new(settings.key_ttl.0, settings.key_ttl.1),
+            passphrase: HeldSecret::new(settings.pass_ttl),
             settings,
-            passphrase: Mutex::new(None),
             source_status: Mutex::new(status),
             last_failure: Mutex::new(None),
             locked: AtomicBool::new(false),
@@ -185,12 +178,7 @@ impl SoftwareKey {
 
     /// Holds `pass`, fetched already (a PKCS#12 bundle is opened at load).
     pub fn with_passphrase(self, pass: Passphrase) -> Self {
-        let now = Instant::now();
-        *lock_ignoring_poison(&self.passphrase) = Some(Held {
-            pass: Arc::new(pass),
-            fetched: now,
-            used: now,
-        });
+        self.passphrase.put(pass);
         lock_ignoring_poison(&self.source_status).last_fetch_at = Some(now_unix());
         self
     }
@@ -304,55 +292,25 @@ impl SoftwareKey {
     /// from the source (on a thread of its own, not a CPU slot) under the
     /// fetch timeout.
     async fn ensure_passphrase(&self) -> Result<(), KeyError> {
-        if !self.key_file.needs_passphrase() || self.passphrase_held() {
+        if !self.key_file.needs_passphrase() || self.passphrase.is_fresh() {
             return Ok(());
         }
         let Some(src) = self.source.clone() else {
             return Ok(());
         };
         let desc = src.describe();
-        let fetched = source::fetch(&src, self.settings.fetch_timeout).await;
-        if let Some(o) = &self.observer {
-            o.fetched(&self.name, src.kind(), fetched.is_ok());
-        }
-        let pass = fetched?;
-        if self.is_locked() {
-            return Err(KeyError::Locked);
-        }
-        let now = Instant::now();
-        *lock_ignoring_poison(&self.passphrase) = Some(Held {
-            pass: Arc::new(pass),
-            fetched: now,
-            used: now,
-        });
-        // As after the cache put in `obtain`: a Lock between the check above
-        // and the store would otherwise leave this passphrase held.
-        if self.is_locked() {
-            *lock_ignoring_poison(&self.passphrase) = None;
-            return Err(KeyError::Locked);
-        }
+        self.passphrase
+            .fetch(
+                &src,
+                self.settings.fetch_timeout,
+                self.observer.as_deref(),
+                &self.name,
+                || self.is_locked(),
+            )
+            .await?;
         lock_ignoring_poison(&self.source_status).last_fetch_at = Some(now_unix());
         tracing::debug!(credential = %self.name, source = %desc, "passphrase fetched");
         Ok(())
-    }
-
-    /// Whether a passphrase is held and within its TTLs; an expired one is
-    /// wiped here.
-    fn passphrase_held(&self) -> bool {
-        let mut held = lock_ignoring_poison(&self.passphrase);
-        match &*held {
-            Some(h) if self.passphrase_expired(h) => {
-                *held = None;
-                false
-            }
-            Some(_) => true,
-            None => false,
-        }
-    }
-
-    fn passphrase_expired(&self, h: &Held) -> bool {
-        let (idle, max) = self.settings.pass_ttl;
-        idle.is_some_and(|t| h.used.elapsed() >= t) || max.is_some_and(|t| h.fetched.elapsed() >= t)
     }
 
     /// Decrypts the key with the held passphrase and checks it. Blocking
@@ -366,37 +324,26 @@ impl SoftwareKey {
         // The passphrase is shared with this decryption, not held under the
         // lock during it: Lock takes the lock, drops the held one and
         // returns at once; the decryption's result is then discarded.
-        let pass = {
-            let mut held = lock_ignoring_poison(&self.passphrase);
-            if self.is_locked() {
-                return Err(KeyError::Locked);
-            }
-            if self.key_file.needs_passphrase() && held.is_none() {
-                // Wiped (TTL sweep) between the fetch and here: the next
-                // attempt fetches again.
-                return Err(KeyError::Source(SourceError::Unavailable {
-                    source_desc: desc,
-                    reason: "the passphrase expired before it could be used; retrying".into(),
-                }));
-            }
-            held.as_mut().map(|h| {
-                h.used = Instant::now();
-                Arc::clone(&h.pass)
-            })
-        };
+        if self.is_locked() {
+            return Err(KeyError::Locked);
+        }
+        let pass = self.passphrase.use_now();
+        if self.key_file.needs_passphrase() && pass.is_none() {
+            // Wiped (TTL sweep) between the fetch and here: the next
+            // attempt fetches again.
+            return Err(KeyError::Source(SourceError::Unavailable {
+                source_desc: desc,
+                reason: "the passphrase expired before it could be used; retrying".into(),
+            }));
+        }
         let result = self
             .key_file
             .decrypt(pass.as_deref(), &desc)
             .and_then(|d| check_matches(&d.key, &self.expected, &self.cert_kid).map(|()| d.key));
         if matches!(result, Err(KeyError::WrongPassphrase { .. })) {
             // Fetch again next time: the source may have been corrected.
-            let mut held = lock_ignoring_poison(&self.passphrase);
-            if held
-                .as_ref()
-                .zip(pass.as_ref())
-                .is_some_and(|(h, p)| Arc::ptr_eq(&h.pass, p))
-            {
-                *held = None;
+            if let Some(p) = &pass {
+                self.passphrase.wipe_if(p);
             }
         }
         result
@@ -429,7 +376,7 @@ impl Backend for SoftwareKey {
         self.locked.store(true, Ordering::SeqCst);
         // A decryption in progress keeps its share of the passphrase until
         // it ends (then it is wiped); it sees the flag and discards its key.
-        *lock_ignoring_poison(&self.passphrase) = None;
+        self.passphrase.wipe();
         if let Some(src) = &self.source {
             src.wipe();
         }
@@ -459,18 +406,14 @@ impl Backend for SoftwareKey {
     fn tick(&self) -> bool {
         // Passphrase first: a key whose passphrase is gone is kept until
         // its hard TTL (below).
-        {
-            let mut held = lock_ignoring_poison(&self.passphrase);
-            if held.as_ref().is_some_and(|h| self.passphrase_expired(h)) {
-                *held = None;
-                tracing::debug!(credential = %self.name, "passphrase wiped (TTL)");
-            }
+        if self.passphrase.expire() {
+            tracing::debug!(credential = %self.name, "passphrase wiped (TTL)");
         }
         // While the passphrase is not held, an idle key is kept until its
         // hard TTL: a fresh one would need the source, and if the source is
         // down this one keeps serving.
         let needs_source = self.key_file.needs_passphrase() && self.source.is_some();
-        let keep = needs_source && lock_ignoring_poison(&self.passphrase).is_none();
+        let keep = needs_source && !self.passphrase.is_held();
         if self.cache.evict_expired(keep) {
             tracing::debug!(credential = %self.name, "decrypted key dropped (TTL)");
         }
@@ -482,7 +425,7 @@ impl Backend for SoftwareKey {
 
     fn source_status(&self) -> SourceStatus {
         let mut st = lock_ignoring_poison(&self.source_status).clone();
-        st.held = lock_ignoring_poison(&self.passphrase).is_some();
+        st.held = self.passphrase.is_held();
         st
     }
 }
