@@ -117,8 +117,7 @@ pub enum JksError {
     UnknownProtection(String),
 }
 
-/// One entry of a JKS store.
-#[derive(Debug)]
+/// One entry of a JKS store. No `Debug`: it holds the protected key.
 enum Entry<'a> {
     Key {
         protected: &'a [u8],
@@ -128,9 +127,17 @@ enum Entry<'a> {
 }
 
 /// A parsed JKS store whose integrity was checked with the store password.
-#[derive(Debug)]
+/// `Debug` shows the aliases only, never the protected keys.
 pub struct Jks<'a> {
     entries: Vec<(String, Entry<'a>)>,
+}
+
+impl std::fmt::Debug for Jks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.entries.iter().map(|(alias, _)| alias))
+            .finish()
+    }
 }
 
 /// A private-key entry opened: the PKCS#8 DER key (wiped on drop) and
