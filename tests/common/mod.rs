@@ -11,6 +11,7 @@ pub mod bank;
 pub mod memscan;
 pub mod oauth;
 pub mod session;
+pub mod softhsm;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
