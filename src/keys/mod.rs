@@ -218,6 +218,21 @@ impl ReadyKey {
         }
     }
 
+    /// Signs `message` for a caller that cannot await (rustls' handshake
+    /// signer): a costly scheme or a blocking backend first hands the
+    /// async worker's other tasks over ([`crate::sys::cpu::block_here`]).
+    pub fn sign_blocking_here(
+        &self,
+        scheme: SignatureScheme,
+        message: &[u8],
+    ) -> Result<Vec<u8>, KeyError> {
+        if scheme.is_costly() || self.0.blocking() {
+            crate::sys::cpu::block_here(|| self.sign(scheme, message))
+        } else {
+            self.sign(scheme, message)
+        }
+    }
+
     /// Decrypts `ciphertext`.
     pub fn decrypt(&self, padding: Padding, ciphertext: &[u8]) -> Result<SecretBytes, KeyError> {
         self.0.decrypt(padding, ciphertext)

@@ -200,9 +200,11 @@ impl fmt::Debug for HandleSigner {
 
 impl Signer for HandleSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
-        // ECDSA comes out DER-encoded, as TLS wants it.
+        // ECDSA comes out DER-encoded, as TLS wants it. rustls calls this
+        // on the connection's task: RSA and token keys must not stall the
+        // worker's other tasks.
         self.key
-            .sign(self.ours, message)
+            .sign_blocking_here(self.ours, message)
             .map_err(|e| rustls::Error::General(format!("the key handle could not sign: {e}")))
     }
 

@@ -9,6 +9,11 @@
 //! Threads that run such work drop to nice +5, so when RSA saturates every
 //! core the scheduler still gives the async workers (health checks, ECDSA,
 //! every other caller) the CPU first.
+//!
+//! Where the caller cannot await (rustls asks a signer for the mTLS
+//! handshake signature synchronously, on the connection's task),
+//! [`block_here`] tells the runtime that this worker is about to block, so
+//! it hands the worker's other tasks to a fresh one first.
 
 use std::sync::OnceLock;
 
@@ -44,5 +49,59 @@ where
         Ok(v) => v,
         // The closure panicked: propagate the panic rather than invent a value.
         Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Runs `f` on this thread, which may be an async worker that cannot
+/// await (a synchronous callback such as rustls' signer): on tokio's
+/// multi-thread runtime the worker's other tasks move to another worker
+/// first ([`tokio::task::block_in_place`]), so a slow token or an RSA
+/// signature never stalls them. Elsewhere (a plain or blocking thread, a
+/// current-thread runtime, where `block_in_place` would panic) `f` just
+/// runs.
+pub fn block_here<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// With one worker, a task blocked in `block_here` until another task
+    /// runs would wait forever if the worker were not handed over.
+    #[test]
+    fn a_blocked_worker_hands_its_tasks_over() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (tx, rx) = mpsc::channel();
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let blocked = tokio::spawn(async move {
+                started_tx.send(()).unwrap();
+                block_here(|| rx.recv_timeout(Duration::from_secs(60)))
+            });
+            started_rx.await.unwrap();
+            // Spawned while `blocked` occupies the only worker: it runs
+            // only if that worker was handed over.
+            tokio::spawn(async move { tx.send(()).unwrap() });
+            assert_eq!(blocked.await.unwrap(), Ok(()));
+        });
+    }
+
+    #[test]
+    fn outside_a_runtime_it_just_runs() {
+        assert_eq!(block_here(|| 7), 7);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        assert_eq!(rt.block_on(async { block_here(|| 8) }), 8);
     }
 }
