@@ -196,9 +196,22 @@ async fn a_wrong_pin_is_failed_precondition_naming_the_token_and_never_tried_twi
     assert!(e.message().contains("CKR_PIN_INCORRECT"), "{}", e.message());
     assert!(!e.message().contains("not-the-pin"), "{}", e.message());
 
-    // The software credential keeps serving.
+    // The software credential keeps serving, and says where its key is.
     let r = sign(&mut client, "soft").await.unwrap();
     verify_with_python(&r.assertion, &soft.cert, "ES256", ISSUER, "soft", &[]);
+    let b = status_of(&mut client, "soft").await.key_backend.unwrap();
+    assert_eq!(
+        (b.kind.as_str(), b.location, b.extractable, b.token_flags),
+        (
+            "software",
+            format!("key file {}", soft.key.display()),
+            true,
+            None
+        )
+    );
+    // The token key's flags are unknown until a login reads them.
+    let b = status_of(&mut client, "hsm").await.key_backend.unwrap();
+    assert_eq!((b.kind.as_str(), b.token_flags), ("pkcs11", None));
 
     // Requests and background retries fetch the PIN again after each
     // backoff, but the rejected PIN is never presented again: wait until
@@ -317,6 +330,45 @@ async fn a_token_key_is_never_exported_and_never_left_the_token() {
     assert!(flags.contains(&"never extractable"), "{listing}");
     assert!(!flags.contains(&"extractable"), "{listing}");
     assert!(flags.contains(&"local"), "{listing}");
+
+    // ListCredentials and Status say the same: where the key is, and that
+    // it cannot leave (the flags read by the daemon's login, which the
+    // signature above made).
+    let listed = client
+        .agent
+        .list_credentials(pb::ListCredentialsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .credentials;
+    let b = listed[0].key_backend.clone().unwrap();
+    assert_eq!(b.kind, "pkcs11");
+    assert_eq!(b.token, "PKCS#11 token \"fapi-export\"");
+    assert_eq!(b.location, "PKCS#11 token \"fapi-export\", key \"rsa\"");
+    assert_eq!(b.module, MODULE);
+    assert!(!b.extractable);
+    assert_eq!(
+        b.token_flags,
+        Some(pb::Pkcs11KeyFlags {
+            extractable: flags.contains(&"extractable"),
+            never_extractable: flags.contains(&"never extractable"),
+            sensitive: flags.contains(&"sensitive"),
+        })
+    );
+    assert_eq!(status_of(&mut client, "hsm").await.key_backend, Some(b));
+    // The CLI prints them.
+    let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
+        .args(["status", "--socket"])
+        .arg(&daemon.socket));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains(&format!(
+            "key: PKCS#11 token \"fapi-export\", key \"rsa\" (module {MODULE}); stays on the \
+             token (CKA_EXTRACTABLE false, CKA_NEVER_EXTRACTABLE true, CKA_SENSITIVE true)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("PIN: "), "{text}");
 }
 
 #[tokio::test]

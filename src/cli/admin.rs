@@ -143,14 +143,16 @@ async fn status(mut client: Client, json: bool) -> Result<(), String> {
             );
         }
         for c in &s.credentials {
+            let on_token = c.key_backend.as_ref().is_some_and(|b| b.kind == "pkcs11");
             println!(
                 "  {:<16} {:<10} {}{}",
                 c.name,
                 state_name(c.state),
-                if c.key_decrypted {
-                    "key in memory"
-                } else {
-                    "key not in memory"
+                match (on_token, c.key_decrypted) {
+                    (true, true) => "logged in to the token",
+                    (true, false) => "not logged in to the token",
+                    (false, true) => "key in memory",
+                    (false, false) => "key not in memory",
                 },
                 if c.error.is_empty() {
                     String::new()
@@ -158,10 +160,14 @@ async fn status(mut client: Client, json: bool) -> Result<(), String> {
                     format!(": {}", c.error)
                 }
             );
+            if let Some(b) = &c.key_backend {
+                println!("  {:<16} key: {}", "", super::agent::backend_line(b));
+            }
             if let Some(p) = c.passphrase_source.as_ref().filter(|p| !p.kind.is_empty()) {
                 println!(
-                    "  {:<16} passphrase: {} ({}), last fetch {}{}{}",
+                    "  {:<16} {}: {} ({}), last fetch {}{}{}",
                     "",
+                    if on_token { "PIN" } else { "passphrase" },
                     p.description,
                     if p.held { "held" } else { "not held" },
                     ago(p.last_fetch_at),

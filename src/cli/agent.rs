@@ -142,18 +142,19 @@ async fn credentials(mut client: Client, json: bool) -> Result<(), String> {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         println!(
-            "{:<16} {:<20} {:<6} {:<44} {:<10} DAYS_LEFT",
-            "NAME", "CLIENT_ID", "ALG", "KID", "STATE"
+            "{:<16} {:<20} {:<6} {:<44} {:<10} {:<9} KEY",
+            "NAME", "CLIENT_ID", "ALG", "KID", "STATE", "DAYS_LEFT"
         );
         for c in &list.credentials {
             println!(
-                "{:<16} {:<20} {:<6} {:<44} {:<10} {}{}",
+                "{:<16} {:<20} {:<6} {:<44} {:<10} {:<9} {}{}",
                 c.name,
                 c.client_id,
                 c.alg,
                 c.kid,
                 state_name(c.state),
                 c.days_left,
+                backend_short(c.key_backend.as_ref()),
                 if c.error.is_empty() {
                     String::new()
                 } else {
@@ -258,10 +259,48 @@ pub(super) fn credential_json(c: &pb::Credential) -> Value {
         "x5t#S256": c.x5t_s256, "key_decrypted": c.key_decrypted,
         "export_allowed": c.export_allowed,
         "jwk": serde_json::from_str::<Value>(&c.public_jwk_json).unwrap_or(Value::Null),
+        "key_backend": c.key_backend.as_ref().map(|b| json!({
+            "kind": b.kind, "location": b.location, "module": b.module, "token": b.token,
+            "extractable": b.extractable,
+            "token_flags": b.token_flags.as_ref().map(|f| json!({
+                "extractable": f.extractable, "never_extractable": f.never_extractable,
+                "sensitive": f.sensitive,
+            })),
+        })),
         "passphrase_source": c.passphrase_source.as_ref().map(|p| json!({
             "kind": p.kind, "description": p.description, "held": p.held,
             "last_fetch_at": p.last_fetch_at, "last_error": p.last_error,
             "last_error_at": p.last_error_at, "next_retry_at": p.next_retry_at,
         })),
     })
+}
+
+/// Where a key lives, in words: `software`, `pkcs11, never extractable`.
+pub(super) fn backend_short(b: Option<&pb::KeyBackend>) -> String {
+    let Some(b) = b else {
+        return "-".into();
+    };
+    match &b.token_flags {
+        Some(f) if f.never_extractable => format!("{}, never extractable", b.kind),
+        Some(f) if !f.extractable => format!("{}, not extractable", b.kind),
+        Some(_) => format!("{}, EXTRACTABLE on the token", b.kind),
+        None => b.kind.clone(),
+    }
+}
+
+/// Where a key lives and whether it can leave, for `status`.
+pub(super) fn backend_line(b: &pb::KeyBackend) -> String {
+    let mut line = b.location.clone();
+    if !b.module.is_empty() {
+        line.push_str(&format!(" (module {})", b.module));
+    }
+    line.push_str(&match (&b.token_flags, b.extractable) {
+        (Some(f), _) => format!(
+            "; stays on the token (CKA_EXTRACTABLE {}, CKA_NEVER_EXTRACTABLE {}, CKA_SENSITIVE {})",
+            f.extractable, f.never_extractable, f.sensitive
+        ),
+        (None, false) => "; stays on the token (attributes read at the first login)".into(),
+        (None, true) => "; in the daemon's memory when decrypted".into(),
+    });
+    line
 }

@@ -59,6 +59,8 @@ pub struct Snapshot {
     pub passphrase_source: Option<SourceStatus>,
     /// The JWKS of the client's live keys (`GetCredential` only).
     pub client_jwks_json: String,
+    /// Where the key lives (`None`: no key, such as a failed load).
+    pub backend: Option<crate::keys::BackendInfo>,
 }
 
 impl Credential {
@@ -91,6 +93,7 @@ impl Credential {
             key_decrypted: self.key_decrypted(),
             passphrase_source: None,
             client_jwks_json: String::new(),
+            backend: self.key().ok().map(|k| k.info()),
         };
         if let Ok(f) = self.facts() {
             out.kid = f.jwk.thumbprint().to_owned();

@@ -265,13 +265,24 @@ pub struct KeyStatus {
     pub key_held: bool,
 }
 
-/// What a backend is, for `Status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a key lives and whether it can leave, for `ListCredentials` and
+/// `Status` (public facts, never a secret).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackendInfo {
-    /// `software`, `ephemeral`, …
+    /// `software` or `pkcs11`.
     pub kind: &'static str,
-    /// Whether the key can be exported at all.
+    /// The key file (`PKCS#12 bundle …`, `keystore … alias …`), or the
+    /// token and key object: what an operator looks for.
+    pub location: String,
+    /// The PKCS#11 module (empty for software keys).
+    pub module: String,
+    /// `PKCS#11 token "label"` (empty for software keys).
+    pub token: String,
+    /// Whether the daemon could export the key at all (`GetKeyMaterial`
+    /// still needs `export = true`): never for a token key.
     pub extractable: bool,
+    /// A token key's attributes, as its last login read them.
+    pub token_flags: Option<pkcs11::KeyFlags>,
 }
 
 /// What a passphrase (or PIN) source looks like to operators (`Status`).

@@ -120,6 +120,22 @@ pub fn credential(s: Snapshot) -> pb::Credential {
         passphrase_source: s.passphrase_source.map(source_status),
         client_jwks_json: s.client_jwks_json,
         token_status: None,
+        key_backend: s.backend.map(key_backend),
+    }
+}
+
+fn key_backend(b: crate::keys::BackendInfo) -> pb::KeyBackend {
+    pb::KeyBackend {
+        kind: b.kind.to_owned(),
+        location: b.location,
+        module: b.module,
+        token: b.token,
+        extractable: b.extractable,
+        token_flags: b.token_flags.map(|f| pb::Pkcs11KeyFlags {
+            extractable: f.extractable,
+            never_extractable: f.never_extractable,
+            sensitive: f.sensitive,
+        }),
     }
 }
 

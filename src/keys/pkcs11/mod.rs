@@ -872,8 +872,12 @@ impl Backend for Pkcs11Key {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: "pkcs11",
+            location: format!("{}, {}", self.token, self.target.key_desc()),
+            module: self.module.display().to_string(),
+            token: self.token.clone(),
             // The daemon never exports a token key, whatever its flags.
             extractable: false,
+            token_flags: self.flags(),
         }
     }
 

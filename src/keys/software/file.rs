@@ -134,6 +134,20 @@ impl KeyFile {
         }
     }
 
+    /// The file as operators name it: `key file PATH`, `PKCS#12 bundle
+    /// PATH`, `keystore PATH, alias ALIAS`.
+    pub fn describe(&self) -> String {
+        match self {
+            KeyFile::Pem { path, .. } | KeyFile::Der { path, .. } => {
+                format!("key file {}", path.display())
+            }
+            KeyFile::Pkcs12 { path, .. } => format!("PKCS#12 bundle {}", path.display()),
+            KeyFile::Keystore(k) => {
+                format!("keystore {}, alias {:?}", k.path().display(), k.alias())
+            }
+        }
+    }
+
     /// Whether decrypting needs a passphrase.
     pub fn needs_passphrase(&self) -> bool {
         match self {

@@ -182,6 +182,11 @@ impl Keystore {
         &self.path
     }
 
+    /// The private-key entry's alias.
+    pub fn alias(&self) -> &str {
+        &self.alias
+    }
+
     /// Opens the entry: its key and certificate chain (leaf first). `pass`
     /// is the store password, also the key password unless the keystore
     /// was read with a separate one (then `pass` is [`pack`]ed). CPU-heavy:

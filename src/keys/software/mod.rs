@@ -354,7 +354,9 @@ impl Backend for SoftwareKey {
     fn info(&self) -> BackendInfo {
         BackendInfo {
             kind: "software",
+            location: self.key_file.describe(),
             extractable: true,
+            ..BackendInfo::default()
         }
     }
 

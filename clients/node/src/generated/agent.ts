@@ -17,6 +17,7 @@ import type { GetKeyMaterialResponse as _fapi_agent_v1_GetKeyMaterialResponse, G
 import type { HmacRequest as _fapi_agent_v1_HmacRequest, HmacRequest__Output as _fapi_agent_v1_HmacRequest__Output } from './fapi_agent/v1/HmacRequest';
 import type { HmacResponse as _fapi_agent_v1_HmacResponse, HmacResponse__Output as _fapi_agent_v1_HmacResponse__Output } from './fapi_agent/v1/HmacResponse';
 import type { HttpHeader as _fapi_agent_v1_HttpHeader, HttpHeader__Output as _fapi_agent_v1_HttpHeader__Output } from './fapi_agent/v1/HttpHeader';
+import type { KeyBackend as _fapi_agent_v1_KeyBackend, KeyBackend__Output as _fapi_agent_v1_KeyBackend__Output } from './fapi_agent/v1/KeyBackend';
 import type { ListCredentialsRequest as _fapi_agent_v1_ListCredentialsRequest, ListCredentialsRequest__Output as _fapi_agent_v1_ListCredentialsRequest__Output } from './fapi_agent/v1/ListCredentialsRequest';
 import type { ListCredentialsResponse as _fapi_agent_v1_ListCredentialsResponse, ListCredentialsResponse__Output as _fapi_agent_v1_ListCredentialsResponse__Output } from './fapi_agent/v1/ListCredentialsResponse';
 import type { LockRequest as _fapi_agent_v1_LockRequest, LockRequest__Output as _fapi_agent_v1_LockRequest__Output } from './fapi_agent/v1/LockRequest';
@@ -24,6 +25,7 @@ import type { LockResponse as _fapi_agent_v1_LockResponse, LockResponse__Output 
 import type { PassphraseSourceStatus as _fapi_agent_v1_PassphraseSourceStatus, PassphraseSourceStatus__Output as _fapi_agent_v1_PassphraseSourceStatus__Output } from './fapi_agent/v1/PassphraseSourceStatus';
 import type { PasswordDigestRequest as _fapi_agent_v1_PasswordDigestRequest, PasswordDigestRequest__Output as _fapi_agent_v1_PasswordDigestRequest__Output } from './fapi_agent/v1/PasswordDigestRequest';
 import type { PasswordDigestResponse as _fapi_agent_v1_PasswordDigestResponse, PasswordDigestResponse__Output as _fapi_agent_v1_PasswordDigestResponse__Output } from './fapi_agent/v1/PasswordDigestResponse';
+import type { Pkcs11KeyFlags as _fapi_agent_v1_Pkcs11KeyFlags, Pkcs11KeyFlags__Output as _fapi_agent_v1_Pkcs11KeyFlags__Output } from './fapi_agent/v1/Pkcs11KeyFlags';
 import type { PushAuthorizationRequestRequest as _fapi_agent_v1_PushAuthorizationRequestRequest, PushAuthorizationRequestRequest__Output as _fapi_agent_v1_PushAuthorizationRequestRequest__Output } from './fapi_agent/v1/PushAuthorizationRequestRequest';
 import type { PushAuthorizationRequestResponse as _fapi_agent_v1_PushAuthorizationRequestResponse, PushAuthorizationRequestResponse__Output as _fapi_agent_v1_PushAuthorizationRequestResponse__Output } from './fapi_agent/v1/PushAuthorizationRequestResponse';
 import type { RefreshAccessTokenRequest as _fapi_agent_v1_RefreshAccessTokenRequest, RefreshAccessTokenRequest__Output as _fapi_agent_v1_RefreshAccessTokenRequest__Output } from './fapi_agent/v1/RefreshAccessTokenRequest';
@@ -79,6 +81,7 @@ export interface ProtoGrpcType {
       HmacRequest: MessageTypeDefinition<_fapi_agent_v1_HmacRequest, _fapi_agent_v1_HmacRequest__Output>
       HmacResponse: MessageTypeDefinition<_fapi_agent_v1_HmacResponse, _fapi_agent_v1_HmacResponse__Output>
       HttpHeader: MessageTypeDefinition<_fapi_agent_v1_HttpHeader, _fapi_agent_v1_HttpHeader__Output>
+      KeyBackend: MessageTypeDefinition<_fapi_agent_v1_KeyBackend, _fapi_agent_v1_KeyBackend__Output>
       KeyFormat: EnumTypeDefinition
       ListCredentialsRequest: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsRequest, _fapi_agent_v1_ListCredentialsRequest__Output>
       ListCredentialsResponse: MessageTypeDefinition<_fapi_agent_v1_ListCredentialsResponse, _fapi_agent_v1_ListCredentialsResponse__Output>
@@ -90,6 +93,7 @@ export interface ProtoGrpcType {
       PassphraseSourceStatus: MessageTypeDefinition<_fapi_agent_v1_PassphraseSourceStatus, _fapi_agent_v1_PassphraseSourceStatus__Output>
       PasswordDigestRequest: MessageTypeDefinition<_fapi_agent_v1_PasswordDigestRequest, _fapi_agent_v1_PasswordDigestRequest__Output>
       PasswordDigestResponse: MessageTypeDefinition<_fapi_agent_v1_PasswordDigestResponse, _fapi_agent_v1_PasswordDigestResponse__Output>
+      Pkcs11KeyFlags: MessageTypeDefinition<_fapi_agent_v1_Pkcs11KeyFlags, _fapi_agent_v1_Pkcs11KeyFlags__Output>
       PushAuthorizationRequestRequest: MessageTypeDefinition<_fapi_agent_v1_PushAuthorizationRequestRequest, _fapi_agent_v1_PushAuthorizationRequestRequest__Output>
       PushAuthorizationRequestResponse: MessageTypeDefinition<_fapi_agent_v1_PushAuthorizationRequestResponse, _fapi_agent_v1_PushAuthorizationRequestResponse__Output>
       RefreshAccessTokenRequest: MessageTypeDefinition<_fapi_agent_v1_RefreshAccessTokenRequest, _fapi_agent_v1_RefreshAccessTokenRequest__Output>

@@ -4,6 +4,7 @@ import type { CredentialState as _fapi_agent_v1_CredentialState, CredentialState
 import type { Padding as _fapi_agent_v1_Padding, Padding__Output as _fapi_agent_v1_Padding__Output } from '../../fapi_agent/v1/Padding';
 import type { PassphraseSourceStatus as _fapi_agent_v1_PassphraseSourceStatus, PassphraseSourceStatus__Output as _fapi_agent_v1_PassphraseSourceStatus__Output } from '../../fapi_agent/v1/PassphraseSourceStatus';
 import type { TokenStatus as _fapi_agent_v1_TokenStatus, TokenStatus__Output as _fapi_agent_v1_TokenStatus__Output } from '../../fapi_agent/v1/TokenStatus';
+import type { KeyBackend as _fapi_agent_v1_KeyBackend, KeyBackend__Output as _fapi_agent_v1_KeyBackend__Output } from '../../fapi_agent/v1/KeyBackend';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Credential {
@@ -26,6 +27,7 @@ export interface Credential {
   'passphrase_source'?: (_fapi_agent_v1_PassphraseSourceStatus | null);
   'client_jwks_json'?: (string);
   'token_status'?: (_fapi_agent_v1_TokenStatus | null);
+  'key_backend'?: (_fapi_agent_v1_KeyBackend | null);
 }
 
 export interface Credential__Output {
@@ -48,4 +50,5 @@ export interface Credential__Output {
   'passphrase_source': (_fapi_agent_v1_PassphraseSourceStatus__Output | null);
   'client_jwks_json': (string);
   'token_status': (_fapi_agent_v1_TokenStatus__Output | null);
+  'key_backend': (_fapi_agent_v1_KeyBackend__Output | null);
 }

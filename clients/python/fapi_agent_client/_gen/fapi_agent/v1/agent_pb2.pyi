@@ -180,7 +180,7 @@ class ListCredentialsResponse(_message.Message):
     def __init__(self, credentials: _Optional[_Iterable[_Union[Credential, _Mapping]]] = ...) -> None: ...
 
 class Credential(_message.Message):
-    __slots__ = ("name", "client_id", "kid", "alg", "certificate_chain_pem", "public_jwk_json", "x5t_s256", "not_before", "not_after", "days_left", "state", "error", "issuer", "export_allowed", "decrypt_paddings", "key_decrypted", "passphrase_source", "client_jwks_json", "token_status")
+    __slots__ = ("name", "client_id", "kid", "alg", "certificate_chain_pem", "public_jwk_json", "x5t_s256", "not_before", "not_after", "days_left", "state", "error", "issuer", "export_allowed", "decrypt_paddings", "key_decrypted", "passphrase_source", "client_jwks_json", "token_status", "key_backend")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     KID_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +200,7 @@ class Credential(_message.Message):
     PASSPHRASE_SOURCE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_JWKS_JSON_FIELD_NUMBER: _ClassVar[int]
     TOKEN_STATUS_FIELD_NUMBER: _ClassVar[int]
+    KEY_BACKEND_FIELD_NUMBER: _ClassVar[int]
     name: str
     client_id: str
     kid: str
@@ -219,7 +220,34 @@ class Credential(_message.Message):
     passphrase_source: PassphraseSourceStatus
     client_jwks_json: str
     token_status: TokenStatus
-    def __init__(self, name: _Optional[str] = ..., client_id: _Optional[str] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ..., certificate_chain_pem: _Optional[str] = ..., public_jwk_json: _Optional[str] = ..., x5t_s256: _Optional[str] = ..., not_before: _Optional[int] = ..., not_after: _Optional[int] = ..., days_left: _Optional[int] = ..., state: _Optional[_Union[CredentialState, str]] = ..., error: _Optional[str] = ..., issuer: _Optional[str] = ..., export_allowed: _Optional[bool] = ..., decrypt_paddings: _Optional[_Iterable[_Union[Padding, str]]] = ..., key_decrypted: _Optional[bool] = ..., passphrase_source: _Optional[_Union[PassphraseSourceStatus, _Mapping]] = ..., client_jwks_json: _Optional[str] = ..., token_status: _Optional[_Union[TokenStatus, _Mapping]] = ...) -> None: ...
+    key_backend: KeyBackend
+    def __init__(self, name: _Optional[str] = ..., client_id: _Optional[str] = ..., kid: _Optional[str] = ..., alg: _Optional[str] = ..., certificate_chain_pem: _Optional[str] = ..., public_jwk_json: _Optional[str] = ..., x5t_s256: _Optional[str] = ..., not_before: _Optional[int] = ..., not_after: _Optional[int] = ..., days_left: _Optional[int] = ..., state: _Optional[_Union[CredentialState, str]] = ..., error: _Optional[str] = ..., issuer: _Optional[str] = ..., export_allowed: _Optional[bool] = ..., decrypt_paddings: _Optional[_Iterable[_Union[Padding, str]]] = ..., key_decrypted: _Optional[bool] = ..., passphrase_source: _Optional[_Union[PassphraseSourceStatus, _Mapping]] = ..., client_jwks_json: _Optional[str] = ..., token_status: _Optional[_Union[TokenStatus, _Mapping]] = ..., key_backend: _Optional[_Union[KeyBackend, _Mapping]] = ...) -> None: ...
+
+class KeyBackend(_message.Message):
+    __slots__ = ("kind", "location", "module", "token", "extractable", "token_flags")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    MODULE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXTRACTABLE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    location: str
+    module: str
+    token: str
+    extractable: bool
+    token_flags: Pkcs11KeyFlags
+    def __init__(self, kind: _Optional[str] = ..., location: _Optional[str] = ..., module: _Optional[str] = ..., token: _Optional[str] = ..., extractable: _Optional[bool] = ..., token_flags: _Optional[_Union[Pkcs11KeyFlags, _Mapping]] = ...) -> None: ...
+
+class Pkcs11KeyFlags(_message.Message):
+    __slots__ = ("extractable", "never_extractable", "sensitive")
+    EXTRACTABLE_FIELD_NUMBER: _ClassVar[int]
+    NEVER_EXTRACTABLE_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVE_FIELD_NUMBER: _ClassVar[int]
+    extractable: bool
+    never_extractable: bool
+    sensitive: bool
+    def __init__(self, extractable: _Optional[bool] = ..., never_extractable: _Optional[bool] = ..., sensitive: _Optional[bool] = ...) -> None: ...
 
 class TokenStatus(_message.Message):
     __slots__ = ("auth_method", "sender_constraint", "last_request_at", "last_outcome", "cached_tokens", "earliest_expiry", "dpop_jkt")
