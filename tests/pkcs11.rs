@@ -595,11 +595,13 @@ async fn a_reinserted_token_is_logged_in_again() {
     run(t
         .cmd("softhsm2-util")
         .args(["--delete-token", "--token", &t.label]));
-    // Gone: FAILED_PRECONDITION naming the token, not an internal error.
+    // Gone: UNAVAILABLE (it passes) naming the token and what to do, not
+    // an internal error.
     let e = sign(&mut client, "hsm").await.unwrap_err();
-    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e}");
+    assert_eq!(e.code(), tonic::Code::Unavailable, "{e}");
     assert!(
-        e.message().contains("PKCS#11 token \"fapi-reinsert\""),
+        e.message()
+            .contains("PKCS#11 token \"fapi-reinsert\": no slot holds it: insert the token"),
         "{}",
         e.message()
     );
@@ -660,4 +662,108 @@ async fn a_reloaded_credential_hands_over_the_login() {
     let after_lock = &log[before..];
     assert!(after_lock.contains("logged out of the token"), "{log}");
     assert!(!after_lock.contains("released the token login"), "{log}");
+}
+
+/// A PKCS#8 key written onto the token with pkcs11-tool (as an operator
+/// imports one), so the same key can come back after the token is
+/// deleted and initialised again.
+struct Imported {
+    fx: Fixtures,
+    crt: std::path::PathBuf,
+}
+
+impl Imported {
+    fn new() -> Imported {
+        let fx = Fixtures::new();
+        let plain = fx.plain_key("imported", KeyType::P256);
+        let crt = fx.cert("imported", &plain);
+        openssl(
+            fx.path(),
+            &[
+                "pkcs8",
+                "-topk8",
+                "-nocrypt",
+                "-in",
+                plain.to_str().unwrap(),
+                "-outform",
+                "DER",
+                "-out",
+                "imported.pk8",
+            ],
+        );
+        Imported { fx, crt }
+    }
+
+    fn write_to(&self, t: &Token) {
+        run(t
+            .tool()
+            .args(["--login", "--pin", &t.pin, "--write-object"])
+            .arg(self.fx.path().join("imported.pk8"))
+            .args(["--type", "privkey", "--label", "ec", "--id", "01"]));
+    }
+}
+
+fn init_token(t: &Token) {
+    run(t
+        .cmd("softhsm2-util")
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            &t.label,
+            "--so-pin",
+            SO_PIN,
+        ])
+        .args(["--pin", &t.pin]));
+}
+
+#[tokio::test]
+async fn a_token_inserted_after_start_is_loaded_in_the_background() {
+    let t = Token::new("fapi-late");
+    let key = Imported::new();
+    run(t
+        .cmd("softhsm2-util")
+        .args(["--delete-token", "--token", &t.label]));
+    let pin = t.pin_file("user", &t.pin);
+    let daemon = start(
+        &t,
+        &allow_list(),
+        &[t.stanza("hsm", "ec", Some(&key.crt), &pin, "")],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    // Not there: the daemon serves, the credential says why and that it
+    // retries, and a request is UNAVAILABLE (it passes), not an error of
+    // the caller's.
+    let c = status_of(&mut client, "hsm").await;
+    assert_eq!(c.state(), pb::CredentialState::Error);
+    assert!(
+        c.error
+            .contains("PKCS#11 token \"fapi-late\": no slot holds it: insert the token")
+            && c.error.contains("retried in the background"),
+        "{}",
+        c.error
+    );
+    let e = sign(&mut client, "hsm").await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unavailable, "{e}");
+
+    // Inserted: loaded with no reload, request or restart.
+    init_token(&t);
+    key.write_to(&t);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let c = status_of(&mut client, "hsm").await;
+        if c.state() == pb::CredentialState::Available {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}\n{}",
+            c.error,
+            daemon.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = sign(&mut client, "hsm").await.unwrap();
+    verify_with_python(&r.assertion, &key.crt, "ES256", ISSUER, "hsm", &[]);
 }

@@ -165,10 +165,15 @@ pub enum KeyError {
 }
 
 impl KeyError {
-    /// Whether this is a passphrase source that is down or unreachable
-    /// (which passes: retried in the background, UNAVAILABLE to callers).
+    /// Whether this is a passphrase source that is down or unreachable,
+    /// or a token that is not inserted (which passes: retried in the
+    /// background, UNAVAILABLE to callers).
     pub fn is_source_unavailable(&self) -> bool {
-        matches!(self, KeyError::Source(SourceError::Unavailable { .. }))
+        matches!(
+            self,
+            KeyError::Source(SourceError::Unavailable { .. })
+                | KeyError::Pkcs11(pkcs11::Pkcs11Error::Absent { .. })
+        )
     }
 }
 

@@ -103,6 +103,7 @@ impl Error {
     /// other failure is a fault.
     pub fn from_signing(e: crate::keys::KeyError) -> Self {
         match e {
+            e if e.is_source_unavailable() => Error::Unavailable(format!("signing failed: {e}")),
             e @ (crate::keys::KeyError::Pkcs11(_) | crate::keys::KeyError::Locked) => {
                 Error::FailedPrecondition(format!("signing failed: {e}"))
             }

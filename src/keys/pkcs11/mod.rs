@@ -70,6 +70,16 @@ pub enum Pkcs11Error {
         /// Why.
         detail: String,
     },
+    /// No slot holds the token (not inserted, or the label or serial is
+    /// wrong): a state that passes, retried in the background.
+    #[error(
+        "{token}: no slot holds it: insert the token, or check token_label/token_serial against \
+         `pkcs11-tool --module MODULE -L` (retried in the background)"
+    )]
+    Absent {
+        /// The token.
+        token: String,
+    },
     /// The token or an object on it is missing or misbehaves.
     #[error("{token}: {detail}")]
     Token {
@@ -214,7 +224,7 @@ pub fn token_certificate(
     check_allowed(&config.module, allowed)?;
     let target = config.target().map_err(KeyError::Unsupported)?;
     let ctx = token::load_module(&config.module)?;
-    let slot = token::find_slot(&ctx, &target)?;
+    let slot = token::find_slot_or_rescan(&config.module, &ctx, &target, "")?;
     let session = ctx.open_ro_session(slot).map_err(|e| Pkcs11Error::Token {
         token: target.token_desc(),
         detail: format!("cannot open a session: {}", token::reason(&e)),
@@ -272,7 +282,7 @@ impl Pkcs11Key {
         })?;
         let ctx = token::load_module(&config.module)?;
         let token = target.token_desc();
-        let slot = token::find_slot(&ctx, &target)?;
+        let slot = token::find_slot_or_rescan(&config.module, &ctx, &target, name)?;
         let session = ctx.open_ro_session(slot).map_err(|e| Pkcs11Error::Token {
             token: token.clone(),
             detail: format!("cannot open a session: {}", token::reason(&e)),
@@ -475,24 +485,7 @@ impl Pkcs11Key {
             }));
         }
         self.reset();
-        let slot = match token::find_slot(&self.ctx, &self.target) {
-            Ok(slot) => slot,
-            // The token may be back without the module listing it yet.
-            Err(e) => match token::reinitialize(&self.module, &self.ctx) {
-                Ok(true) => {
-                    tracing::info!(
-                        credential = %self.name, token = %self.token,
-                        "token not found: initialised the module again to list its tokens anew"
-                    );
-                    token::find_slot(&self.ctx, &self.target)?
-                }
-                Ok(false) => return Err(e.into()),
-                Err(re) => {
-                    tracing::warn!(credential = %self.name, error = %re, "cannot initialise the module again");
-                    return Err(e.into());
-                }
-            },
-        };
+        let slot = token::find_slot_or_rescan(&self.module, &self.ctx, &self.target, &self.name)?;
         let session = self
             .ctx
             .open_ro_session(slot)

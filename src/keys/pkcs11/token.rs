@@ -150,12 +150,37 @@ pub fn find_slot(ctx: &Pkcs11, target: &Pkcs11Target) -> Result<Slot, Pkcs11Erro
             return Ok(slot);
         }
     }
-    Err(Pkcs11Error::Token {
-        token,
-        detail: "no slot holds it: insert the token, or check token_label/token_serial \
-                 against `pkcs11-tool --module MODULE -L`"
-            .into(),
-    })
+    Err(Pkcs11Error::Absent { token })
+}
+
+/// [`find_slot`], and if no slot holds the token, once more after
+/// initialising the module again (when no login on it would be lost):
+/// the token may have been inserted since the module listed its tokens.
+/// `credential` names the asker in the log (empty: a load).
+pub fn find_slot_or_rescan(
+    path: &Path,
+    ctx: &Pkcs11,
+    target: &Pkcs11Target,
+    credential: &str,
+) -> Result<Slot, Pkcs11Error> {
+    let absent = match find_slot(ctx, target) {
+        Err(e @ Pkcs11Error::Absent { .. }) => e,
+        other => return other,
+    };
+    match reinitialize(path, ctx) {
+        Ok(true) => {
+            tracing::info!(
+                credential, token = %target.token_desc(),
+                "token not found: initialised the module again to list its tokens anew"
+            );
+            find_slot(ctx, target)
+        }
+        Ok(false) => Err(absent),
+        Err(re) => {
+            tracing::warn!(credential, error = %re, "cannot initialise the module again");
+            Err(absent)
+        }
+    }
 }
 
 /// The search template for an object of `class` that `target` names.
