@@ -95,7 +95,102 @@ struct Daemon {
 
 /// What every benchmark config starts with: keys stay decrypted, and the
 /// limits meant for hostile callers do not throttle the load generator.
-const AGENT: &str = "[agent]\nkey_idle_ttl_seconds = 3600\nrequests_per_second_per_uid = 1000000\nrequest_burst_per_uid = 1000000\nmax_streams_per_connection = 256\n";
+const AGENT: &str = "[agent]\nkey_idle_ttl_seconds = 3600\nrequests_per_second_per_uid = 1000000\nrequest_burst_per_uid = 1000000\nmax_streams_per_connection = 256\npkcs11_modules = [\"/usr/lib/softhsm/libsofthsm2.so\"]\n";
+
+/// Debian's SoftHSM2 module, for the token rows.
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A SoftHSM2 token in `dir` (the daemon finds it through SOFTHSM2_CONF)
+/// with a P-256 and an RSA-2048 key generated on it, certificates for
+/// them from a throwaway CA: the stanzas of credentials `hsm_es` and
+/// `hsm_ps`.
+fn token_credentials(dir: &Path) -> String {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    std::fs::write(
+        dir.join("softhsm2.conf"),
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    let pin = "bench-user-pin";
+    let tool = || {
+        let mut c = Command::new("pkcs11-tool");
+        c.env("SOFTHSM2_CONF", dir.join("softhsm2.conf")).args([
+            "--module",
+            SOFTHSM,
+            "--token-label",
+            "bench",
+        ]);
+        c
+    };
+    sh(Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", dir.join("softhsm2.conf"))
+        .args(["--init-token", "--free", "--label", "bench"])
+        .args(["--so-pin", "bench-so-pin", "--pin", pin]));
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "token-ca.pem",
+        ],
+    );
+    let pin_file = dir.join("token.pin");
+    std::fs::write(&pin_file, format!("{pin}\n")).unwrap();
+    sh(Command::new("chmod").arg("600").arg(&pin_file));
+    let mut out = String::new();
+    for (name, key_type, id) in [
+        ("hsm_es", "EC:prime256v1", "01"),
+        ("hsm_ps", "rsa:2048", "02"),
+    ] {
+        sh(tool()
+            .args([
+                "--login",
+                "--pin",
+                pin,
+                "--keypairgen",
+                "--key-type",
+                key_type,
+            ])
+            .args(["--label", name, "--id", id]));
+        let der = format!("{name}.pub.der");
+        sh(tool()
+            .args(["--read-object", "--type", "pubkey", "--id", id, "-o"])
+            .arg(dir.join(&der)));
+        let pem = format!("{name}.pub.pem");
+        openssl(dir, &["pkey", "-pubin", "-in", &der, "-out", &pem]);
+        let crt = format!("{name}.crt");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-new",
+                "-subj",
+                &format!("/CN={name}"),
+                "-force_pubkey",
+                &pem,
+                "-key",
+                "token-ca.pem",
+                "-days",
+                "30",
+                "-out",
+                &crt,
+            ],
+        );
+        out.push_str(&format!(
+            "[credentials.{name}]\nclient_id = \"{name}\"\nissuer = \"https://as.bench\"\ncertificate = {:?}\npkcs11 = {{ module = {SOFTHSM:?}, token_label = \"bench\", key_label = {name:?}, pin = {{ source = \"file\", path = {pin_file:?} }} }}\n",
+            dir.join(&crt)
+        ));
+    }
+    out
+}
 
 impl Drop for Daemon {
     fn drop(&mut self) {
@@ -133,6 +228,7 @@ impl Daemon {
             .arg(&cfg)
             .arg("--socket")
             .arg(&socket)
+            .env("SOFTHSM2_CONF", dir.join("softhsm2.conf"))
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
@@ -1093,9 +1189,10 @@ fn main() {
     // Berlin Group sign with RSA keys only).
     let signing = "[credentials.ps.ob_uk]\niss = \"0015800001041REAAY/bench\"\n\
                    [credentials.ps.open_finance_brasil]\niss = \"bench-org\"\n";
-    let config = format!("{es}{ps}{ed}{cold}{shielded_es}{shielded_ps}{tok}{signing}");
+    let hsm = token_credentials(d);
+    let config = format!("{es}{ps}{ed}{cold}{shielded_es}{shielded_ps}{tok}{signing}{hsm}");
     let (daemon, _) = Daemon::start(d, "main", &config);
-    daemon.wait_log("key verified", 7);
+    daemon.wait_log("key verified", 9);
 
     let perf_filter = std::env::var("FAPI_BENCH_PERF").ok();
     let mut measure = |label: &str, op: Op, conns: usize| -> Stats {
@@ -1156,6 +1253,28 @@ fn main() {
     let ps_4n = measure("SignClientAssertion PS256", Op::Sign("ps"), 4 * cores);
     let ps_n = if ps_4n.ops > ps_2n.ops { ps_4n } else { ps_2n };
     let _ = measure("SignClientAssertion EdDSA", Op::Sign("ed"), 2 * cores);
+    // The same requests with the keys on a SoftHSM2 token (every signature
+    // a C_Sign on the blocking pool), beside the software rows above.
+    let hsm_es1 = measure(
+        "SignClientAssertion ES256, SoftHSM token",
+        Op::Sign("hsm_es"),
+        1,
+    );
+    let hsm_es_n = measure(
+        "SignClientAssertion ES256, SoftHSM token",
+        Op::Sign("hsm_es"),
+        2 * cores,
+    );
+    let hsm_ps1 = measure(
+        "SignClientAssertion PS256, SoftHSM token",
+        Op::Sign("hsm_ps"),
+        1,
+    );
+    let hsm_ps_n = measure(
+        "SignClientAssertion PS256, SoftHSM token",
+        Op::Sign("hsm_ps"),
+        2 * cores,
+    );
     // Message signatures, beside SignClientAssertion with the same keys:
     // each at 1 connection (latency) and 2× cores (rate). UK OB, Brasil
     // and Berlin Group are RSA-only by their standards (an EC key is
@@ -1507,6 +1626,25 @@ fn main() {
         100.0 * (psh.ops / ps_n.ops - 1.0)
     );
 
+    let token_cost = format!(
+        "ES256 {:.0}→{:.0}/s ({:.0} % of software), p50 at 1 conn {:.0}→{:.0} µs, p99 {:.0}→{:.0} µs; \
+         PS256 {:.0}→{:.0}/s ({:.0} %), p50 at 1 conn {:.0}→{:.0} µs, p99 {:.0}→{:.0} µs",
+        es_n.ops,
+        hsm_es_n.ops,
+        100.0 * hsm_es_n.ops / es_n.ops,
+        es1.p50,
+        hsm_es1.p50,
+        es_n.p99,
+        hsm_es_n.p99,
+        ps_n.ops,
+        hsm_ps_n.ops,
+        100.0 * hsm_ps_n.ops / ps_n.ops,
+        ps1.p50,
+        hsm_ps1.p50,
+        ps_n.p99,
+        hsm_ps_n.p99
+    );
+
     let mut table = String::from(
         "| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | daemon CPU µs/op | load generator CPU µs/op |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
@@ -1524,6 +1662,9 @@ fn main() {
             if *ok { "yes" } else { "**no**" }
         ));
     }
+    targets.push_str(&format!(
+        "| SoftHSM token key vs software key, 2× cores conns (measured, no target) | — | {token_cost} |\n"
+    ));
     targets.push_str(&format!(
         "| shielded-key cost (measured, no target) | — | {shield_cost} |\n"
     ));
