@@ -27,7 +27,7 @@ pub use credential::{
 pub use credsock::{CredSockConfig, Serve, ServeRule};
 pub use oauth::{AuthMethod, DpopAlg, OAuthConfig, Profile, SenderConstraint};
 pub use passphrase::{ExecEnv, KeyringName, PassphraseConfig};
-pub use pkcs11::{Pkcs11Config, Pkcs11Target, parse_uri as parse_pkcs11_uri};
+pub use pkcs11::{Pkcs11Config, Pkcs11Target, module_allowed, parse_uri as parse_pkcs11_uri};
 pub use policy::{AllowRule, Operation, UserUnit};
 pub use proxy::{
     ProxyConfig, SigningProfile, TcpApp, TcpListenerConfig, UpstreamConfig, UpstreamToken,
