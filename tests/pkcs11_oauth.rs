@@ -467,6 +467,63 @@ async fn a_wrong_dpop_pin_fails_tokens_only_and_is_never_tried_twice() {
     assert_eq!(presented(), 2, "{}", daemon.stderr());
 }
 
+/// The DPoP key's login follows the key TTLs through the daemon's sweep:
+/// idle past `key_idle_ttl_seconds`, it logs out; the next token request
+/// logs in again with the held PIN.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dpop_key_login_ends_after_the_idle_ttl() {
+    let t = Token::new("fapi-cred-ttl");
+    let crt = t.keypair("EC:prime256v1", "ec", "01");
+    let dpop_pin = "dpop-ttl-pin-0815";
+    second_token(&t, DPOP_TOKEN, dpop_pin);
+    keypair_without_cert(&t, DPOP_TOKEN, dpop_pin, "EC:prime256v1", "dpop", "0a");
+    let pin_file = t.pin_file("dpop", dpop_pin);
+    let fx = Fixtures::new();
+    let server = auth_server(&t, &fx, vec![client("es", &crt)]);
+    let issuer = server.issuer();
+    let agent = format!("{}\nkey_idle_ttl_seconds = 1", allow_list());
+    let daemon = start(
+        &t,
+        &agent,
+        &[stanza(
+            &t,
+            "es",
+            "ec",
+            &crt,
+            &issuer,
+            &dpop_key("dpop", &pin_file),
+        )],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    token(&mut client, "es").await.unwrap();
+    let logged_out = || log_lines(&daemon, &["logged out of the token", "(DPoP key)"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while logged_out() == 0 {
+        assert!(Instant::now() < deadline, "{}", daemon.stderr());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let presented = || log_lines(&daemon, &["presenting the PIN to the token", "(DPoP key)"]);
+    assert_eq!(presented(), 1, "{}", daemon.stderr());
+    let p = client
+        .agent
+        .sign_dpop_proof(pb::SignDpopProofRequest {
+            credential: by_name("es"),
+            htm: "GET".into(),
+            htu: "https://rs.example/".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()))
+        .into_inner();
+    assert_eq!(presented(), 2, "{}", daemon.stderr());
+    let out = verify_signed(
+        "dpop",
+        &json!({"proof": p.proof, "htm": "GET", "htu": "https://rs.example/", "jkt": p.jkt}),
+    );
+    assert_eq!(out["ok"], true, "{out}");
+}
+
 /// Config refusals: a DPoP key module off the allow-list (named by its
 /// setting), a DPoP key without DPoP, and dpop_alg beside dpop_key. The
 /// daemon does not start with such a config.
