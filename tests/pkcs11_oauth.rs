@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use common::memscan::{contains, memory_of};
 use common::oauth::{AuthServer, Pki};
 use common::softhsm::{ISSUER, MODULE, SO_PIN, Token, allow_list, start};
-use common::verify_with_python;
-use common::{Daemon, Fixtures, by_name, config, openssl, run, sign, verify_signed};
+use common::{
+    Daemon, Fixtures, by_name, config, openssl, run, sign, verify_signed, verify_with_python,
+};
 use fapi_agent::service::pb;
 use serde_json::{Value, json};
 use tonic::Code;
