@@ -225,7 +225,11 @@ impl CredentialConfig {
         let (ca, secrets) = match oauth {
             Some(o) => (
                 o.ca_file.as_mut(),
-                vec![o.client_secret.as_mut(), o.password.as_mut()],
+                vec![
+                    o.client_secret.as_mut(),
+                    o.password.as_mut(),
+                    o.dpop_key.as_mut().map(|d| &mut d.pkcs11.pin),
+                ],
             ),
             None => (None, Vec::new()),
         };

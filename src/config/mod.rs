@@ -25,9 +25,9 @@ pub use credential::{
     SharedSecretConfig,
 };
 pub use credsock::{CredSockConfig, Serve, ServeRule};
-pub use oauth::{AuthMethod, DpopAlg, OAuthConfig, Profile, SenderConstraint};
+pub use oauth::{AuthMethod, DpopAlg, DpopKeyConfig, OAuthConfig, Profile, SenderConstraint};
 pub use passphrase::{ExecEnv, KeyringName, PassphraseConfig};
-pub use pkcs11::{Pkcs11Config, Pkcs11Target, parse_uri as parse_pkcs11_uri};
+pub use pkcs11::{Pkcs11Config, Pkcs11Target, module_allowed, parse_uri as parse_pkcs11_uri};
 pub use policy::{AllowRule, Operation, UserUnit};
 pub use proxy::{
     ProxyConfig, SigningProfile, TcpApp, TcpListenerConfig, UpstreamConfig, UpstreamToken,
@@ -164,6 +164,22 @@ impl Config {
             cred.validate(name)?;
         }
         cfg.agent.validate()?;
+        for (name, cred) in &cfg.credentials {
+            // A DPoP key has no error state of its own to park it in, as a
+            // credential's token key has: its module is checked here.
+            if let Some(d) = cred.oauth.as_ref().and_then(|o| o.dpop_key.as_ref())
+                && !module_allowed(&d.pkcs11.module, &cfg.agent.pkcs11_modules)
+            {
+                return Err(ConfigError::Invalid {
+                    credential: name.clone(),
+                    message: format!(
+                        "oauth.dpop_key.pkcs11.module {} is not in [agent] pkcs11_modules: add \
+                         it there if this library is trusted to run inside the daemon",
+                        d.pkcs11.module.display()
+                    ),
+                });
+            }
+        }
         for (name, u) in &mut cfg.upstreams {
             if let Some(p) = &mut u.ca_file
                 && p.is_relative()

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{ConfigError, PassphraseConfig};
+use super::{ConfigError, PassphraseConfig, Pkcs11Config};
 
 /// The security profile the authorization server is used under.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -68,7 +68,8 @@ impl AuthMethod {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SenderConstraint {
-    /// DPoP proofs (RFC 9449) with a key the daemon generates.
+    /// DPoP proofs (RFC 9449) with a key the daemon generates, or the
+    /// `dpop_key` on a token.
     #[default]
     Dpop,
     /// The credential's certificate in mutual TLS (RFC 8705 §3).
@@ -87,6 +88,18 @@ pub enum DpopAlg {
     /// Ed25519.
     #[serde(rename = "EdDSA")]
     EdDsa,
+}
+
+/// `oauth.dpop_key = { pkcs11 = { … } }`: a DPoP key of the operator's
+/// own, on a PKCS#11 token, instead of one generated at each start. It
+/// has no certificate: its public key is the token's public-key object,
+/// its algorithm follows from its type.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpopKeyConfig {
+    /// The key on a token, named as a credential's `pkcs11` key is (the
+    /// module on the allow-list, the PIN from any source).
+    pub pkcs11: Pkcs11Config,
 }
 
 /// How a credential gets access tokens.
@@ -116,9 +129,10 @@ pub struct OAuthConfig {
     /// How tokens are bound to the client.
     #[serde(default)]
     pub sender_constraint: SenderConstraint,
-    /// The DPoP key's algorithm.
-    #[serde(default)]
-    pub dpop_alg: DpopAlg,
+    /// The generated DPoP key's algorithm (default ES256).
+    pub dpop_alg: Option<DpopAlg>,
+    /// The DPoP key on a token instead of a generated one.
+    pub dpop_key: Option<DpopKeyConfig>,
     /// Scopes asked for when the caller names none.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -226,6 +240,71 @@ impl OAuthConfig {
         if self.timeout_seconds == 0 {
             return Err(invalid("oauth.timeout_seconds must be at least 1".into()));
         }
+        if let Some(d) = &self.dpop_key {
+            if self.sender_constraint != SenderConstraint::Dpop {
+                return Err(invalid(format!(
+                    "oauth.dpop_key is set but oauth.sender_constraint is {:?}: a DPoP key is \
+                     used only with sender_constraint = \"dpop\"",
+                    self.sender_constraint
+                )));
+            }
+            if self.dpop_alg.is_some() {
+                return Err(invalid(
+                    "oauth.dpop_alg does not apply to oauth.dpop_key: the token key's type sets \
+                     the algorithm (P-256: ES256, Ed25519: EdDSA, RSA ≥ 2048: PS256); remove \
+                     dpop_alg"
+                        .into(),
+                ));
+            }
+            d.pkcs11
+                .target()
+                .map_err(|m| invalid(format!("oauth.dpop_key.pkcs11: {m}")))?;
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{Config, ConfigError, PassphraseConfig};
+
+    fn parse(agent: &str, oauth: &str) -> Result<Config, ConfigError> {
+        Config::parse(
+            &format!(
+                "[agent]\n{agent}\n[credentials.c]\nclient_id = \"c\"\nissuer = \"https://as\"\n\
+                 key = \"k.pem\"\ncertificate = \"c.pem\"\n\
+                 passphrase = {{ source = \"file\", path = \"p\" }}\n\
+                 [credentials.c.oauth]\n{oauth}\n"
+            ),
+            Path::new("/etc/fapi-agent"),
+        )
+    }
+
+    const KEY: &str = "dpop_key = { pkcs11 = { module = \"/m.so\", token_label = \"t\", \
+                       key_label = \"d\", pin = { source = \"file\", path = \"dpop.pin\" } } }";
+
+    #[test]
+    fn a_dpop_key_on_a_token_resolves_its_pin_and_needs_the_allow_list() {
+        let c = parse("pkcs11_modules = [\"/m.so\"]", KEY).unwrap();
+        let oauth = c.credentials["c"].oauth.as_ref().unwrap();
+        let d = oauth.dpop_key.as_ref().unwrap();
+        assert!(matches!(
+            &d.pkcs11.pin,
+            PassphraseConfig::File { path, .. } if path.as_os_str() == "/etc/fapi-agent/dpop.pin"
+        ));
+        let e = parse("", KEY).unwrap_err().to_string();
+        assert!(
+            e.contains("oauth.dpop_key.pkcs11.module /m.so is not in [agent] pkcs11_modules"),
+            "{e}"
+        );
+        let e = parse(
+            "pkcs11_modules = [\"/m.so\"]",
+            &KEY.replace("key_label = \"d\", ", ""),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("oauth.dpop_key.pkcs11: name the key"), "{e}");
     }
 }

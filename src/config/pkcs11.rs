@@ -1,6 +1,6 @@
 //! A key on a PKCS#11 token (`pkcs11 = { … }` in a credential).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -61,6 +61,14 @@ impl Pkcs11Target {
             (None, None) => "the key".into(),
         }
     }
+}
+
+/// Whether `module` is on the allow-list `allowed`, comparing canonical
+/// paths (a symlink to an allowed library is that library).
+pub fn module_allowed(module: &Path, allowed: &[PathBuf]) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let m = canon(module);
+    allowed.iter().any(|a| a == module || canon(a) == m)
 }
 
 /// Decodes `%XX` escapes (RFC 3986) of a `pkcs11:` URI attribute.

@@ -361,15 +361,28 @@ impl Daemon {
     /// at once (each fetch bounded by its timeout); returns the unlocked
     /// names and `NAME: reason` for failures.
     pub async fn unlock(&self, caller: Option<&Caller>) -> (Vec<String>, Vec<String>) {
-        let creds: Vec<Arc<Credential>> = {
+        let (creds, clients): (Vec<Arc<Credential>>, Vec<Arc<oauth::Client>>) = {
             let _swap = lock(&self.swap);
             self.locked
                 .store(false, std::sync::atomic::Ordering::SeqCst);
-            for client in self.oauth.load().values() {
+            let clients = self.oauth.load();
+            for client in clients.values() {
                 client.unlock();
             }
-            self.registry().all().cloned().collect()
+            (
+                self.registry().all().cloned().collect(),
+                clients.values().cloned().collect(),
+            )
         };
+        // DPoP keys on tokens prove their PINs alongside the credentials;
+        // a failure is reported, but the credential itself is unlocked.
+        let mut dpop_keys = tokio::task::JoinSet::new();
+        for client in clients.into_iter().filter(|c| c.dpop_key_on_token()) {
+            dpop_keys.spawn(async move {
+                let name = client.credential().name.clone();
+                (name, client.unlock_dpop_key().await)
+            });
+        }
         let mut unlocking = tokio::task::JoinSet::new();
         for cred in creds {
             unlocking.spawn(async move {
@@ -382,6 +395,13 @@ impl Daemon {
             match done {
                 Ok((name, Ok(()))) => ok.push(name),
                 Ok((name, Err(e))) => failed.push(format!("{name}: {e}")),
+                Err(e) => failed.push(format!("unlock task failed: {e}")),
+            }
+        }
+        while let Some(done) = dpop_keys.join_next().await {
+            match done {
+                Ok((_, Ok(()))) => {}
+                Ok((name, Err(e))) => failed.push(format!("{name} (oauth.dpop_key): {e}")),
                 Err(e) => failed.push(format!("unlock task failed: {e}")),
             }
         }
@@ -481,6 +501,10 @@ impl Daemon {
                     // At most SYNC_INTERVAL (1 s) between a record and its
                     // flush; the disk wait is off the async workers.
                     tokio::task::spawn_blocking(move || log.sync());
+                }
+                for client in me.oauth_clients().values() {
+                    // DPoP keys on tokens: the PIN's and the login's TTLs.
+                    client.tick();
                 }
                 for cred in me.registry().all() {
                     // The key's TTL sweep; true when a failed key is due

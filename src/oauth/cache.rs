@@ -18,6 +18,8 @@ pub struct CacheKey {
     scopes: Vec<String>,
     resource: Vec<String>,
     audience: Option<String>,
+    /// The DPoP key's thumbprint the token is bound to.
+    jkt: Option<String>,
 }
 
 impl CacheKey {
@@ -34,7 +36,14 @@ impl CacheKey {
             scopes: norm(scopes),
             resource: norm(resource),
             audience: audience.map(str::to_owned),
+            jkt: None,
         }
+    }
+
+    /// The key of a token bound to the DPoP key `jkt` (not a request
+    /// parameter: the proof carries the key).
+    pub fn bound_to(self, jkt: Option<String>) -> Self {
+        Self { jkt, ..self }
     }
 
     /// The scopes as one space-separated string.

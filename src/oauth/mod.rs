@@ -3,7 +3,9 @@
 //! cached; the code and refresh grants; pushed authorization requests.
 //! Every key stays inside: client assertions and DPoP proofs are signed
 //! here, mTLS handshakes through the credential's key handle, client
-//! secrets held like passphrases.
+//! secrets held like passphrases. The DPoP key is generated in memory, or
+//! is the operator's own on a PKCS#11 token (`oauth.dpop_key`), used
+//! through that backend's key handle.
 //!
 //! One [`Client`] per credential with an `[credentials.NAME.oauth]` table,
 //! owned by the daemon and rebuilt when the credential is.
@@ -13,6 +15,7 @@ pub mod metadata;
 mod secret;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,14 +31,19 @@ pub use cache::CacheKey;
 use metadata::Metadata;
 use secret::SecretHolder;
 
-use crate::config::{AgentConfig, AuthMethod, DpopAlg, OAuthConfig, Profile, SenderConstraint};
+use crate::config::{
+    AgentConfig, AuthMethod, DpopAlg, OAuthConfig, Pkcs11Config, Profile, SenderConstraint,
+};
 use crate::credential::{Credential, CredentialFailure};
 use crate::jose::{self, Alg, PublicJwk};
 use crate::keys::memory::MemoryKey;
-use crate::keys::{KeyKind, ReadyKey};
+use crate::keys::pkcs11::Pkcs11Key;
+use crate::keys::software::Settings;
+use crate::keys::{Backend, KeyError, KeyKind, Purpose, ReadyKey};
 use crate::net::{self, HttpsClient, NetError};
 use crate::now_unix;
-use crate::source::EnvVault;
+use crate::source::{EnvVault, PassphraseSource};
+use crate::sys::cpu;
 
 /// Largest response body read from an authorization server.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -201,15 +209,99 @@ pub struct TokenStatus {
     pub dpop_jkt: Option<String>,
 }
 
-/// The DPoP key of a client: generated in memory, never a credential key.
+/// The DPoP key of a client, never a credential key.
 struct DpopKey {
-    key: ReadyKey,
+    signer: DpopSigner,
     alg: Alg,
     jwk: Value,
     jkt: String,
 }
 
+/// Where the DPoP key lives.
+enum DpopSigner {
+    /// Generated in memory: a new key (and jkt) at each start and after
+    /// each Lock.
+    Memory(ReadyKey),
+    /// On a token (`oauth.dpop_key`): the same key and jkt across restarts;
+    /// logged in on first use with the PIN held under the passphrase TTLs.
+    Token(Arc<Pkcs11Key>),
+}
+
+/// How to load the DPoP key from its token.
+struct TokenDpop {
+    /// For logs: `NAME (DPoP key)`.
+    name: String,
+    config: Pkcs11Config,
+    allowed: Vec<PathBuf>,
+    pin: Arc<dyn PassphraseSource>,
+    settings: Settings,
+}
+
+/// How messages name a DPoP key on a token.
+const TOKEN_DPOP_KEY: &str = "the DPoP key (oauth.dpop_key)";
+
+/// A failure of the DPoP key `what` as the client reports it: a token's
+/// errors name the token and say what to change.
+fn dpop_key_error(what: &str, e: &KeyError) -> OAuthError {
+    match e {
+        KeyError::Locked => OAuthError::Locked,
+        e if e.is_source_unavailable() => OAuthError::Unavailable(format!("{what}: {e}")),
+        e => OAuthError::Config(format!("{what}: {e}")),
+    }
+}
+
 impl DpopKey {
+    /// The key on the token `spec` names: its public key read from the
+    /// token, its algorithm from its type (FAPI 2.0's PS256, ES256, EdDSA;
+    /// STANDARDS A7/A8). Blocking.
+    fn load(spec: &TokenDpop) -> Result<Self, OAuthError> {
+        let (key, public) = Pkcs11Key::load_with_token_public(
+            &spec.name,
+            &spec.config,
+            &spec.allowed,
+            Some(Arc::clone(&spec.pin)),
+            spec.settings.clone(),
+        )
+        .map_err(|e| dpop_key_error(TOKEN_DPOP_KEY, &e))?;
+        let alg = Alg::for_key(&public).map_err(|e| {
+            OAuthError::Config(format!(
+                "{TOKEN_DPOP_KEY} on {} is not one FAPI 2.0 allows: {e}",
+                key.token()
+            ))
+        })?;
+        let jwk = PublicJwk::new(&public, alg, &[])
+            .map_err(|e| OAuthError::Config(format!("{TOKEN_DPOP_KEY} on {}: {e}", key.token())))?;
+        tracing::info!(
+            credential = %spec.name, token = %key.token(), jkt = %jwk.thumbprint(), alg = %alg,
+            "DPoP key found on the token"
+        );
+        Ok(Self {
+            signer: DpopSigner::Token(Arc::new(key)),
+            alg,
+            jwk: jwk.minimal_json(),
+            jkt: jwk.thumbprint().to_owned(),
+        })
+    }
+
+    /// The key, ready to sign (a token key logs in first if needed).
+    async fn ready(&self) -> Result<ReadyKey, OAuthError> {
+        match &self.signer {
+            DpopSigner::Memory(k) => Ok(k.clone()),
+            DpopSigner::Token(t) => Arc::clone(t)
+                .ready(Purpose::Use)
+                .await
+                .map_err(|e| dpop_key_error(TOKEN_DPOP_KEY, &e)),
+        }
+    }
+
+    /// How messages name this key.
+    fn what(&self) -> &'static str {
+        match self.signer {
+            DpopSigner::Memory(_) => "the generated DPoP key",
+            DpopSigner::Token(_) => TOKEN_DPOP_KEY,
+        }
+    }
+
     fn generate(alg: DpopAlg) -> Result<Self, OAuthError> {
         let (kind, alg) = match alg {
             DpopAlg::Es256 => (KeyKind::EcP256, Alg::Es256),
@@ -221,7 +313,7 @@ impl DpopKey {
         let public = key.public_key().map_err(|e| fail(&e))?;
         let jwk = PublicJwk::new(&public, alg, &[]).map_err(|e| fail(&e))?;
         Ok(Self {
-            key: key.into_ready(),
+            signer: DpopSigner::Memory(key.into_ready()),
             alg,
             jwk: jwk.minimal_json(),
             jkt: jwk.thumbprint().to_owned(),
@@ -264,6 +356,11 @@ pub struct Client {
     /// The latest DPoP nonce per server origin.
     nonces: Mutex<HashMap<String, String>>,
     dpop: Mutex<Option<Arc<DpopKey>>>,
+    /// The DPoP key's token, when `oauth.dpop_key` is set.
+    dpop_token: Option<Arc<TokenDpop>>,
+    /// Held while the DPoP key is loaded from its token: one load however
+    /// many callers need it together.
+    dpop_loading: tokio::sync::Mutex<()>,
     secret: SecretHolder,
     password: SecretHolder,
     cache: cache::TokenCache,
@@ -306,8 +403,39 @@ impl Client {
             p.as_ref()
                 .map(|p| crate::source::from_config(p, env, fetch_timeout))
         };
-        let dpop = (cfg.sender_constraint == SenderConstraint::Dpop)
-            .then(|| DpopKey::generate(cfg.dpop_alg).ok().map(Arc::new))
+        let dpop_token = cfg
+            .dpop_key
+            .as_ref()
+            .filter(|_| cfg.sender_constraint == SenderConstraint::Dpop)
+            .map(|d| {
+                Arc::new(TokenDpop {
+                    name: format!("{} (DPoP key)", cred.name),
+                    config: d.pkcs11.clone(),
+                    allowed: agent.pkcs11_modules.clone(),
+                    pin: crate::source::from_config(&d.pkcs11.pin, env, fetch_timeout),
+                    // The PIN and the login are held as a credential's are.
+                    settings: Settings {
+                        pass_ttl: (
+                            agent.passphrase_idle_ttl_seconds.duration(),
+                            agent.passphrase_max_ttl_seconds.duration(),
+                        ),
+                        key_ttl: (
+                            Duration::from_secs(agent.key_idle_ttl_seconds),
+                            Duration::from_secs(agent.key_max_ttl_seconds),
+                        ),
+                        fetch_timeout,
+                        shielded: false,
+                    },
+                })
+            });
+        // A token key is loaded at first use (on a blocking thread), not
+        // here: the token may be absent now and inserted later.
+        let dpop = (cfg.sender_constraint == SenderConstraint::Dpop && dpop_token.is_none())
+            .then(|| {
+                DpopKey::generate(cfg.dpop_alg.unwrap_or_default())
+                    .ok()
+                    .map(Arc::new)
+            })
             .flatten();
         Some(Arc::new(Self {
             secret: SecretHolder::new(source(&cfg.client_secret), fetch_timeout),
@@ -319,6 +447,8 @@ impl Client {
             jwks: tokio::sync::Mutex::new(None),
             nonces: Mutex::new(HashMap::new()),
             dpop: Mutex::new(dpop),
+            dpop_token,
+            dpop_loading: tokio::sync::Mutex::new(()),
             cache: cache::TokenCache::default(),
             status: Mutex::new(TokenStatus::default()),
             locked: AtomicBool::new(false),
@@ -337,19 +467,60 @@ impl Client {
         &self.cfg
     }
 
-    /// Wipes the client secret, the password, the DPoP key and every cached
-    /// token; until [`Self::unlock`] nothing is fetched or signed.
+    /// Wipes the client secret, the password, the DPoP key (a token's:
+    /// its PIN, and logs out) and every cached token; until
+    /// [`Self::unlock`] nothing is fetched or signed.
     pub fn lock(&self) {
         self.locked.store(true, Ordering::SeqCst);
         self.secret.wipe();
         self.password.wipe();
-        *lock(&self.dpop) = None;
+        {
+            let mut dpop = lock(&self.dpop);
+            match dpop.as_ref().map(|k| &k.signer) {
+                // Kept: its public half, and the PIN the token rejected
+                // (never presented again, across Lock and Unlock too).
+                Some(DpopSigner::Token(t)) => t.lock(),
+                _ => *dpop = None,
+            }
+        }
         self.cache.clear();
     }
 
-    /// Ends a lock (a new DPoP key is made at the next use).
+    /// Ends a lock (a new generated DPoP key is made at the next use; a
+    /// token's waits for [`Self::unlock_dpop_key`]).
     pub fn unlock(&self) {
         self.locked.store(false, Ordering::SeqCst);
+    }
+
+    /// After [`Self::unlock`]: a DPoP key on a token fetches its PIN and
+    /// logs in again to prove it (then logs out unless used), as a
+    /// credential's token key does. A key not loaded yet is loaded at its
+    /// first use.
+    pub async fn unlock_dpop_key(&self) -> Result<(), OAuthError> {
+        let held = lock(&self.dpop).clone();
+        match held.as_ref().map(|k| &k.signer) {
+            Some(DpopSigner::Token(t)) => Arc::clone(t)
+                .unlock()
+                .await
+                .map_err(|e| dpop_key_error(TOKEN_DPOP_KEY, &e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the DPoP key lives on a token (`oauth.dpop_key`).
+    pub fn dpop_key_on_token(&self) -> bool {
+        self.dpop_token.is_some()
+    }
+
+    /// The once-a-second sweep: a DPoP key on a token drops its PIN and
+    /// its login after their TTLs, as a credential's token key does.
+    pub fn tick(&self) {
+        let held = lock(&self.dpop).clone();
+        if let Some(DpopSigner::Token(t)) = held.as_ref().map(|k| &k.signer) {
+            // A failed DPoP key is tried again at its next use, not in the
+            // background: nothing else depends on it.
+            let _retry_due = t.tick();
+        }
     }
 
     fn check_unlocked(&self) -> Result<(), OAuthError> {
@@ -366,25 +537,47 @@ impl Client {
         self.cfg.auth_method.is_mtls() || self.cfg.sender_constraint == SenderConstraint::Mtls
     }
 
-    /// The DPoP key, made now if Lock dropped it.
-    fn dpop_key(&self) -> Result<Option<Arc<DpopKey>>, OAuthError> {
+    /// The DPoP key: generated now if Lock dropped it, or loaded from its
+    /// token on a blocking thread at first use (and again after a failed
+    /// load: the token may have been inserted since).
+    async fn dpop_key(&self) -> Result<Option<Arc<DpopKey>>, OAuthError> {
         if self.cfg.sender_constraint != SenderConstraint::Dpop {
             return Ok(None);
         }
-        let mut held = lock(&self.dpop);
-        if held.is_none() {
-            *held = Some(Arc::new(DpopKey::generate(self.cfg.dpop_alg)?));
+        if let Some(k) = lock(&self.dpop).clone() {
+            return Ok(Some(k));
         }
-        Ok(held.clone())
+        let key = match &self.dpop_token {
+            None => DpopKey::generate(self.cfg.dpop_alg.unwrap_or_default())?,
+            Some(spec) => {
+                let _loading = self.dpop_loading.lock().await;
+                if let Some(k) = lock(&self.dpop).clone() {
+                    return Ok(Some(k));
+                }
+                let spec = Arc::clone(spec);
+                cpu::run(move || DpopKey::load(&spec)).await?
+            }
+        };
+        let key = Arc::clone(lock(&self.dpop).get_or_insert_with(|| Arc::new(key)));
+        // A Lock that landed while the key was made did not see it: it is
+        // wiped here (Lock sets the flag before it looks at the key).
+        if self.locked.load(Ordering::SeqCst) {
+            self.lock();
+            return Err(OAuthError::Locked);
+        }
+        Ok(Some(key))
     }
 
     /// What tokens are bound to.
-    pub fn binding(&self) -> Result<Binding, OAuthError> {
+    pub async fn binding(&self) -> Result<Binding, OAuthError> {
         Ok(match self.cfg.sender_constraint {
             SenderConstraint::None => Binding::None,
-            SenderConstraint::Dpop => {
-                Binding::Jkt(self.dpop_key()?.map(|k| k.jkt.clone()).unwrap_or_default())
-            }
+            SenderConstraint::Dpop => Binding::Jkt(
+                self.dpop_key()
+                    .await?
+                    .map(|k| k.jkt.clone())
+                    .unwrap_or_default(),
+            ),
             SenderConstraint::Mtls => Binding::X5tS256(
                 self.cred
                     .facts()
@@ -601,14 +794,15 @@ impl Client {
         nonce: Option<&str>,
     ) -> Result<(jose::dpop::Proof, String), OAuthError> {
         self.check_unlocked()?;
-        let key = self.dpop_key()?.ok_or_else(|| {
+        let key = self.dpop_key().await?.ok_or_else(|| {
             OAuthError::Config(format!(
                 "credential {:?} does not use DPoP (oauth.sender_constraint)",
                 self.cred.name
             ))
         })?;
+        let signer = key.ready().await?;
         let proof = jose::dpop::sign(
-            &key.key,
+            &signer,
             key.alg,
             &key.jwk,
             jose::dpop::ProofRequest {
@@ -621,7 +815,8 @@ impl Client {
         .await
         .map_err(|e| match e {
             jose::dpop::DpopError::Invalid(m) => OAuthError::Invalid(m),
-            jose::dpop::DpopError::Key(k) => OAuthError::Invalid(k.to_string()),
+            // A token that went away mid-call, a Lock: not the caller's fault.
+            jose::dpop::DpopError::Key(k) => dpop_key_error(key.what(), &k),
         })?;
         Ok((proof, key.jkt.clone()))
     }
@@ -837,6 +1032,7 @@ impl Client {
         let dpop = self.cfg.sender_constraint == SenderConstraint::Dpop;
         let endpoint = self.token_endpoint().await?;
         let outcome = async {
+            let binding = self.binding().await?;
             let (_, body) = self.post(&endpoint, &params, dpop).await?;
             let r: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
                 OAuthError::Unavailable(format!(
@@ -862,7 +1058,7 @@ impl Client {
                 token_type: if dpop { "DPoP".into() } else { "Bearer".into() },
                 expires_at: now_unix() + lifetime,
                 scope: r.scope.unwrap_or_else(|| asked_scope.to_owned()),
-                binding: self.binding()?,
+                binding,
                 refresh_token: r.refresh_token.map(TokenValue::new),
                 cached: false,
             })
@@ -877,6 +1073,9 @@ impl Client {
     /// expiry in the background, with jitter).
     pub async fn access_token(self: &Arc<Self>, req: TokenRequest) -> Result<Token, OAuthError> {
         self.check_unlocked()?;
+        // A token is cached under the DPoP key it is bound to: one bound
+        // to another key is never served.
+        let jkt = self.dpop_key().await?.map(|k| k.jkt.clone());
         let key = CacheKey::new(
             if req.scopes.is_empty() {
                 &self.cfg.scopes
@@ -889,7 +1088,8 @@ impl Client {
                 &req.resource
             },
             req.audience.as_deref().or(self.cfg.audience.as_deref()),
-        );
+        )
+        .bound_to(jkt);
         let margin = self.cfg.refresh_margin_seconds;
         let me = Arc::clone(self);
         // Called only on a miss or a due refresh: a hit builds nothing.
@@ -1000,7 +1200,7 @@ impl Client {
             )));
         }
         let mut params = params;
-        if let Some(k) = self.dpop_key()? {
+        if let Some(k) = self.dpop_key().await? {
             params.push(("dpop_jkt".to_owned(), k.jkt.clone()));
         }
         let (endpoint, authorization_endpoint) = self.par_endpoint().await?;

@@ -5,7 +5,6 @@ use super::{Error, Gate, Peer, Selection};
 use crate::access::audit::{AuditEvent, AuditOp, Outcome};
 use crate::config::Operation;
 use crate::jose::dpop::Proof;
-use crate::oauth::OAuthError;
 
 /// What a caller asks a proof for.
 #[derive(Debug, Clone)]
@@ -48,11 +47,9 @@ pub async fn sign_dpop_proof(
             req.nonce.as_deref(),
         )
         .await
-        .map_err(|e| match e {
-            OAuthError::Invalid(m) => Error::InvalidArgument(m),
-            OAuthError::Credential(f) => Error::Credential(f),
-            other => Error::FailedPrecondition(format!("credential {:?}: {other}", cred.name)),
-        });
+        // As for tokens: a PIN source that is down (a DPoP key on a token)
+        // is UNAVAILABLE, a configuration to change FAILED_PRECONDITION.
+        .map_err(|e| super::token::oauth_error(&cred, e));
     match &result {
         Ok((proof, jkt)) => admitted.record(
             &cred,

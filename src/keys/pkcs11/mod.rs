@@ -174,6 +174,9 @@ pub struct Pkcs11Key {
     kind: KeyKind,
     expected: PKey<Public>,
     cert_kid: String,
+    /// Whether `expected` is a certificate's key (a credential) or the
+    /// token's own public-key object (a DPoP key): mismatches say which.
+    certified: bool,
     source: Option<Arc<dyn PassphraseSource>>,
     settings: Settings,
     /// The PIN, held like a key file's passphrase.
@@ -206,9 +209,7 @@ pub struct Loaded {
 /// Checks `module` against the allow-list, comparing canonical paths (a
 /// symlink to an allowed library is that library).
 pub fn check_allowed(module: &Path, allowed: &[PathBuf]) -> Result<(), Pkcs11Error> {
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
-    let m = canon(module);
-    if allowed.iter().any(|a| a == module || canon(a) == m) {
+    if crate::config::module_allowed(module, allowed) {
         Ok(())
     } else {
         Err(Pkcs11Error::NotAllowed(module.to_owned()))
@@ -320,6 +321,7 @@ impl Pkcs11Key {
             kind,
             expected,
             cert_kid: cert_kid.to_owned(),
+            certified: true,
             source,
             pin: HeldSecret::new(settings.pass_ttl),
             settings,
@@ -332,6 +334,79 @@ impl Pkcs11Key {
             locked: AtomicBool::new(false),
             observer,
         })
+    }
+
+    /// A key with no certificate (a DPoP key): its public half is the
+    /// token's public-key object with the key's label or id, read without
+    /// logging in; the first login proves the private key against it.
+    /// Returns the key and that public key. Blocking.
+    pub fn load_with_token_public(
+        name: &str,
+        config: &Pkcs11Config,
+        allowed: &[PathBuf],
+        source: Option<Arc<dyn PassphraseSource>>,
+        settings: Settings,
+    ) -> Result<(Self, PKey<Public>), KeyError> {
+        check_allowed(&config.module, allowed)?;
+        let target = config.target().map_err(KeyError::Unsupported)?;
+        let ctx = token::load_module(&config.module)?;
+        let token = target.token_desc();
+        let slot = token::find_slot(&ctx, &target)?;
+        let session = ctx.open_ro_session(slot).map_err(|e| Pkcs11Error::Token {
+            token: token.clone(),
+            detail: format!("cannot open a session: {}", token::reason(&e)),
+        })?;
+        let handle =
+            token::find_one(&session, ObjectClass::PUBLIC_KEY, &target)?.ok_or_else(|| {
+                Pkcs11Error::Token {
+                    token: token.clone(),
+                    detail: format!(
+                        "no public key object with {} (readable without login): a key without a \
+                     certificate needs its public key on the token beside it (pkcs11-tool \
+                     --keypairgen stores both; else --write-object PUB.der --type pubkey with \
+                     the key's --id and --label)",
+                        target.key_desc()
+                    ),
+                }
+            })?;
+        let public = token::public_key(&session, handle).map_err(|detail| Pkcs11Error::Token {
+            token: token.clone(),
+            detail: format!(
+                "cannot read the public key of {}: {detail}",
+                target.key_desc()
+            ),
+        })?;
+        drop(session);
+        let mut key = Self::load(
+            name,
+            config,
+            allowed,
+            source,
+            public.clone(),
+            "",
+            settings,
+            None,
+        )?;
+        key.certified = false;
+        Ok((key, public))
+    }
+
+    /// The private key is not the one `expected` names.
+    fn mismatch(&self) -> KeyError {
+        if self.certified {
+            KeyError::Mismatch {
+                cert_kid: self.cert_kid.clone(),
+            }
+        } else {
+            KeyError::Pkcs11(Pkcs11Error::Token {
+                token: self.token.clone(),
+                detail: format!(
+                    "the private key object with {} does not match the public key object \
+                     with the same label/id: give each key pair its own CKA_ID and label",
+                    self.target.key_desc()
+                ),
+            })
+        }
     }
 
     /// The key's flags as the last login read them.
@@ -568,9 +643,7 @@ impl Pkcs11Key {
         let (key_type, flags) = token::key_flags(&session, key)
             .map_err(|e| self.token_error("cannot read the key", &e))?;
         if key_type.is_some_and(|t| t != token::key_type_of(self.kind)) {
-            return Err(KeyError::Mismatch {
-                cert_kid: self.cert_kid.clone(),
-            });
+            return Err(self.mismatch());
         }
         *lock(&self.flags) = Some(flags);
         self.prove(&session, key)?;
@@ -604,9 +677,7 @@ impl Pkcs11Key {
         if verify(&self.expected, scheme, &challenge, &sig)? {
             Ok(())
         } else {
-            Err(KeyError::Mismatch {
-                cert_kid: self.cert_kid.clone(),
-            })
+            Err(self.mismatch())
         }
     }
 
