@@ -615,6 +615,12 @@ fn import_to_token(args: &ImportArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
         eprintln!("deleted {}", file.display());
+    } else if args.keystore.is_some() {
+        eprintln!(
+            "kept {}: the token holds the key now; the keystore may hold other entries, so \
+             remove this one with `keytool -delete -alias ALIAS` if it should go",
+            file.display()
+        );
     } else {
         eprintln!(
             "kept {}: the token holds the key now, so the file can be deleted (keep a backup \

@@ -78,6 +78,20 @@ pub enum ProvisionError {
     /// OpenSSL failed on the key's components.
     #[error("OpenSSL failure: {0}")]
     Crypto(#[from] openssl::error::ErrorStack),
+    /// The token did not protect the key as asked.
+    #[error(
+        "{token} stored the key with CKA_SENSITIVE {sensitive} and CKA_EXTRACTABLE \
+         {extractable}, not sensitive and not extractable as asked: it was removed again; use a \
+         token (or token policy) that honours these attributes"
+    )]
+    Unprotected {
+        /// The token.
+        token: String,
+        /// CKA_SENSITIVE as read back.
+        sensitive: bool,
+        /// CKA_EXTRACTABLE as read back.
+        extractable: bool,
+    },
     /// The token's signature did not verify under the expected public key.
     #[error(
         "{token}: the key stored does not sign for the certificate's public key (the proof \
@@ -248,6 +262,19 @@ impl Provisioner {
         .into()
     }
 
+    /// Refuses a key the token reports as extractable or not sensitive
+    /// (the caller's [`Pending`] then removes it).
+    fn check_protected(&self, flags: KeyFlags) -> Result<(), ProvisionError> {
+        if flags.sensitive && !flags.extractable {
+            return Ok(());
+        }
+        Err(ProvisionError::Unprotected {
+            token: self.token.clone(),
+            sensitive: flags.sensitive,
+            extractable: flags.extractable,
+        })
+    }
+
     /// Refuses a label some object on the token already has.
     pub fn check_label_free(&self, label: &str) -> Result<(), ProvisionError> {
         let found = self
@@ -374,6 +401,7 @@ impl Provisioner {
         })?;
         let (_, flags) = token::key_flags(&self.session, priv_h)
             .map_err(|e| self.failed("cannot read the generated key's attributes", &e))?;
+        self.check_protected(flags)?;
         Ok(Generated {
             objects,
             id,
@@ -499,6 +527,7 @@ impl Provisioner {
         objects.handles.push(cert_h);
         let (_, flags) = token::key_flags(&self.session, priv_h)
             .map_err(|e| self.failed("cannot read the stored key's attributes", &e))?;
+        self.check_protected(flags)?;
         Ok(Imported { objects, id, flags })
     }
 
