@@ -45,6 +45,18 @@ fn stderr(o: &Output) -> String {
 }
 
 fn enroll(t: &Token, name: &str, alg: &str, dir: &Path, agent: &Path, pin: &str) -> Output {
+    enroll_on(t, ["--token-label", &t.label], name, alg, dir, agent, pin)
+}
+
+fn enroll_on(
+    t: &Token,
+    token: [&str; 2],
+    name: &str,
+    alg: &str,
+    dir: &Path,
+    agent: &Path,
+    pin: &str,
+) -> Output {
     let pin_file = dir.join(format!("{name}.pin"));
     cli(
         t,
@@ -53,8 +65,8 @@ fn enroll(t: &Token, name: &str, alg: &str, dir: &Path, agent: &Path, pin: &str)
             "--pkcs11",
             "--module",
             MODULE,
-            "--token-label",
-            &t.label,
+            token[0],
+            token[1],
             "--config",
             agent.to_str().unwrap(),
             "--name",
@@ -265,6 +277,24 @@ fn enroll_refusals_leave_nothing_on_the_token() {
     let agent = agent_config(d, true);
     let out = enroll(&t, "first", "ES256", d, &agent, &t.pin);
     assert!(out.status.success(), "{}", stderr(&out));
+    // The token named by its serial number instead.
+    let serial = t.serial();
+    let out = enroll_on(
+        &t,
+        ["--token-serial", &serial],
+        "second",
+        "ES256",
+        d,
+        &agent,
+        &t.pin,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(t.private_key_access("second"), GENERATED);
+    let stanza = std::fs::read_to_string(d.join("second.toml")).unwrap();
+    assert!(
+        stanza.contains(&format!("token_serial = {serial:?}")) && !stanza.contains("token_label"),
+        "{stanza}"
+    );
     let before = t.list_objects();
     let try_in = |sub: &str, name: &str, agent: &Path, pin: &str| {
         let sd = d.join(sub);
@@ -289,14 +319,14 @@ fn enroll_refusals_leave_nothing_on_the_token() {
         e.contains("PKCS#11 token \"fapi-enroll-no\" already holds an object labelled \"first\": choose another --name"),
         "{e}"
     );
-    let e = try_in("pin", "second", &agent, "not-the-pin");
+    let e = try_in("pin", "third", &agent, "not-the-pin");
     assert!(
         e.contains("PKCS#11 token \"fapi-enroll-no\" rejected the PIN (CKR_PIN_INCORRECT)"),
         "{e}"
     );
     assert!(!e.contains("not-the-pin"), "{e}");
     let other = agent_config(d, false);
-    let e = try_in("module", "third", &other, &t.pin);
+    let e = try_in("module", "fifth", &other, &t.pin);
     assert!(
         e.contains(&format!(
             "PKCS#11 module {MODULE} is not allowed: add it to `pkcs11_modules` in [agent]"
@@ -347,15 +377,21 @@ fn import(
         name,
         "--issuer",
         ISSUER,
-        "--key",
-        c.key.to_str().unwrap(),
-        "--cert",
-        c.cert.to_str().unwrap(),
         "--source",
         "file",
         "--path",
         pin_file.to_str().unwrap(),
     ];
+    if c.format == KeyFormat::Pkcs12 {
+        args.extend(["--p12", c.key.to_str().unwrap()]);
+    } else {
+        args.extend([
+            "--key",
+            c.key.to_str().unwrap(),
+            "--cert",
+            c.cert.to_str().unwrap(),
+        ]);
+    }
     args.extend_from_slice(extra);
     cli(t, &args, stdin)
 }
@@ -367,12 +403,14 @@ async fn import_to_the_token_then_the_daemon_signs_and_the_file_can_go() {
     let agent = agent_config(fx.path(), true);
     let mut stanzas = Vec::new();
     let creds = [
-        ("iec", KeyType::P256, true),
-        ("irsa", KeyType::Rsa2048, false),
-        ("ied", KeyType::Ed25519, false),
+        ("iec", KeyType::P256, KeyFormat::Pkcs8Pbkdf2, true),
+        ("irsa", KeyType::Rsa2048, KeyFormat::Pkcs8Pbkdf2, false),
+        ("ied", KeyType::Ed25519, KeyFormat::Pkcs8Pbkdf2, false),
+        // A PKCS#12 bundle: the bundle is what --delete-key-file deletes.
+        ("ip12", KeyType::Rsa2048, KeyFormat::Pkcs12, true),
     ];
-    for (name, kt, delete) in creds {
-        let c = fx.credential(name, kt, KeyFormat::Pkcs8Pbkdf2);
+    for (name, kt, format, delete) in creds {
+        let c = fx.credential(name, kt, format);
         let pin_file = fx.path().join(format!("{name}.token-pin"));
         let extra: &[&str] = if delete { &["--delete-key-file"] } else { &[] };
         let out = import(
@@ -548,4 +586,139 @@ fn import_refusals_leave_nothing_on_the_token() {
         "objects created before the PIN store failed stayed"
     );
     assert!(d.key.exists());
+}
+
+fn keytool(dir: &Path, args: &[&str]) {
+    let out = Command::new("keytool")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("keytool must be installed (Debian openjdk-17-jre-headless)");
+    assert!(
+        out.status.success(),
+        "keytool {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn import_a_jks_entry_to_the_token_and_the_keystore_stays() {
+    const STORE_PW: &str = "store-pw-9931";
+    let t = Token::new("fapi-import-jks");
+    let fx = Fixtures::new();
+    let d = fx.path();
+    let agent = agent_config(d, true);
+    let jks = "platform.jks";
+    let store = [
+        "-keystore",
+        jks,
+        "-storetype",
+        "JKS",
+        "-storepass",
+        STORE_PW,
+    ];
+    let mut genkey = vec![
+        "-genkeypair",
+        "-noprompt",
+        "-alias",
+        "signing",
+        "-dname",
+        "CN=signing",
+        "-keyalg",
+        "EC",
+        "-groupname",
+        "secp256r1",
+        "-validity",
+        "30",
+        "-keypass",
+        STORE_PW,
+    ];
+    genkey.extend(store);
+    keytool(d, &genkey);
+    let mut export = vec![
+        "-exportcert",
+        "-rfc",
+        "-alias",
+        "signing",
+        "-file",
+        "signing.pem",
+    ];
+    export.extend(store);
+    keytool(d, &export);
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "import".to_owned(),
+            "--to-pkcs11".into(),
+            "--module".into(),
+            MODULE.into(),
+            "--token-label".into(),
+            t.label.clone(),
+            "--config".into(),
+            agent.to_str().unwrap().into(),
+            "--name".into(),
+            "jks".into(),
+            "--client-id".into(),
+            "jks".into(),
+            "--issuer".into(),
+            ISSUER.into(),
+            "--keystore".into(),
+            d.join(jks).to_str().unwrap().into(),
+            "--alias".into(),
+            "signing".into(),
+            "--source".into(),
+            "file".into(),
+            "--path".into(),
+            d.join("jks.token-pin").to_str().unwrap().into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let stdin = format!("{STORE_PW}\n{}\n", t.pin);
+    let before = t.list_objects();
+    // A keystore may hold other entries: never deleted.
+    let a = args(&["--delete-key-file"]);
+    let out = cli(
+        &t,
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &stdin,
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "the argument '--keystore <KEYSTORE>' cannot be used with '--delete-key-file'"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(t.list_objects(), before);
+    let a = args(&[]);
+    let out = cli(
+        &t,
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &stdin,
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("the keystore may hold other entries"), "{err}");
+    assert!(d.join(jks).exists());
+    assert_eq!(t.private_key_access("jks"), IMPORTED);
+    let stanza = String::from_utf8(out.stdout).unwrap();
+    assert!(!stanza.contains("keystore"), "{stanza}");
+    let config = common::config(&common::softhsm::allow_list(), &[stanza]);
+    let env = t.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let daemon = Daemon::start_with(&config, &env).await;
+    let mut client = daemon.client().await;
+    let r = sign(&mut client, "jks")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()));
+    verify_with_python(
+        &r.assertion,
+        &d.join("signing.pem"),
+        "ES256",
+        ISSUER,
+        "jks",
+        &[],
+    );
 }

@@ -233,6 +233,24 @@ impl Token {
         })
     }
 
+    /// The token's serial number, as `pkcs11-tool -L` shows it.
+    pub fn serial(&self) -> String {
+        let out = run(self.cmd("pkcs11-tool").args(["--module", MODULE, "-L"]));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let slot = text
+            .split("\nSlot ")
+            .find(|s| {
+                s.lines()
+                    .any(|l| l.trim() == format!("token label        : {}", self.label))
+            })
+            .unwrap_or_else(|| panic!("token {} not listed:\n{text}", self.label));
+        slot.lines()
+            .find_map(|l| l.trim().strip_prefix("serial num         :"))
+            .unwrap_or_else(|| panic!("no serial:\n{slot}"))
+            .trim()
+            .to_owned()
+    }
+
     /// The `Access:` line of the private key labelled `label`, as
     /// pkcs11-tool words it (e.g. "sensitive, always sensitive, never
     /// extractable, local").
