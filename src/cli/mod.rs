@@ -60,7 +60,9 @@ enum Command {
         config: PathBuf,
     },
     /// Generate the next credential: key pair, passphrase (stored in the
-    /// kernel keyring or a 0600 file), encrypted key, CSR and config stanza.
+    /// kernel keyring or a 0600 file), encrypted key, CSR and config stanza;
+    /// with --pkcs11, the key pair on a PKCS#11 token (never extractable),
+    /// the CSR signed there, the PIN stored, and no key file.
     Enroll(onboard::EnrollArgs),
     /// Check a certificate issued for an enrolled key and put it live: writes
     /// NAME.crt and appends the stanza to --config (a running daemon reloads).
@@ -83,7 +85,8 @@ enum Command {
     Passphrase(onboard::PassphraseCommand),
     /// Onboard a credential a platform issued: proves the passphrase decrypts
     /// the key, that key and certificate match and the certificate is valid,
-    /// stores the passphrase, and prints the config stanza to add.
+    /// stores the passphrase, and prints the config stanza to add; with
+    /// --to-pkcs11, moves the key onto a PKCS#11 token instead.
     Import(onboard::ImportArgs),
     /// Audit log tools.
     #[command(subcommand)]

@@ -9,6 +9,11 @@
 //! (decrypting it with the stored passphrase), writes `NAME.crt`, and
 //! appends the stanza to the daemon's config, which a running daemon picks
 //! up on its own (file watch), beside the credential it replaces.
+//!
+//! A key generated on a PKCS#11 token (`enroll --pkcs11`,
+//! [`crate::ops::provision`]) has no key file: `install-cert` checks the
+//! certificate against the public key read from the token at enroll
+//! (`NAME.pub.pem`).
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -20,7 +25,7 @@ use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::symm::Cipher;
-use openssl::x509::{X509NameBuilder, X509ReqBuilder};
+use openssl::x509::{X509Name, X509NameBuilder, X509ReqBuilder};
 
 use crate::config::{Config, KeyringName, PassphraseConfig};
 use crate::credential::{PublicFacts, read_certificates};
@@ -128,7 +133,7 @@ pub struct Enrolled {
     pub kid: String,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EnrollError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EnrollError + '_ {
     move |source| EnrollError::Io {
         path: path.to_owned(),
         source,
@@ -138,7 +143,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EnrollError + '_ {
 /// A file written under a temporary name beside its final one, flushed to
 /// disk, and renamed into place only by [`Staged::commit`]; removed if
 /// dropped before that.
-struct Staged {
+pub(crate) struct Staged {
     tmp: PathBuf,
     path: PathBuf,
     committed: bool,
@@ -147,7 +152,7 @@ struct Staged {
 impl Staged {
     /// Writes `bytes` with `mode` to `PATH.tmp` (replacing what an
     /// interrupted earlier attempt left there) and flushes it.
-    fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<Self, EnrollError> {
+    pub(crate) fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<Self, EnrollError> {
         let mut name = path.as_os_str().to_owned();
         name.push(".tmp");
         let tmp = PathBuf::from(name);
@@ -170,7 +175,7 @@ impl Staged {
     }
 
     /// Renames the file into place, refusing to replace an existing one.
-    fn commit(mut self) -> Result<(), EnrollError> {
+    pub(crate) fn commit(mut self) -> Result<(), EnrollError> {
         // link + unlink: unlike rename, link fails if the final name exists.
         std::fs::hard_link(&self.tmp, &self.path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
@@ -196,7 +201,7 @@ impl Drop for Staged {
 }
 
 /// Flushes a directory, so renames and new names in it survive a crash.
-fn sync_dir(dir: &Path) -> Result<(), EnrollError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), EnrollError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))
@@ -214,7 +219,9 @@ fn generate(alg: Alg) -> Result<PKey<Private>, EnrollError> {
     })
 }
 
-fn csr(key: &PKey<Private>, alg: Alg, subject: &str) -> Result<String, EnrollError> {
+/// `--subject` "CN=acme,O=Acme Ltd,C=GB" as an X.509 name, each part
+/// checked by OpenSSL.
+pub(crate) fn subject_name(subject: &str) -> Result<X509Name, EnrollError> {
     let mut name = X509NameBuilder::new()?;
     let mut any = false;
     for part in subject.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -228,9 +235,14 @@ fn csr(key: &PKey<Private>, alg: Alg, subject: &str) -> Result<String, EnrollErr
     if !any {
         return Err(EnrollError::Subject("empty".into()));
     }
+    Ok(name.build())
+}
+
+fn csr(key: &PKey<Private>, alg: Alg, subject: &str) -> Result<String, EnrollError> {
+    let name = subject_name(subject)?;
     let mut req = X509ReqBuilder::new()?;
     req.set_version(0)?;
-    req.set_subject_name(&name.build())?;
+    req.set_subject_name(&name)?;
     req.set_pubkey(key)?;
     // Ed25519 signs the CSR without a separate digest.
     let md = if alg == Alg::EdDsa {
@@ -381,6 +393,29 @@ pub fn install_cert(
     };
     let chain = read_certificates(cert).map_err(|e| cert_err(e.to_string()))?;
     let facts = PublicFacts::from_chain(&chain).map_err(|e| cert_err(e.to_string()))?;
+    if cfg.pkcs11.is_some() {
+        // A token enrollment: the key never left the token; its public
+        // key, read from the token at enroll, is what the certificate must
+        // certify.
+        let Some(cert_path) = &cfg.certificate else {
+            return Err(stanza_err("the stanza needs certificate".into()));
+        };
+        let leaf = chain
+            .first()
+            .ok_or_else(|| cert_err("it holds no certificate".into()))?;
+        match crate::ops::provision::check_enrolled_public(dir, name, leaf)
+            .map_err(|e| cert_err(e.to_string()))?
+        {
+            Ok(()) => {}
+            Err((cert_kid, key_kid)) => {
+                return Err(cert_err(format!(
+                    "it certifies another key (kid {cert_kid}), not the one enrolled on the \
+                     token (kid {key_kid}): was it issued for this CSR?"
+                )));
+            }
+        }
+        return put_live(name, dir, config, &text, &chain, cert_path, &facts);
+    }
     let (Some(key_path), Some(cert_path), Some(pass_cfg)) =
         (&cfg.key, &cfg.certificate, &cfg.passphrase)
     else {
@@ -412,6 +447,20 @@ pub fn install_cert(
              was it issued for this CSR?"
         )));
     }
+    put_live(name, dir, config, &text, &chain, cert_path, &facts)
+}
+
+/// Writes the checked certificate as `cert_path` and appends the stanza
+/// `text` to `config`, refusing a config that already has `name`.
+fn put_live(
+    name: &str,
+    dir: &Path,
+    config: Option<&Path>,
+    text: &str,
+    chain: &[openssl::x509::X509],
+    cert_path: &Path,
+    facts: &PublicFacts,
+) -> Result<String, EnrollError> {
     if let Some(config) = config {
         let current =
             crate::sys::fs::read_capped(config, crate::sys::fs::MAX_CONFIG_BYTES, "a config file")
@@ -430,7 +479,7 @@ pub fn install_cert(
     // Certificate first, atomically, then the config that names it.
     let tmp = cert_path.with_extension("crt.tmp");
     let mut pem = Vec::new();
-    for c in &chain {
+    for c in chain {
         pem.extend(c.to_pem()?);
     }
     std::fs::write(&tmp, &pem).map_err(io(&tmp))?;

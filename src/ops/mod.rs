@@ -9,7 +9,8 @@
 //! digests with a shared secret the daemon keeps), [`read`] (public facts), [`export`] (key
 //! material), [`watch`] (credential events), [`admin`] (status, reload,
 //! lock, unlock); and the offline ones the CLI runs without a daemon:
-//! [`onboard`] (import, passphrase store) and [`enroll`].
+//! [`onboard`] (import, passphrase store), [`enroll`] and [`provision`]
+//! (the same onto a PKCS#11 token).
 
 pub mod admin;
 pub mod assertion;
@@ -21,6 +22,7 @@ mod error;
 pub mod export;
 mod gate;
 pub mod onboard;
+pub mod provision;
 pub mod proxy;
 pub mod read;
 pub mod shared_secret;

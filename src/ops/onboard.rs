@@ -244,14 +244,29 @@ pub fn import(req: &ImportRequest, pass: &Passphrase) -> Result<Imported, Onboar
     import_with_key_password(req, pass, None)
 }
 
-/// [`import`] of a keystore entry whose key password (`key_pass`) is not
-/// its store password (`pass`): both are checked, then both stored (the key
-/// password beside the store password, see [`StoreTarget::for_key_password`]).
-pub fn import_with_key_password(
+/// What [`open_checked`] proved: the decrypted key matches its
+/// certificate, which is valid now.
+pub(crate) struct Checked {
+    /// The certificate's facts.
+    pub facts: PublicFacts,
+    /// The stanza's lines naming the files (a keystore's left open for
+    /// `key_password`).
+    pub files: String,
+    /// The decrypted key (OpenSSL memory, wiped when freed).
+    pub key: openssl::pkey::PKey<openssl::pkey::Private>,
+    /// The certificate chain, leaf first.
+    pub chain: Vec<openssl::x509::X509>,
+    /// The key file, bundle or keystore read.
+    pub input: PathBuf,
+}
+
+/// Decrypts the key `req` names with `pass` (and `key_pass`), and checks
+/// it against its certificate. Stores nothing.
+pub(crate) fn open_checked(
     req: &ImportRequest,
     pass: &Passphrase,
     key_pass: Option<&Passphrase>,
-) -> Result<Imported, OnboardError> {
+) -> Result<Checked, OnboardError> {
     if key_pass.is_some() && req.keystore.is_none() {
         return Err(OnboardError::Usage(
             "a separate key password is only for --keystore".into(),
@@ -264,7 +279,7 @@ pub fn import_with_key_password(
         },
         other => OnboardError::Credential(other.into()),
     };
-    let (facts, files) = match (&req.key, &req.cert, &req.p12) {
+    let (facts, files, key, chain, input) = match (&req.key, &req.cert, &req.p12) {
         (None, None, None) if req.keystore.is_some() => {
             let Some((path, alias)) = &req.keystore else {
                 return Err(OnboardError::Usage("give --keystore and --alias".into()));
@@ -290,11 +305,14 @@ pub fn import_with_key_password(
             }
             (
                 facts,
-                // Closed below, once the key password's source is known.
+                // Closed by the caller, once the key password's source is known.
                 format!(
                     "keystore = {{ path = {:?}, alias = {alias:?}",
                     absolute(path)?
                 ),
+                opened.key,
+                opened.certs.unwrap_or_default(),
+                path.clone(),
             )
         }
         (None, None, Some(p12)) if req.keystore.is_none() => {
@@ -310,10 +328,17 @@ pub fn import_with_key_password(
                     None => OnboardError::Credential(e),
                 });
             }
-            (facts, format!("pkcs12 = {:?}\n", absolute(p12)?))
+            (
+                facts,
+                format!("pkcs12 = {:?}\n", absolute(p12)?),
+                opened.key,
+                opened.certs.unwrap_or_default(),
+                p12.clone(),
+            )
         }
         (Some(key), Some(cert), None) if req.keystore.is_none() => {
-            let facts = PublicFacts::from_chain(&read_certificates(cert)?)?;
+            let chain = read_certificates(cert)?;
+            let facts = PublicFacts::from_chain(&chain)?;
             let key_file = KeyFile::read_key(key)?;
             if !key_file.needs_passphrase() {
                 return Err(OnboardError::Plaintext(key.clone()));
@@ -334,6 +359,9 @@ pub fn import_with_key_password(
                     absolute(key)?,
                     absolute(cert)?
                 ),
+                opened.key,
+                chain,
+                key.clone(),
             )
         }
         _ => {
@@ -342,6 +370,26 @@ pub fn import_with_key_password(
             ));
         }
     };
+    Ok(Checked {
+        facts,
+        files,
+        key,
+        chain,
+        input,
+    })
+}
+
+/// [`import`] of a keystore entry whose key password (`key_pass`) is not
+/// its store password (`pass`): both are checked, then both stored (the key
+/// password beside the store password, see [`StoreTarget::for_key_password`]).
+pub fn import_with_key_password(
+    req: &ImportRequest,
+    pass: &Passphrase,
+    key_pass: Option<&Passphrase>,
+) -> Result<Imported, OnboardError> {
+    let checked = open_checked(req, pass, key_pass)?;
+    let (facts, files) = (checked.facts, checked.files);
+    drop(checked.key);
     let stanza_head = |key_password: &str| {
         let close = if req.keystore.is_some() {
             format!("{key_password} }}\n")

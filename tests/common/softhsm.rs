@@ -204,3 +204,83 @@ pub async fn start(token: &Token, agent: &str, stanzas: &[String]) -> Daemon {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Daemon::start_with(&config(agent, stanzas), &env).await
 }
+
+impl Token {
+    /// `pkcs11-tool --login --list-objects`: every object on the token,
+    /// private ones included, as OpenSC prints them.
+    pub fn list_objects(&self) -> String {
+        let out = run(self
+            .tool()
+            .args(["--login", "--pin", &self.pin, "--list-objects"]));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The block of `list` describing the object whose header starts with
+    /// `kind` ("Private Key Object", "Public Key Object", "Certificate
+    /// Object") and whose label is `label`.
+    pub fn object<'a>(list: &'a str, kind: &str, label: &str) -> Option<&'a str> {
+        let mut starts: Vec<usize> = list
+            .match_indices('\n')
+            .map(|(i, _)| i + 1)
+            .filter(|&i| !list[i..].starts_with(' '))
+            .collect();
+        starts.insert(0, 0);
+        starts.push(list.len());
+        starts.windows(2).map(|w| &list[w[0]..w[1]]).find(|b| {
+            b.starts_with(kind)
+                && b.lines()
+                    .any(|l| l.trim_start().strip_prefix("label:").map(str::trim) == Some(label))
+        })
+    }
+
+    /// The token's serial number, as `pkcs11-tool -L` shows it.
+    pub fn serial(&self) -> String {
+        let out = run(self.cmd("pkcs11-tool").args(["--module", MODULE, "-L"]));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let slot = text
+            .split("\nSlot ")
+            .find(|s| {
+                s.lines()
+                    .any(|l| l.trim() == format!("token label        : {}", self.label))
+            })
+            .unwrap_or_else(|| panic!("token {} not listed:\n{text}", self.label));
+        slot.lines()
+            .find_map(|l| l.trim().strip_prefix("serial num         :"))
+            .unwrap_or_else(|| panic!("no serial:\n{slot}"))
+            .trim()
+            .to_owned()
+    }
+
+    /// The `Access:` line of the private key labelled `label`, as
+    /// pkcs11-tool words it (e.g. "sensitive, always sensitive, never
+    /// extractable, local").
+    pub fn private_key_access(&self, label: &str) -> String {
+        let list = self.list_objects();
+        let block = Self::object(&list, "Private Key Object", label)
+            .unwrap_or_else(|| panic!("no private key labelled {label:?} on the token:\n{list}"));
+        block
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix("Access:"))
+            .unwrap_or_else(|| panic!("no Access line:\n{block}"))
+            .trim()
+            .to_owned()
+    }
+}
+
+/// A daemon config holding only `[agent]`, allowing SoftHSM's module (or
+/// not): what `enroll --pkcs11` and `import --to-pkcs11` read their
+/// allow-list from, and `install-cert` appends to.
+pub fn agent_config(dir: &Path, allow: bool) -> PathBuf {
+    let p = dir.join(if allow {
+        "agent.toml"
+    } else {
+        "other-agent.toml"
+    });
+    let agent = if allow {
+        allow_list()
+    } else {
+        "pkcs11_modules = [\"/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so\"]".to_owned()
+    };
+    std::fs::write(&p, config(&agent, &[])).unwrap();
+    p
+}

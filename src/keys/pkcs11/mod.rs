@@ -16,6 +16,7 @@
 //!   again with the held PIN and retries once.
 //! - Every call runs on a blocking thread ([`Operations::blocking`]).
 
+pub mod provision;
 mod token;
 
 use std::path::{Path, PathBuf};
@@ -817,7 +818,7 @@ impl Pkcs11Key {
 
 /// Whether `sig` is `public`'s signature of `message` under `scheme`
 /// (the contract's encodings: ECDSA as DER).
-fn verify(
+pub(crate) fn verify(
     public: &PKey<Public>,
     scheme: SignatureScheme,
     message: &[u8],
