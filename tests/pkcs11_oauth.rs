@@ -287,8 +287,15 @@ async fn the_dpop_key_on_a_token_binds_tokens_to_its_own_thumbprint() {
         let seen = server.introspect(&tok.access_token).await;
         assert_eq!(seen["active"], true, "{seen}");
         assert_eq!(seen["cnf"]["jkt"], jkt.as_str(), "{name}: {seen}");
-        let st = status_of(&mut client, name).await;
-        assert_eq!(st.token_status.unwrap().dpop_jkt, jkt);
+        let st = status_of(&mut client, name).await.token_status.unwrap();
+        assert_eq!(st.dpop_jkt, jkt);
+        assert_eq!(
+            st.dpop_key,
+            format!(
+                "PKCS#11 token {DPOP_TOKEN:?}, key {:?} (module {MODULE})",
+                format!("dpop-{name}")
+            )
+        );
 
         let htu = "https://rs.example/accounts";
         let p = client

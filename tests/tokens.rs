@@ -116,6 +116,21 @@ async fn fapi2_private_key_jwt_with_dpop_and_nonces() {
         assert_eq!(tokens.cached_tokens, 1);
         assert_eq!(tokens.last_outcome, "ok");
         assert_eq!(tokens.dpop_jkt.len(), 43);
+        assert!(
+            tokens.dpop_key.starts_with("generated in memory (ES256;"),
+            "{}",
+            tokens.dpop_key
+        );
+        let text = daemon.cli(&["status"]);
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            text.contains(&format!(
+                "tokens: private_key_jwt, dpop (DPoP key generated in memory (ES256; a new key at \
+                 each start and after each Lock), jkt {}), 1 cached",
+                tokens.dpop_jkt
+            )),
+            "{text}"
+        );
         // The CLI: the cached token, and a proof.
         let out = daemon.cli(&["token", "--credential", "es", "--json"]);
         assert!(

@@ -163,6 +163,9 @@ async fn status(mut client: Client, json: bool) -> Result<(), String> {
             if let Some(b) = &c.key_backend {
                 println!("  {:<16} key: {}", "", super::agent::backend_line(b));
             }
+            if let Some(t) = &c.token_status {
+                println!("  {:<16} tokens: {}", "", tokens_line(t));
+            }
             if let Some(p) = c.passphrase_source.as_ref().filter(|p| !p.kind.is_empty()) {
                 println!(
                     "  {:<16} {}: {} ({}), last fetch {}{}{}",
@@ -189,6 +192,33 @@ async fn status(mut client: Client, json: bool) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A credential's access tokens, for `status`: never a token.
+fn tokens_line(t: &pb::TokenStatus) -> String {
+    let mut line = format!("{}, {}", t.auth_method, t.sender_constraint);
+    if !t.dpop_key.is_empty() {
+        line.push_str(&format!(" (DPoP key {}", t.dpop_key));
+        if !t.dpop_jkt.is_empty() {
+            line.push_str(&format!(", jkt {}", t.dpop_jkt));
+        }
+        line.push(')');
+    }
+    line.push_str(&format!(", {} cached", t.cached_tokens));
+    if t.earliest_expiry > 0 {
+        line.push_str(&format!(
+            " (first expires in {} s)",
+            (t.earliest_expiry - crate::now_unix()).max(0)
+        ));
+    }
+    if t.last_request_at > 0 {
+        line.push_str(&format!(
+            ", last request {}: {}",
+            ago(t.last_request_at),
+            t.last_outcome
+        ));
+    }
+    line
 }
 
 /// "3 s ago", "never": for Status.

@@ -267,6 +267,12 @@ pub(super) fn credential_json(c: &pb::Credential) -> Value {
                 "sensitive": f.sensitive,
             })),
         })),
+        "token_status": c.token_status.as_ref().map(|t| json!({
+            "auth_method": t.auth_method, "sender_constraint": t.sender_constraint,
+            "dpop_key": t.dpop_key, "dpop_jkt": t.dpop_jkt, "cached_tokens": t.cached_tokens,
+            "earliest_expiry": t.earliest_expiry, "last_request_at": t.last_request_at,
+            "last_outcome": t.last_outcome,
+        })),
         "passphrase_source": c.passphrase_source.as_ref().map(|p| json!({
             "kind": p.kind, "description": p.description, "held": p.held,
             "last_fetch_at": p.last_fetch_at, "last_error": p.last_error,

@@ -207,6 +207,8 @@ pub struct TokenStatus {
     pub earliest_expiry: Option<i64>,
     /// The DPoP key's thumbprint, when tokens are DPoP-bound.
     pub dpop_jkt: Option<String>,
+    /// Where the DPoP key lives (empty without DPoP).
+    pub dpop_key: String,
 }
 
 /// The DPoP key of a client, never a credential key.
@@ -595,6 +597,25 @@ impl Client {
         s.cached_tokens = n;
         s.earliest_expiry = earliest;
         s.dpop_jkt = lock(&self.dpop).as_ref().map(|k| k.jkt.clone());
+        s.dpop_key = match (&self.dpop_token, self.cfg.sender_constraint) {
+            (Some(t), _) => {
+                let target = t.config.target().unwrap_or_default();
+                format!(
+                    "{}, {} (module {})",
+                    target.token_desc(),
+                    target.key_desc(),
+                    t.config.module.display()
+                )
+            }
+            (None, SenderConstraint::Dpop) => format!(
+                "generated in memory ({}; a new key at each start and after each Lock)",
+                match self.cfg.dpop_alg.unwrap_or_default() {
+                    crate::config::DpopAlg::Es256 => "ES256",
+                    crate::config::DpopAlg::EdDsa => "EdDSA",
+                }
+            ),
+            (None, _) => String::new(),
+        };
         s
     }
 

@@ -161,6 +161,7 @@ pub fn credential_with_tokens(
         cached_tokens: u32::try_from(t.cached_tokens).unwrap_or(u32::MAX),
         earliest_expiry: t.earliest_expiry.unwrap_or_default(),
         dpop_jkt: t.dpop_jkt.unwrap_or_default(),
+        dpop_key: t.dpop_key,
     });
     out
 }

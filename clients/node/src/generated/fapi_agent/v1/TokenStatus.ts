@@ -10,6 +10,7 @@ export interface TokenStatus {
   'cached_tokens'?: (number);
   'earliest_expiry'?: (number | string | Long);
   'dpop_jkt'?: (string);
+  'dpop_key'?: (string);
 }
 
 export interface TokenStatus__Output {
@@ -20,4 +21,5 @@ export interface TokenStatus__Output {
   'cached_tokens': (number);
   'earliest_expiry': (string);
   'dpop_jkt': (string);
+  'dpop_key': (string);
 }

@@ -250,7 +250,7 @@ class Pkcs11KeyFlags(_message.Message):
     def __init__(self, extractable: _Optional[bool] = ..., never_extractable: _Optional[bool] = ..., sensitive: _Optional[bool] = ...) -> None: ...
 
 class TokenStatus(_message.Message):
-    __slots__ = ("auth_method", "sender_constraint", "last_request_at", "last_outcome", "cached_tokens", "earliest_expiry", "dpop_jkt")
+    __slots__ = ("auth_method", "sender_constraint", "last_request_at", "last_outcome", "cached_tokens", "earliest_expiry", "dpop_jkt", "dpop_key")
     AUTH_METHOD_FIELD_NUMBER: _ClassVar[int]
     SENDER_CONSTRAINT_FIELD_NUMBER: _ClassVar[int]
     LAST_REQUEST_AT_FIELD_NUMBER: _ClassVar[int]
@@ -258,6 +258,7 @@ class TokenStatus(_message.Message):
     CACHED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     EARLIEST_EXPIRY_FIELD_NUMBER: _ClassVar[int]
     DPOP_JKT_FIELD_NUMBER: _ClassVar[int]
+    DPOP_KEY_FIELD_NUMBER: _ClassVar[int]
     auth_method: str
     sender_constraint: str
     last_request_at: int
@@ -265,7 +266,8 @@ class TokenStatus(_message.Message):
     cached_tokens: int
     earliest_expiry: int
     dpop_jkt: str
-    def __init__(self, auth_method: _Optional[str] = ..., sender_constraint: _Optional[str] = ..., last_request_at: _Optional[int] = ..., last_outcome: _Optional[str] = ..., cached_tokens: _Optional[int] = ..., earliest_expiry: _Optional[int] = ..., dpop_jkt: _Optional[str] = ...) -> None: ...
+    dpop_key: str
+    def __init__(self, auth_method: _Optional[str] = ..., sender_constraint: _Optional[str] = ..., last_request_at: _Optional[int] = ..., last_outcome: _Optional[str] = ..., cached_tokens: _Optional[int] = ..., earliest_expiry: _Optional[int] = ..., dpop_jkt: _Optional[str] = ..., dpop_key: _Optional[str] = ...) -> None: ...
 
 class GetAccessTokenRequest(_message.Message):
     __slots__ = ("credential", "scopes", "resource", "audience", "force_refresh", "grant")
