@@ -767,3 +767,150 @@ async fn a_token_inserted_after_start_is_loaded_in_the_background() {
     let r = sign(&mut client, "hsm").await.unwrap();
     verify_with_python(&r.assertion, &key.crt, "ES256", ISSUER, "hsm", &[]);
 }
+
+/// Every message signature with keys on the token, verified by the same
+/// independent verifiers as the software keys' (tests/signing.rs): UK OB
+/// detached JWS and Open Finance Brasil (PyJWT, jwcrypto), RFC 9421 with
+/// rsa-pss-sha512 and ecdsa-p256-sha256 (http-message-signatures), Berlin
+/// Group rsa-sha256 (openssl CLI, httpsig).
+#[tokio::test(flavor = "multi_thread")]
+async fn message_signatures_by_token_keys_verified_independently() {
+    use base64::Engine;
+    use serde_json::json;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let t = Token::new("fapi-msg");
+    let rsa_crt = t.keypair("rsa:2048", "rsa", "01");
+    let ec_crt = t.keypair("EC:prime256v1", "ec", "02");
+    let pin = t.pin_file("user", &t.pin);
+    let iss = "0015800001041REAAY/2kiXQyo0tedjW2somjSgH7";
+    let org = "74e929d9-33b6-4d85-8ba7-c146c867a817";
+    let daemon = start(
+        &t,
+        &allow_list(),
+        &[
+            t.stanza(
+                "rsa",
+                "rsa",
+                Some(&rsa_crt),
+                &pin,
+                &format!(
+                    "[credentials.rsa.ob_uk]\niss = {iss:?}\n\
+                     [credentials.rsa.open_finance_brasil]\niss = {org:?}\n"
+                ),
+            ),
+            t.stanza("ec", "ec", Some(&ec_crt), &pin, ""),
+        ],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    let rsa_pem = std::fs::read_to_string(&rsa_crt).unwrap();
+    let ec_pem = std::fs::read_to_string(&ec_crt).unwrap();
+    let body = br#"{"Data":{"Initiation":{"InstructedAmount":{"Amount":"10.00"}}},"Risk":{}}"#;
+
+    // UK Open Banking 3.1.4 detached JWS.
+    let ob = client
+        .agent
+        .sign_ob_detached_jws(pb::SignObDetachedJwsRequest {
+            credential: by_name("rsa"),
+            body: body.to_vec(),
+            profile: pb::ObProfile::ObUk314.into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()))
+        .into_inner();
+    let report = common::verify_signed(
+        "ob-detached",
+        &json!({
+            "jws": ob.x_jws_signature, "body_b64": b64(body), "cert_pem": rsa_pem,
+            "version": "3.1.4", "max_age": 300,
+            "expect": {"iss": iss, "tan": "openbanking.org.uk", "kid": ob.kid},
+        }),
+    );
+    assert_eq!(report["ok"], true, "{report}");
+
+    // Open Finance Brasil body.
+    let br = client
+        .agent
+        .sign_brasil_body(pb::SignBrasilBodyRequest {
+            credential: by_name("rsa"),
+            data_json: r#"{"payment":{"amount":"100.00"}}"#.into(),
+            audience: "aspsp-org".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let report = common::verify_signed(
+        "brasil",
+        &json!({"jws": br.jws, "cert_pem": rsa_pem, "aud": "aspsp-org", "iss": org,
+                "kid": br.kid}),
+    );
+    assert_eq!(report["ok"], true, "{report}");
+
+    // RFC 9421 with both keys.
+    for (name, cert, alg) in [
+        ("rsa", &rsa_pem, "rsa-pss-sha512"),
+        ("ec", &ec_pem, "ecdsa-p256-sha256"),
+    ] {
+        let s = client
+            .agent
+            .sign_http_request(pb::SignHttpRequestRequest {
+                credential: by_name(name),
+                method: "POST".into(),
+                target_uri: "https://bank.example/payments".into(),
+                authorization: "DPoP tok-123".into(),
+                dpop: "eyJhbGciOiJFUzI1NiJ9.e30.sig".into(),
+                covered_headers: vec![],
+                body: body.to_vec(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .into_inner();
+        assert_eq!(s.alg, alg);
+        let report = common::verify_signed(
+            "rfc9421",
+            &json!({
+                "method": "POST", "url": s.target_uri,
+                "headers": [
+                    ["Authorization", "DPoP tok-123"],
+                    ["DPoP", "eyJhbGciOiJFUzI1NiJ9.e30.sig"],
+                    ["Content-Digest", s.content_digest],
+                    ["Signature-Input", s.signature_input],
+                    ["Signature", s.signature],
+                ],
+                "body_b64": b64(body), "cert_pem": cert, "alg": alg, "keyid": s.keyid,
+                "expect_components": ["@method", "@target-uri", "authorization", "dpop",
+                                      "content-digest"],
+                "expect_tag": "fapi-2-request",
+            }),
+        );
+        assert_eq!(report["ok"], true, "{name}: {report}");
+    }
+
+    // Berlin Group (rsa-sha256: CKM_RSA_PKCS over the DigestInfo).
+    let bg = client
+        .agent
+        .sign_berlin_group_request(pb::SignBerlinGroupRequestRequest {
+            credential: by_name("rsa"),
+            x_request_id: String::new(),
+            headers: vec![],
+            body: body.to_vec(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let report = common::verify_signed(
+        "cavage",
+        &json!({
+            "method": "POST", "path": "/v1/payments/sepa-credit-transfers",
+            "headers": [
+                ["X-Request-ID", bg.x_request_id],
+                ["Digest", bg.digest],
+                ["Signature", bg.signature],
+                ["TPP-Signature-Certificate", bg.tpp_signature_certificate],
+            ],
+            "body_b64": b64(body), "cert_pem": rsa_pem,
+        }),
+    );
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["checked_by"]["httpsig"], "passed", "{report}");
+}
