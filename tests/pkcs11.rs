@@ -9,25 +9,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::memscan::{contains, memory_of};
-use common::softhsm::{ISSUER, MODULE, SO_PIN, Token, allow_list, start};
+use common::softhsm::{ISSUER, MODULE, SO_PIN, Token, allow_list, start, status_of};
 use common::{
     Daemon, Fixtures, KeyFormat, KeyType, by_name, config, encrypt, openssl, run, sign,
     verify_with_python,
 };
 use fapi_agent::service::pb;
-
-async fn status_of(client: &mut fapi_agent::client::Client, name: &str) -> pb::Credential {
-    client
-        .admin
-        .status(pb::StatusRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .credentials
-        .into_iter()
-        .find(|c| c.name == name)
-        .unwrap()
-}
 
 #[tokio::test]
 async fn token_keys_sign_es256_ps256_and_eddsa_verified_independently() {
@@ -558,36 +545,13 @@ async fn the_login_ends_after_the_idle_ttl_and_comes_back_on_use() {
 #[tokio::test]
 async fn a_reinserted_token_is_logged_in_again() {
     let t = Token::new("fapi-reinsert");
-    let fx = Fixtures::new();
-    let plain = fx.plain_key("imported", KeyType::P256);
-    let crt = fx.cert("imported", &plain);
-    let import = |t: &Token| {
-        run(t
-            .tool()
-            .args(["--login", "--pin", &t.pin, "--write-object"])
-            .arg(fx.path().join("imported.pk8"))
-            .args(["--type", "privkey", "--label", "ec", "--id", "01"]));
-    };
-    openssl(
-        fx.path(),
-        &[
-            "pkcs8",
-            "-topk8",
-            "-nocrypt",
-            "-in",
-            plain.to_str().unwrap(),
-            "-outform",
-            "DER",
-            "-out",
-            "imported.pk8",
-        ],
-    );
-    import(&t);
+    let key = Imported::new();
+    key.write_to(&t);
     let pin = t.pin_file("user", &t.pin);
     let daemon = start(
         &t,
         &allow_list(),
-        &[t.stanza("hsm", "ec", Some(&crt), &pin, "")],
+        &[t.stanza("hsm", "ec", Some(&key.crt), &pin, "")],
     )
     .await;
     let mut client = daemon.client().await;
@@ -605,22 +569,12 @@ async fn a_reinserted_token_is_logged_in_again() {
         "{}",
         e.message()
     );
-    run(t
-        .cmd("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            &t.label,
-            "--so-pin",
-            SO_PIN,
-        ])
-        .args(["--pin", &t.pin]));
-    import(&t);
+    init_token(&t);
+    key.write_to(&t);
     let r = sign(&mut client, "hsm")
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()));
-    verify_with_python(&r.assertion, &crt, "ES256", ISSUER, "hsm", &[]);
+    verify_with_python(&r.assertion, &key.crt, "ES256", ISSUER, "hsm", &[]);
     assert!(
         daemon.stderr().contains("token session lost"),
         "{}",

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::memscan::{contains, memory_of};
 use common::oauth::{AuthServer, Pki};
-use common::softhsm::{ISSUER, MODULE, SO_PIN, Token, allow_list, start};
+use common::softhsm::{ISSUER, MODULE, SO_PIN, Token, allow_list, start, status_of};
 use common::{
     Daemon, Fixtures, by_name, config, openssl, run, sign, verify_signed, verify_with_python,
 };
@@ -154,19 +154,6 @@ async fn token(
         })
         .await
         .map(|r| r.into_inner())
-}
-
-async fn status_of(client: &mut fapi_agent::client::Client, name: &str) -> pb::Credential {
-    client
-        .admin
-        .status(pb::StatusRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .credentials
-        .into_iter()
-        .find(|c| c.name == name)
-        .unwrap()
 }
 
 /// Log lines of the daemon that contain every one of `parts`.

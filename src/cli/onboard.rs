@@ -360,16 +360,7 @@ pub(super) fn import(args: ImportArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let result = store_target(&args.name, &args.target).and_then(|target| {
-        let req = ops_onboard::ImportRequest {
-            name: args.name.clone(),
-            client_id: args.client_id.clone(),
-            issuer: args.issuer.clone(),
-            key: args.key.clone(),
-            cert: args.cert.clone(),
-            p12: args.p12.clone(),
-            keystore: args.keystore.clone().zip(args.alias.clone()),
-            target,
-        };
+        let req = import_request(&args, target);
         if args.separate_key_password {
             let (store, key) = read_two_passwords(&args.name)?;
             return ops_onboard::import_with_key_password(&req, &store, Some(&key))
@@ -563,20 +554,27 @@ fn confirm_delete(path: &Path) -> bool {
     std::io::stdin().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes")
 }
 
+/// What `import` (to a passphrase store or to a token) reads.
+fn import_request(
+    args: &ImportArgs,
+    target: ops_onboard::StoreTarget,
+) -> ops_onboard::ImportRequest {
+    ops_onboard::ImportRequest {
+        name: args.name.clone(),
+        client_id: args.client_id.clone(),
+        issuer: args.issuer.clone(),
+        key: args.key.clone(),
+        cert: args.cert.clone(),
+        p12: args.p12.clone(),
+        keystore: args.keystore.clone().zip(args.alias.clone()),
+        target,
+    }
+}
+
 fn import_to_token(args: &ImportArgs) -> ExitCode {
     use std::io::IsTerminal;
     let result = args.token.choice("--to-pkcs11").and_then(|token| {
-        let target = store_target(&args.name, &args.target)?;
-        let req = ops_onboard::ImportRequest {
-            name: args.name.clone(),
-            client_id: args.client_id.clone(),
-            issuer: args.issuer.clone(),
-            key: args.key.clone(),
-            cert: args.cert.clone(),
-            p12: args.p12.clone(),
-            keystore: args.keystore.clone().zip(args.alias.clone()),
-            target,
-        };
+        let req = import_request(args, store_target(&args.name, &args.target)?);
         let (pass, pin) = read_two_secrets(
             &format!("Passphrase the platform issued with {}: ", args.name),
             "User PIN of the token: ",

@@ -201,18 +201,7 @@ impl Credential {
         observer: Option<Arc<dyn FetchObserver>>,
     ) -> Self {
         let fingerprint = fingerprint(&config);
-        let settings = Settings {
-            pass_ttl: (
-                agent.passphrase_idle_ttl_seconds.duration(),
-                agent.passphrase_max_ttl_seconds.duration(),
-            ),
-            key_ttl: (
-                Duration::from_secs(agent.key_idle_ttl_seconds),
-                Duration::from_secs(agent.key_max_ttl_seconds),
-            ),
-            fetch_timeout: Duration::from_secs(agent.passphrase_fetch_timeout_seconds),
-            shielded: config.shielded,
-        };
+        let settings = Settings::from_agent(agent, config.shielded);
         let mut load_source_status = SourceStatus {
             kind: source
                 .as_ref()

@@ -416,18 +416,7 @@ impl Client {
                     allowed: agent.pkcs11_modules.clone(),
                     pin: crate::source::from_config(&d.pkcs11.pin, env, fetch_timeout),
                     // The PIN and the login are held as a credential's are.
-                    settings: Settings {
-                        pass_ttl: (
-                            agent.passphrase_idle_ttl_seconds.duration(),
-                            agent.passphrase_max_ttl_seconds.duration(),
-                        ),
-                        key_ttl: (
-                            Duration::from_secs(agent.key_idle_ttl_seconds),
-                            Duration::from_secs(agent.key_max_ttl_seconds),
-                        ),
-                        fetch_timeout,
-                        shielded: false,
-                    },
+                    settings: Settings::from_agent(agent, false),
                 })
             });
         // A token key is loaded at first use (on a blocking thread), not

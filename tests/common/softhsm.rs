@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use fapi_agent::service::pb;
+
 use super::{Daemon, config, openssl, run};
 
 /// Debian's SoftHSM2 module.
@@ -283,4 +285,18 @@ pub fn agent_config(dir: &Path, allow: bool) -> PathBuf {
     };
     std::fs::write(&p, config(&agent, &[])).unwrap();
     p
+}
+
+/// Credential `name` as Admin.Status reports it.
+pub async fn status_of(client: &mut fapi_agent::client::Client, name: &str) -> pb::Credential {
+    client
+        .admin
+        .status(pb::StatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .credentials
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap()
 }

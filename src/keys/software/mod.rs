@@ -114,6 +114,25 @@ pub struct Settings {
     pub shielded: bool,
 }
 
+impl Settings {
+    /// The `[agent]` TTLs and fetch timeout, for a key sealed between
+    /// operations or not.
+    pub fn from_agent(agent: &crate::config::AgentConfig, shielded: bool) -> Self {
+        Self {
+            pass_ttl: (
+                agent.passphrase_idle_ttl_seconds.duration(),
+                agent.passphrase_max_ttl_seconds.duration(),
+            ),
+            key_ttl: (
+                Duration::from_secs(agent.key_idle_ttl_seconds),
+                Duration::from_secs(agent.key_max_ttl_seconds),
+            ),
+            fetch_timeout: Duration::from_secs(agent.passphrase_fetch_timeout_seconds),
+            shielded,
+        }
+    }
+}
+
 /// A key in an encrypted file, made usable on demand.
 pub struct SoftwareKey {
     /// The credential's name, for logs and metrics.
