@@ -353,15 +353,15 @@ fn enroll_refusals_leave_nothing_on_the_token() {
     assert!(!sd.join("fourth.csr").exists() && !sd.join("fourth.toml").exists());
 }
 
-fn import(
-    t: &Token,
-    name: &str,
-    c: &common::Cred,
-    agent: &Path,
-    pin_file: &Path,
-    stdin: &str,
-    extra: &[&str],
-) -> Output {
+/// The arguments of `import --to-pkcs11` of `c` onto `t`, the PIN stored
+/// in `pin_file`.
+fn import_args<'a>(
+    t: &'a Token,
+    name: &'a str,
+    c: &'a common::Cred,
+    agent: &'a Path,
+    pin_file: &'a Path,
+) -> Vec<&'a str> {
     let mut args = vec![
         "import",
         "--to-pkcs11",
@@ -392,6 +392,19 @@ fn import(
             c.cert.to_str().unwrap(),
         ]);
     }
+    args
+}
+
+fn import(
+    t: &Token,
+    name: &str,
+    c: &common::Cred,
+    agent: &Path,
+    pin_file: &Path,
+    stdin: &str,
+    extra: &[&str],
+) -> Output {
+    let mut args = import_args(t, name, c, agent, pin_file);
     args.extend_from_slice(extra);
     cli(t, &args, stdin)
 }
@@ -721,4 +734,55 @@ async fn import_a_jks_entry_to_the_token_and_the_keystore_stays() {
         "jks",
         &[],
     );
+}
+
+/// At a terminal, `import --to-pkcs11` reads the passphrase and the PIN
+/// from no-echo prompts and then asks whether to delete the key file:
+/// `y` deletes it, anything else (here the default, an empty answer)
+/// keeps it. Driven on a pseudo-terminal by pexpect.
+#[test]
+fn at_a_terminal_import_asks_before_deleting_the_key_file() {
+    let t = Token::new("fapi-tty");
+    let fx = Fixtures::new();
+    let agent = agent_config(fx.path(), true);
+    for (name, answer, deleted) in [("yes", "y", true), ("keep", "", false)] {
+        let c = fx.credential(name, KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+        let pin_file = fx.path().join(format!("{name}.token-pin"));
+        let mut argv = vec![env!("CARGO_BIN_EXE_fapi-agent")];
+        argv.extend(import_args(&t, name, &c, &agent, &pin_file));
+        argv.push("--log=warn");
+        let request = serde_json::json!({
+            "argv": argv,
+            "dialog": [
+                [format!("Passphrase the platform issued with {name}: "), c.passphrase],
+                ["User PIN of the token: ", t.pin],
+                [format!("Delete the encrypted key file {}? [y/N] ", c.key.display()), answer],
+            ],
+        });
+        let mut child = Command::new("python3")
+            .arg(common::root().join("tests/py/tty_dialog.py"))
+            .env("SOFTHSM2_CONF", t.conf())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(request.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(report["exit"], 0, "{name}: {report}");
+        let transcript = report["transcript"].as_str().unwrap();
+        // Echo is off: neither secret appears on the terminal.
+        assert!(
+            !transcript.contains(&c.passphrase) && !transcript.contains(&t.pin),
+            "{transcript}"
+        );
+        assert_eq!(!c.key.exists(), deleted, "{name}: {transcript}");
+        assert_eq!(t.private_key_access(name), IMPORTED, "{name}");
+    }
 }

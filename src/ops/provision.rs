@@ -19,6 +19,7 @@ use super::enroll::{EnrollError, Staged, io, subject_name, sync_dir};
 use super::onboard::{ImportRequest, OnboardError, StoreTarget, open_checked, store};
 use crate::config::{Config, PassphraseConfig, Pkcs11Target};
 use crate::jose::{Alg, PublicJwk};
+use crate::keys::KeyKind;
 use crate::keys::pkcs11::KeyFlags;
 use crate::keys::pkcs11::provision::{ProvisionError, Provisioner, TokenSigner};
 use crate::now_unix;
@@ -287,7 +288,13 @@ pub fn enroll_on_token(
     };
     validate(&stanza(&placeholder(), &[0]), &dir)?;
     let p = req.token.open(pin)?;
-    let generated = p.generate(req.alg, &req.name)?;
+    // RSA 3072 for PS256, as the software enroll: beyond FAPI's 2048 minimum.
+    let kind = match req.alg {
+        Alg::Ps256 => KeyKind::Rsa { bits: 3072 },
+        Alg::Es256 => KeyKind::EcP256,
+        Alg::EdDsa => KeyKind::Ed25519,
+    };
+    let generated = p.generate(kind, &req.name)?;
     let private = generated
         .objects
         .private_key()
@@ -295,7 +302,7 @@ pub fn enroll_on_token(
     let kid = PublicJwk::new(&generated.public, req.alg, &[])?
         .thumbprint()
         .to_owned();
-    let signer = p.signer(private, req.alg, &generated.public)?;
+    let signer = p.signer(private, kind, &generated.public)?;
     let csr_pem = token_csr(signer, &generated.public, &req.subject)?;
     // As the software enroll: files staged and flushed, the PIN stored,
     // then the files take their names; the token objects are kept last.

@@ -22,8 +22,7 @@ use zeroize::Zeroize;
 
 use super::{KeyFlags, Pkcs11Error, check_allowed, token};
 use crate::config::Pkcs11Target;
-use crate::jose::Alg;
-use crate::keys::SignatureScheme;
+use crate::keys::{KeyKind, SignatureScheme};
 
 /// P-256 (RFC 5480 `secp256r1`).
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
@@ -61,16 +60,16 @@ pub enum ProvisionError {
     },
     /// The token lacks a mechanism the algorithm needs.
     #[error(
-        "{token} does not offer {mechanism}, which {alg} needs: choose another --alg, or a token \
-         (or module version) that has it"
+        "{token} does not offer {mechanism}, which a {kind} key needs: choose another --alg, or a \
+         token (or module version) that has it"
     )]
     Mechanism {
         /// The token.
         token: String,
         /// The CKM_ name.
         mechanism: &'static str,
-        /// The JOSE algorithm.
-        alg: &'static str,
+        /// The key: `RSA`, `P-256`, `Ed25519`.
+        kind: &'static str,
     },
     /// The key is of a kind the daemon does not use.
     #[error("the key is of a kind the daemon cannot use from a token: {0}")]
@@ -291,7 +290,7 @@ impl Provisioner {
         }
     }
 
-    fn require(&self, mechanism: MechanismType, alg: Alg) -> Result<(), ProvisionError> {
+    fn require(&self, mechanism: MechanismType, kind: KeyKind) -> Result<(), ProvisionError> {
         // C_GetMechanismInfo rather than the list: cryptoki logs every
         // listed mechanism it does not know as an error.
         let missing = match self.ctx.get_mechanism_info(self.slot, mechanism) {
@@ -309,7 +308,11 @@ impl Provisioner {
                 MechanismType::ECC_KEY_PAIR_GEN => "CKM_EC_KEY_PAIR_GEN",
                 _ => "CKM_EC_EDWARDS_KEY_PAIR_GEN",
             },
-            alg: alg.as_str(),
+            kind: match kind {
+                KeyKind::Rsa { .. } => "RSA",
+                KeyKind::EcP256 => "P-256",
+                KeyKind::Ed25519 => "Ed25519",
+            },
         })
     }
 
@@ -354,33 +357,32 @@ impl Provisioner {
         t
     }
 
-    /// Generates a key pair for `alg` on the token (RSA 3072 for PS256,
-    /// P-256, Ed25519) labelled `label` under a fresh random CKA_ID.
-    pub fn generate(&self, alg: Alg, label: &str) -> Result<Generated<'_>, ProvisionError> {
+    /// Generates a key pair of `kind` on the token labelled `label` under a
+    /// fresh random CKA_ID.
+    pub fn generate(&self, kind: KeyKind, label: &str) -> Result<Generated<'_>, ProvisionError> {
         self.check_label_free(label)?;
         let id = Self::fresh_id()?;
-        let (mechanism, key_type, extra_pub): (_, _, Vec<Attribute>) = match alg {
-            // RSA 3072, as the software enroll: beyond FAPI's 2048 minimum.
-            Alg::Ps256 => (
+        let (mechanism, key_type, extra_pub): (_, _, Vec<Attribute>) = match kind {
+            KeyKind::Rsa { bits } => (
                 Mechanism::RsaPkcsKeyPairGen,
                 KeyType::RSA,
                 vec![
-                    Attribute::ModulusBits(3072.into()),
+                    Attribute::ModulusBits(u64::from(bits).into()),
                     Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
                 ],
             ),
-            Alg::Es256 => (
+            KeyKind::EcP256 => (
                 Mechanism::EccKeyPairGen,
                 KeyType::EC,
                 vec![Attribute::EcParams(der_of(&OID_P256)?)],
             ),
-            Alg::EdDsa => (
+            KeyKind::Ed25519 => (
                 Mechanism::EccEdwardsKeyPairGen,
                 KeyType::EC_EDWARDS,
                 vec![Attribute::EcParams(der_of(&OID_ED25519)?)],
             ),
         };
-        self.require(mechanism.mechanism_type(), alg)?;
+        self.require(mechanism.mechanism_type(), kind)?;
         let mut public = Self::public_template(None, label, &id);
         public.extend(extra_pub);
         let private = Self::private_template(key_type, label, &id);
@@ -584,26 +586,26 @@ pub struct TokenSigner {
 
 impl Provisioner {
     /// A CSR signer for the private key `key`, whose public key is
-    /// `public`, under `alg` (PS256 keys sign their CSR with
+    /// `public`, a key of `kind` (RSA keys sign their CSR with
     /// sha256WithRSAEncryption, as the software enroll's do).
     pub fn signer(
         &self,
         key: ObjectHandle,
-        alg: Alg,
+        kind: KeyKind,
         public: &PKey<Public>,
     ) -> Result<TokenSigner, ProvisionError> {
         let session = self
             .ctx
             .open_ro_session(self.slot)
             .map_err(|e| self.failed("cannot open a session", &e))?;
-        let (scheme, algorithm, public_raw) = match alg {
-            Alg::Ps256 => (
+        let (scheme, algorithm, public_raw) = match kind {
+            KeyKind::Rsa { .. } => (
                 SignatureScheme::RsaPkcs1Sha256,
                 &rcgen::PKCS_RSA_SHA256,
                 // rcgen wants RSA public keys as PKCS#1 RSAPublicKey.
                 public.rsa()?.public_key_to_der_pkcs1()?,
             ),
-            Alg::Es256 => {
+            KeyKind::EcP256 => {
                 let ec = public.ec_key()?;
                 let mut ctx = openssl::bn::BigNumContext::new()?;
                 (
@@ -616,7 +618,7 @@ impl Provisioner {
                     )?,
                 )
             }
-            Alg::EdDsa => (
+            KeyKind::Ed25519 => (
                 SignatureScheme::Ed25519,
                 &rcgen::PKCS_ED25519,
                 public.raw_public_key()?,
