@@ -261,6 +261,12 @@ async fn the_dpop_key_on_a_token_binds_tokens_to_its_own_thumbprint() {
         })
         .collect();
     let mut daemon = start(&t, &allow_list(), &stanzas).await;
+    // Each DPoP key is found and logged in to at start-up.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while log_lines(&daemon, &["DPoP key verified"]) < keys.len() {
+        assert!(Instant::now() < deadline, "{}", daemon.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut client = daemon.client().await;
     let mut thumbprints = Vec::new();
     for ((name, _, alg, _), public) in keys.iter().zip(&publics) {
@@ -308,12 +314,14 @@ async fn the_dpop_key_on_a_token_binds_tokens_to_its_own_thumbprint() {
         jwcrypto_verifies(&p.proof, public, alg);
         thumbprints.push(jkt);
     }
-    // Each DPoP key logged in to its token (the credential key to its own).
+    // Each DPoP key logged in to its token (the credential key to its
+    // own): once for the start-up check, which then released the login
+    // (no request was using it yet), and once for the first request.
     for (name, ..) in &keys {
         let who = format!("credential={name} (DPoP key)");
         assert_eq!(
             log_lines(&daemon, &["presenting the PIN to the token", &who]),
-            1,
+            2,
             "{}",
             daemon.stderr()
         );
@@ -324,6 +332,12 @@ async fn the_dpop_key_on_a_token_binds_tokens_to_its_own_thumbprint() {
     daemon.terminate();
     drop(client);
     let daemon = start(&t, &allow_list(), &stanzas).await;
+    // After the start-up checks (each logs in, then out: no request yet).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while log_lines(&daemon, &["DPoP key verified"]) < keys.len() {
+        assert!(Instant::now() < deadline, "{}", daemon.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut client = daemon.client().await;
     let tok = token(&mut client, "es").await.unwrap();
     assert_eq!(tok.jkt, thumbprints[0]);
@@ -335,12 +349,14 @@ async fn the_dpop_key_on_a_token_binds_tokens_to_its_own_thumbprint() {
         "the DPoP key's PIN is not found while held: the scan cannot see it"
     );
     client.admin.lock(pb::LockRequest {}).await.unwrap();
+    // The start-up check's release of the login, then Lock's (each a
+    // logout, or a release while another DPoP key on the token holds the
+    // shared login).
+    let es = "credential=es (DPoP key)";
     assert_eq!(
-        log_lines(
-            &daemon,
-            &["logged out of the token", "credential=es (DPoP key)"]
-        ),
-        1,
+        log_lines(&daemon, &["logged out of the token", es])
+            + log_lines(&daemon, &["released the token login", es]),
+        2,
         "{}",
         daemon.stderr()
     );
@@ -394,6 +410,12 @@ async fn a_wrong_dpop_pin_fails_tokens_only_and_is_never_tried_twice() {
         )],
     )
     .await;
+    // The start-up check finds the wrong PIN before any request.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while log_lines(&daemon, &["DPoP key check failed", "CKR_PIN_INCORRECT"]) < 1 {
+        assert!(Instant::now() < deadline, "{}", daemon.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut client = daemon.client().await;
     let e = token(&mut client, "es").await.unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition, "{e}");
@@ -490,16 +512,22 @@ async fn the_dpop_key_login_ends_after_the_idle_ttl() {
         )],
     )
     .await;
+    let logged_out = || log_lines(&daemon, &["logged out of the token", "(DPoP key)"]);
+    let presented = || log_lines(&daemon, &["presenting the PIN to the token", "(DPoP key)"]);
+    // The start-up check logs in and, no request using the login, out.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while log_lines(&daemon, &["DPoP key verified"]) == 0 || logged_out() == 0 {
+        assert!(Instant::now() < deadline, "{}", daemon.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!((presented(), logged_out()), (1, 1), "{}", daemon.stderr());
     let mut client = daemon.client().await;
     token(&mut client, "es").await.unwrap();
-    let logged_out = || log_lines(&daemon, &["logged out of the token", "(DPoP key)"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while logged_out() == 0 {
+    while logged_out() == 1 {
         assert!(Instant::now() < deadline, "{}", daemon.stderr());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let presented = || log_lines(&daemon, &["presenting the PIN to the token", "(DPoP key)"]);
-    assert_eq!(presented(), 1, "{}", daemon.stderr());
+    assert_eq!(presented(), 2, "{}", daemon.stderr());
     let p = client
         .agent
         .sign_dpop_proof(pb::SignDpopProofRequest {
@@ -511,7 +539,7 @@ async fn the_dpop_key_login_ends_after_the_idle_ttl() {
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()))
         .into_inner();
-    assert_eq!(presented(), 2, "{}", daemon.stderr());
+    assert_eq!(presented(), 3, "{}", daemon.stderr());
     let out = verify_signed(
         "dpop",
         &json!({"proof": p.proof, "htm": "GET", "htu": "https://rs.example/", "jkt": p.jkt}),

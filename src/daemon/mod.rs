@@ -490,6 +490,22 @@ impl Daemon {
                 }
             });
         }
+        // A DPoP key on a token is checked too, so a wrong PIN shows now,
+        // not at the first token request.
+        for (name, client) in self.oauth_clients().iter() {
+            if !client.dpop_key_on_token() {
+                continue;
+            }
+            let (name, client) = (name.clone(), Arc::clone(client));
+            tokio::spawn(async move {
+                match client.check_dpop_key().await {
+                    Ok(()) => tracing::info!(credential = %name, "DPoP key verified"),
+                    Err(e) => {
+                        tracing::error!(credential = %name, error = %e, "DPoP key check failed")
+                    }
+                }
+            });
+        }
         let me = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));

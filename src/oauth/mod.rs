@@ -498,6 +498,27 @@ impl Client {
         }
     }
 
+    /// The start-up check of a DPoP key on a token: finds it and logs in
+    /// once (proving the PIN, and the key against its public half), then
+    /// releases the login unless a request is using it, as a credential's
+    /// key check does. Nothing to check for a generated key.
+    pub async fn check_dpop_key(&self) -> Result<(), OAuthError> {
+        if self.dpop_token.is_none() {
+            return Ok(());
+        }
+        let Some(key) = self.dpop_key().await? else {
+            return Ok(());
+        };
+        if let DpopSigner::Token(t) = &key.signer {
+            Arc::clone(t)
+                .ready(Purpose::Check)
+                .await
+                .map_err(|e| dpop_key_error(TOKEN_DPOP_KEY, &e))?;
+            t.release_if_unused();
+        }
+        Ok(())
+    }
+
     /// Whether the DPoP key lives on a token (`oauth.dpop_key`).
     pub fn dpop_key_on_token(&self) -> bool {
         self.dpop_token.is_some()

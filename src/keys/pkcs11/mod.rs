@@ -690,9 +690,11 @@ impl Pkcs11Key {
 
     /// Logs out (unless another credential on the same token is still
     /// logged in: PKCS#11 logins are per application and token) and closes
-    /// the pool.
+    /// the pool. These are calls into the token, made from Lock, the TTL
+    /// sweep or a release on an async worker: it hands its other tasks
+    /// over first.
     fn logout(&self) {
-        self.forget(true);
+        crate::sys::cpu::block_here(|| self.forget(true));
     }
 
     fn forget(&self, logout: bool) {
