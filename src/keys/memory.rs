@@ -4,12 +4,13 @@
 
 use openssl::pkey::{PKey, Private, Public};
 
-use super::{KeyError, KeyKind, Operations, Padding, ReadyKey, SignatureScheme, openssl_ops};
+use super::openssl_ops::{self, SigningKey};
+use super::{KeyError, KeyKind, Operations, Padding, ReadyKey, SignatureScheme};
 use crate::secret::SecretBytes;
 
 /// A private key held in memory, usable through [`ReadyKey`].
 pub struct MemoryKey {
-    key: PKey<Private>,
+    key: SigningKey,
     kind: KeyKind,
 }
 
@@ -25,14 +26,20 @@ impl MemoryKey {
             KeyKind::Ed25519 => PKey::generate_ed25519()?,
             KeyKind::Rsa { bits } => PKey::from_rsa(openssl::rsa::Rsa::generate(bits)?)?,
         };
-        Ok(Self { key, kind })
+        Ok(Self {
+            key: SigningKey::new(key),
+            kind,
+        })
     }
 
     /// Holds an existing key.
     pub fn from_key(key: PKey<Private>) -> Result<Self, KeyError> {
         let kind = KeyKind::of(&key)
             .ok_or_else(|| KeyError::Unsupported("a key of no supported kind".into()))?;
-        Ok(Self { key, kind })
+        Ok(Self {
+            key: SigningKey::new(key),
+            kind,
+        })
     }
 
     /// The key's kind.
@@ -42,7 +49,9 @@ impl MemoryKey {
 
     /// The public half.
     pub fn public_key(&self) -> Result<PKey<Public>, KeyError> {
-        Ok(PKey::public_key_from_der(&self.key.public_key_to_der()?)?)
+        Ok(PKey::public_key_from_der(
+            &self.key.key().public_key_to_der()?,
+        )?)
     }
 
     /// The key, ready for operations.
@@ -59,11 +68,11 @@ impl Operations for MemoryKey {
                 self.kind
             )));
         }
-        openssl_ops::sign(&self.key, scheme, message)
+        self.key.sign(scheme, message)
     }
 
     fn decrypt(&self, padding: Padding, ciphertext: &[u8]) -> Result<SecretBytes, KeyError> {
-        openssl_ops::decrypt(&self.key, padding, ciphertext)
+        openssl_ops::decrypt(self.key.key(), padding, ciphertext)
     }
 
     fn export_pkcs8_pem(&self, _: Option<&[u8]>) -> Result<SecretBytes, KeyError> {

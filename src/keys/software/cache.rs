@@ -9,13 +9,16 @@ use openssl::error::ErrorStack;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::symm::{Cipher, decrypt_aead, encrypt_aead};
 
+use crate::keys::openssl_ops::{self, SigningKey};
+use crate::keys::{KeyError, SignatureScheme};
 use crate::secret::SecretBytes;
 use crate::sys::mem::SecretPage;
 
 /// How a decrypted key is held between operations.
 enum Held {
-    /// As an OpenSSL key (bignums in the secure heap).
-    Plain(PKey<Private>),
+    /// As an OpenSSL key (bignums in the secure heap), with its signing
+    /// contexts.
+    Plain(SigningKey),
     /// Sealed: its type-specific DER (PKCS#1, SEC1, or raw Ed25519) encrypted with AES-256-GCM under a random key
     /// in a locked page, unsealed for each operation (ssh-agent's shielding).
     /// Between operations no plaintext key bytes exist in the process.
@@ -105,10 +108,22 @@ pub struct UnlockedKey {
 }
 
 impl UnlockedKey {
+    /// Signs with the key: a plain one through its prepared contexts, a
+    /// shielded one unsealed for this signature only.
+    pub fn sign(&self, scheme: SignatureScheme, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match &self.held {
+            Held::Plain(k) => k.sign(scheme, message),
+            Held::Sealed { .. } => {
+                let key = self.open()?;
+                openssl_ops::sign(&key, scheme, message)
+            }
+        }
+    }
+
     /// The key for one operation (unsealed if shielded).
     pub fn open(&self) -> Result<OpenKey<'_>, ErrorStack> {
         match &self.held {
-            Held::Plain(k) => Ok(OpenKey::Borrowed(k)),
+            Held::Plain(k) => Ok(OpenKey::Borrowed(k.key())),
             Held::Sealed {
                 id,
                 seal_key,
@@ -190,7 +205,7 @@ impl KeyCache {
         let held = if shield {
             seal(&key)?
         } else {
-            Held::Plain(key)
+            Held::Plain(SigningKey::new(key))
         };
         let unlocked = Arc::new(UnlockedKey {
             held,

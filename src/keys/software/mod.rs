@@ -453,8 +453,7 @@ impl Backend for SoftwareKey {
 
 impl Operations for UnlockedKey {
     fn sign(&self, scheme: SignatureScheme, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let key = self.open()?;
-        openssl_ops::sign(&key, scheme, message)
+        UnlockedKey::sign(self, scheme, message)
     }
 
     fn decrypt(&self, padding: Padding, ciphertext: &[u8]) -> Result<SecretBytes, KeyError> {
