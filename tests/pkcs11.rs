@@ -620,17 +620,24 @@ async fn a_reloaded_credential_hands_over_the_login() {
 
 /// A PKCS#8 key written onto the token with pkcs11-tool (as an operator
 /// imports one), so the same key can come back after the token is
-/// deleted and initialised again.
+/// deleted and initialised again, and its private components are known
+/// to the memory scan.
 struct Imported {
     fx: Fixtures,
+    name: String,
+    plain: std::path::PathBuf,
     crt: std::path::PathBuf,
 }
 
 impl Imported {
     fn new() -> Imported {
+        Imported::of(KeyType::P256, "imported")
+    }
+
+    fn of(kind: KeyType, name: &str) -> Imported {
         let fx = Fixtures::new();
-        let plain = fx.plain_key("imported", KeyType::P256);
-        let crt = fx.cert("imported", &plain);
+        let plain = fx.plain_key(name, kind);
+        let crt = fx.cert(name, &plain);
         openssl(
             fx.path(),
             &[
@@ -642,18 +649,52 @@ impl Imported {
                 "-outform",
                 "DER",
                 "-out",
-                "imported.pk8",
+                &format!("{name}.pk8"),
             ],
         );
-        Imported { fx, crt }
+        Imported {
+            fx,
+            name: name.into(),
+            plain,
+            crt,
+        }
     }
 
     fn write_to(&self, t: &Token) {
+        self.write_as(t, "ec", "01");
+    }
+
+    fn write_as(&self, t: &Token, label: &str, id: &str) {
         run(t
             .tool()
             .args(["--login", "--pin", &t.pin, "--write-object"])
-            .arg(self.fx.path().join("imported.pk8"))
-            .args(["--type", "privkey", "--label", "ec", "--id", "01"]));
+            .arg(self.fx.path().join(format!("{}.pk8", self.name)))
+            .args(["--type", "privkey", "--label", label, "--id", id]));
+    }
+
+    /// The key's secret components as they may sit in memory: big-endian
+    /// bytes (DER, PKCS#11 attributes) and reversed (OpenSSL's bignum
+    /// limbs on this little-endian machine).
+    fn secret_forms(&self) -> Vec<(String, Vec<u8>)> {
+        let k = openssl::pkey::PKey::private_key_from_pem(&std::fs::read(&self.plain).unwrap())
+            .unwrap();
+        let parts: Vec<(&str, Vec<u8>)> = if let Ok(ec) = k.ec_key() {
+            vec![("scalar", ec.private_key().to_vec_padded(32).unwrap())]
+        } else {
+            let rsa = k.rsa().unwrap();
+            vec![
+                ("d", rsa.d().to_vec()),
+                ("p", rsa.p().unwrap().to_vec()),
+                ("q", rsa.q().unwrap().to_vec()),
+            ]
+        };
+        let mut forms = Vec::new();
+        for (what, be) in parts {
+            let le = be.iter().rev().copied().collect();
+            forms.push((format!("{} {what}", self.name), be));
+            forms.push((format!("{} {what} (limbs)", self.name), le));
+        }
+        forms
     }
 }
 
@@ -867,4 +908,87 @@ async fn message_signatures_by_token_keys_verified_independently() {
     );
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["checked_by"]["httpsig"], "passed", "{report}");
+}
+
+/// SoftHSM runs inside the daemon's process, yet the token keys' private
+/// components are nowhere in its memory after signatures and a
+/// decryption (a scan of /proc/PID/mem), while a software key in the same
+/// daemon, the control, is found: the scan would see them.
+#[tokio::test]
+async fn the_token_keys_are_not_in_the_daemons_memory() {
+    let t = Token::new("fapi-memscan");
+    let ec = Imported::of(KeyType::P256, "tok-ec");
+    let rsa = Imported::of(KeyType::Rsa2048, "tok-rsa");
+    ec.write_as(&t, "ec", "01");
+    rsa.write_as(&t, "rsa", "02");
+    let fx = Fixtures::new();
+    let soft = fx.credential("soft", KeyType::P256, KeyFormat::Pkcs8Pbkdf2);
+    let control = Imported {
+        name: "software".into(),
+        plain: soft.plain_key.clone(),
+        crt: soft.cert.clone(),
+        fx,
+    };
+    let pin = t.pin_file("user", &t.pin);
+    let daemon = start(
+        &t,
+        &allow_list(),
+        &[
+            t.stanza("ec", "ec", Some(&ec.crt), &pin, ""),
+            t.stanza(
+                "rsa",
+                "rsa",
+                Some(&rsa.crt),
+                &pin,
+                "decrypt_paddings = [\"oaep-sha1\"]",
+            ),
+            soft.toml("soft", ISSUER, ""),
+        ],
+    )
+    .await;
+    let mut client = daemon.client().await;
+    for _ in 0..10 {
+        for (name, crt, alg) in [
+            ("ec", &ec.crt, "ES256"),
+            ("rsa", &rsa.crt, "PS256"),
+            ("soft", &control.crt, "ES256"),
+        ] {
+            let r = sign(&mut client, name).await.unwrap();
+            verify_with_python(&r.assertion, crt, alg, ISSUER, name, &[]);
+        }
+    }
+    let ct = encrypt(
+        t.dir.path(),
+        &rsa.crt,
+        b"a shared secret",
+        pb::Padding::OaepSha1,
+    );
+    let r = client
+        .agent
+        .decrypt_secret(pb::DecryptSecretRequest {
+            credential: by_name("rsa"),
+            ciphertext: Some(pb::decrypt_secret_request::Ciphertext::CiphertextRaw(ct)),
+            padding: pb::Padding::OaepSha1.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.plaintext, b"a shared secret");
+
+    let memory = memory_of(daemon.pid());
+    assert!(
+        control
+            .secret_forms()
+            .iter()
+            .any(|(_, f)| contains(&memory, f)),
+        "control: the software key is not found"
+    );
+    for key in [&ec, &rsa] {
+        for (what, form) in key.secret_forms() {
+            assert!(
+                !contains(&memory, &form),
+                "{what} is in the daemon's memory"
+            );
+        }
+    }
 }
