@@ -434,18 +434,12 @@ impl Credential {
     /// handshake, not this call).
     pub fn tls_identity(&self) -> Result<crate::net::ClientCertificate, CredentialFailure> {
         let l = self.keyed_or_failure()?;
-        let corrupt = |e: openssl::error::ErrorStack| {
-            self.failure(CredentialError::CorruptCertificate {
-                path: self.config.certificate.clone().unwrap_or_default(),
-                detail: e.to_string(),
-            })
-        };
-        let chain = openssl::x509::X509::stack_from_pem(l.facts.chain_pem.as_bytes())
-            .map_err(corrupt)?
+        let chain = l
+            .facts
+            .chain_der
             .iter()
-            .map(|c| c.to_der().map(rustls::pki_types::CertificateDer::from))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(corrupt)?;
+            .map(|der| rustls::pki_types::CertificateDer::from(der.clone()))
+            .collect();
         Ok(crate::net::ClientCertificate {
             chain,
             key: l.key.clone(),

@@ -149,11 +149,13 @@ pub fn signing_string(lines: &[(String, String)]) -> String {
         .join("\n")
 }
 
-/// Signs `req` with `key`, whose certificate is the first of `chain_pem`.
+/// Signs `req` with `key`, whose certificate is `leaf_der` (DER) with
+/// the `keyId` [`key_id`] wrote for it.
 pub async fn sign(
     req: &BgRequest,
     alg: Alg,
-    chain_pem: &str,
+    key_id: &str,
+    leaf_der: &[u8],
     max_body_bytes: usize,
     key: &ReadyKey,
 ) -> Result<BgSigned, HttpSigError> {
@@ -165,12 +167,6 @@ pub async fn sign(
         ));
     }
     req.check(max_body_bytes)?;
-    let cert = X509::from_pem(chain_pem.as_bytes())
-        .map_err(|e| HttpSigError::Invalid(format!("the credential's certificate: {e}")))?;
-    let key_id = key_id(&cert)?;
-    let der = cert
-        .to_der()
-        .map_err(|e| HttpSigError::Invalid(format!("the credential's certificate: {e}")))?;
     let digest = legacy_digest(&req.body);
     let mut lines = vec![
         ("digest".to_owned(), digest.clone()),
@@ -199,10 +195,10 @@ pub async fn sign(
             STANDARD.encode(raw)
         ),
         digest,
-        certificate: STANDARD.encode(der),
+        certificate: STANDARD.encode(leaf_der),
         x_request_id: req.x_request_id.clone(),
         signed_headers,
-        key_id,
+        key_id: key_id.to_owned(),
     })
 }
 

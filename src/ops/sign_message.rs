@@ -300,7 +300,12 @@ pub async fn berlin_group_signature(cred: &Credential, req: &BgRequest) -> Resul
     }
     req.check(max).map_err(http_sig_error)?;
     let key = cred.key()?.ready().await.map_err(|e| cred.key_failure(e))?;
-    cavage::sign(req, facts.alg, &facts.chain_pem, max, &key)
+    let key_id = facts.berlin_group_key_id.as_deref().map_err(|e| {
+        http_sig_error(HttpSigError::Invalid(format!(
+            "the credential's certificate: {e}"
+        )))
+    })?;
+    cavage::sign(req, facts.alg, key_id, &facts.chain_der[0], max, &key)
         .await
         .map_err(http_sig_error)
 }
