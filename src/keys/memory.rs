@@ -17,15 +17,7 @@ pub struct MemoryKey {
 impl MemoryKey {
     /// Generates a fresh key of `kind` (RSA keys with `bits`).
     pub fn generate(kind: KeyKind) -> Result<Self, KeyError> {
-        let key = match kind {
-            KeyKind::EcP256 => {
-                let group =
-                    openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)?;
-                PKey::from_ec_key(openssl::ec::EcKey::generate(&group)?)?
-            }
-            KeyKind::Ed25519 => PKey::generate_ed25519()?,
-            KeyKind::Rsa { bits } => PKey::from_rsa(openssl::rsa::Rsa::generate(bits)?)?,
-        };
+        let key = kind.generate()?;
         Ok(Self {
             key: SigningKey::new(key),
             kind,

@@ -90,6 +90,23 @@ impl KeyKind {
             KeyKind::Ed25519 => scheme == SignatureScheme::Ed25519,
         }
     }
+
+    /// A fresh key pair of this kind (held in memory, written encrypted by
+    /// enroll); RSA with `bits`.
+    pub fn generate(
+        self,
+    ) -> Result<openssl::pkey::PKey<openssl::pkey::Private>, openssl::error::ErrorStack> {
+        use openssl::pkey::PKey;
+        match self {
+            KeyKind::EcP256 => {
+                let group =
+                    openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)?;
+                PKey::from_ec_key(openssl::ec::EcKey::generate(&group)?)
+            }
+            KeyKind::Ed25519 => PKey::generate_ed25519(),
+            KeyKind::Rsa { bits } => PKey::from_rsa(openssl::rsa::Rsa::generate(bits)?),
+        }
+    }
 }
 
 /// Why a key cannot be used. Every message says what is wrong and what to

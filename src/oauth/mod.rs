@@ -304,11 +304,16 @@ impl DpopKey {
         }
     }
 
-    fn generate(alg: DpopAlg) -> Result<Self, OAuthError> {
-        let (kind, alg) = match alg {
+    /// The key kind and JWS algorithm of a generated key.
+    fn generated_kind(alg: DpopAlg) -> (KeyKind, Alg) {
+        match alg {
             DpopAlg::Es256 => (KeyKind::EcP256, Alg::Es256),
             DpopAlg::EdDsa => (KeyKind::Ed25519, Alg::EdDsa),
-        };
+        }
+    }
+
+    fn generate(alg: DpopAlg) -> Result<Self, OAuthError> {
+        let (kind, alg) = Self::generated_kind(alg);
         let fail =
             |e: &dyn std::fmt::Display| OAuthError::Config(format!("cannot make a DPoP key: {e}"));
         let key = MemoryKey::generate(kind).map_err(|e| fail(&e))?;
@@ -619,10 +624,7 @@ impl Client {
             }
             (None, SenderConstraint::Dpop) => format!(
                 "generated in memory ({}; a new key at each start and after each Lock)",
-                match self.cfg.dpop_alg.unwrap_or_default() {
-                    crate::config::DpopAlg::Es256 => "ES256",
-                    crate::config::DpopAlg::EdDsa => "EdDSA",
-                }
+                DpopKey::generated_kind(self.cfg.dpop_alg.unwrap_or_default()).1
             ),
             (None, _) => String::new(),
         };

@@ -19,17 +19,15 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
 use openssl::symm::Cipher;
 use openssl::x509::{X509Name, X509NameBuilder, X509ReqBuilder};
 
 use crate::config::{Config, KeyringName, PassphraseConfig};
 use crate::credential::{PublicFacts, read_certificates};
 use crate::jose::Alg;
+use crate::keys::KeyKind;
 use crate::keys::software::KeyFile;
 use crate::secret::Passphrase;
 use crate::source::{self, EnvVault};
@@ -207,16 +205,14 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), EnrollError> {
         .map_err(io(dir))
 }
 
-fn generate(alg: Alg) -> Result<PKey<Private>, EnrollError> {
-    Ok(match alg {
+/// The key pair `enroll` makes for `alg`, in a file or on a token.
+pub(crate) fn key_kind(alg: Alg) -> KeyKind {
+    match alg {
         // RSA 3072: beyond FAPI's 2048 minimum, for a credential that lives a year.
-        Alg::Ps256 => PKey::from_rsa(Rsa::generate(3072)?)?,
-        Alg::Es256 => {
-            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
-            PKey::from_ec_key(EcKey::generate(&group)?)?
-        }
-        Alg::EdDsa => PKey::generate_ed25519()?,
-    })
+        Alg::Ps256 => KeyKind::Rsa { bits: 3072 },
+        Alg::Es256 => KeyKind::EcP256,
+        Alg::EdDsa => KeyKind::Ed25519,
+    }
 }
 
 /// `--subject` "CN=acme,O=Acme Ltd,C=GB" as an X.509 name, each part
@@ -322,7 +318,7 @@ pub fn enroll(req: &EnrollRequest) -> Result<Enrolled, EnrollError> {
             return Err(EnrollError::Exists(p.clone()));
         }
     }
-    let key = generate(req.alg)?;
+    let key = key_kind(req.alg).generate()?;
     let kid = crate::jose::PublicJwk::new(&key, req.alg, &[])?
         .thumbprint()
         .to_owned();

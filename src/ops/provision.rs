@@ -19,7 +19,6 @@ use super::enroll::{EnrollError, Staged, io, subject_name, sync_dir};
 use super::onboard::{ImportRequest, OnboardError, StoreTarget, open_checked, store};
 use crate::config::{Config, PassphraseConfig, Pkcs11Target};
 use crate::jose::{Alg, PublicJwk};
-use crate::keys::KeyKind;
 use crate::keys::pkcs11::KeyFlags;
 use crate::keys::pkcs11::provision::{ProvisionError, Provisioner, TokenSigner};
 use crate::now_unix;
@@ -147,10 +146,6 @@ impl TokenChoice {
 }
 
 /// Stores the PIN where `target` says.
-fn store_pin(target: &StoreTarget, pin: &Passphrase) -> Result<PassphraseConfig, OnboardError> {
-    store(target, pin)
-}
-
 /// Checks that a stanza parses (with a placeholder PIN source), before
 /// anything is stored.
 fn validate(stanza: &str, base: &Path) -> Result<(), TokenOnboardError> {
@@ -288,12 +283,7 @@ pub fn enroll_on_token(
     };
     validate(&stanza(&placeholder(), &[0]), &dir)?;
     let p = req.token.open(pin)?;
-    // RSA 3072 for PS256, as the software enroll: beyond FAPI's 2048 minimum.
-    let kind = match req.alg {
-        Alg::Ps256 => KeyKind::Rsa { bits: 3072 },
-        Alg::Es256 => KeyKind::EcP256,
-        Alg::EdDsa => KeyKind::Ed25519,
-    };
+    let kind = super::enroll::key_kind(req.alg);
     let generated = p.generate(kind, &req.name)?;
     let private = generated
         .objects
@@ -308,7 +298,7 @@ pub fn enroll_on_token(
     // then the files take their names; the token objects are kept last.
     let staged_pub = Staged::write(&pub_path, &generated.public.public_key_to_pem()?, 0o644)?;
     let staged_csr = Staged::write(&csr_path, csr_pem.as_bytes(), 0o644)?;
-    let pin_cfg = store_pin(&req.pin_target, pin).map_err(EnrollError::from)?;
+    let pin_cfg = store(&req.pin_target, pin).map_err(EnrollError::from)?;
     let staged_stanza = Staged::write(
         &stanza_path,
         stanza(&pin_cfg, &generated.id).as_bytes(),
@@ -389,7 +379,7 @@ pub fn import_to_token(
         .private_key()
         .ok_or_else(|| TokenOnboardError::Usage("no private key was created".into()))?;
     p.prove(private, &checked.facts.public_key)?;
-    let pin_cfg = store_pin(&req.target, pin)?;
+    let pin_cfg = store(&req.target, pin)?;
     let (id, flags) = (imported.id.clone(), imported.flags);
     imported.objects.keep();
     let facts = checked.facts;
