@@ -698,8 +698,18 @@ impl Pkcs11Key {
     }
 
     fn forget(&self, logout: bool) {
+        self.forget_if(logout, |_| true);
+    }
+
+    /// [`Self::forget`] if `now` holds of the login, judged under the same
+    /// lock that ends it: a request that takes the login meanwhile is
+    /// never logged out under it.
+    fn forget_if(&self, logout: bool, now: impl FnOnce(&Login) -> bool) {
         let (pool, hold) = {
             let mut l = lock(&self.login);
+            if !now(&l) {
+                return;
+            }
             l.key = None;
             l.logged_in_at = None;
             l.generation = l.generation.wrapping_add(1);
@@ -959,13 +969,7 @@ impl Backend for Pkcs11Key {
     }
 
     fn release_if_unused(&self) {
-        let unused = {
-            let l = lock(&self.login);
-            l.key.is_some() && !l.used
-        };
-        if unused {
-            self.logout();
-        }
+        crate::sys::cpu::block_here(|| self.forget_if(true, |l| l.key.is_some() && !l.used));
     }
 
     fn lock(&self) {
