@@ -295,6 +295,33 @@ impl Daemon {
 
 /// CPU time (user + system) a process has used so far, threads that
 /// ended included, in microseconds.
+/// How many sockets the process `pid` has open (`/proc/PID/fd`).
+fn sockets_open(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|t| t.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
+/// Waits until the daemon has closed every connection beyond its idle
+/// `baseline` of sockets. A scenario's connections close after it ends
+/// (their tasks run on this thread's runtime, so the wait runs there too);
+/// at the connection cap, the next scenario's connections would otherwise
+/// race them for the slots.
+fn wait_connections_closed(rt: &tokio::runtime::Runtime, daemon: &Daemon, baseline: usize) {
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sockets_open(daemon.child.id()) > baseline {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon kept a closed scenario's connections open for 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+}
+
 fn cpu_us(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // Fields after the parenthesised command: utime and stime are the 12th
@@ -1000,9 +1027,12 @@ fn scaling(d: &Path, run: Run, rt: &tokio::runtime::Runtime, es: &str) -> String
     );
     let (daemon, _) = Daemon::start(d, "conns", &capped);
     daemon.wait_log("key verified", 1);
+    let idle_sockets = sockets_open(daemon.child.id());
     for n in conns {
         let (h, _, _) = measure_on(rt, &daemon, Op::Health, n, run.dur() / 2, &ct);
+        wait_connections_closed(rt, &daemon, idle_sockets);
         let (e, _, _) = measure_on(rt, &daemon, Op::Sign("es"), n, run.dur() / 2, &ct);
+        wait_connections_closed(rt, &daemon, idle_sockets);
         out.push_str(&format!(
             "| {n} | {:.0} | {:.0} | {:.0} | {:.0} |\n",
             h.ops, h.p99, e.ops, e.p99

@@ -19,9 +19,11 @@ pub struct PeerInfo(pub Option<std::sync::Arc<Caller>>);
 /// An accepted connection with its caller identity and its slot in the
 /// connection limits (released when the connection closes).
 pub struct PeerStream {
+    // Fields drop in order: the slot is free before the socket closes, so
+    // anyone who sees the connection gone can also connect again.
+    _slot: ConnectionSlot,
     inner: UnixStream,
     info: PeerInfo,
-    _slot: ConnectionSlot,
 }
 
 impl PeerStream {
