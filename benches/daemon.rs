@@ -295,6 +295,37 @@ impl Daemon {
 
 /// CPU time (user + system) a process has used so far, threads that
 /// ended included, in microseconds.
+/// One connection's health checks while `conns` connections of PS256
+/// requests keep the daemon's CPU full (they start first and end last), and
+/// the daemon's RSS under that load.
+fn health_while_saturated(
+    rt: &tokio::runtime::Runtime,
+    daemon: &Daemon,
+    conns: usize,
+    dur: Duration,
+    ct: &Arc<Vec<u8>>,
+) -> (Stats, u64) {
+    rt.block_on(async {
+        let socket = daemon.socket.clone();
+        let ct2 = Arc::clone(ct);
+        let saturate = tokio::spawn(async move {
+            load(
+                &socket,
+                Op::Sign("ps"),
+                conns,
+                dur + Duration::from_millis(300),
+                ct2,
+            )
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let (lat, secs) = load(&daemon.socket, Op::Health, 1, dur, Arc::clone(ct)).await;
+        let rss = daemon.rss_kib();
+        saturate.await.unwrap();
+        (stats(lat, secs), rss)
+    })
+}
+
 /// How many sockets the process `pid` has open (`/proc/PID/fd`).
 fn sockets_open(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -1357,25 +1388,7 @@ fn main() {
     );
 
     // Health while PS256 saturates the CPU, and RSS at full load.
-    let (under_load, load_rss) = rt.block_on(async {
-        let socket = daemon.socket.clone();
-        let ct2 = Arc::clone(&ct);
-        let saturate = tokio::spawn(async move {
-            load(
-                &socket,
-                Op::Sign("ps"),
-                4 * cores,
-                run.dur() + Duration::from_millis(300),
-                ct2,
-            )
-            .await
-        });
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let (lat, secs) = load(&daemon.socket, Op::Health, 1, run.dur(), Arc::clone(&ct)).await;
-        let rss = daemon.rss_kib();
-        saturate.await.unwrap();
-        (stats(lat, secs), rss)
-    });
+    let (under_load, load_rss) = health_while_saturated(&rt, &daemon, 4 * cores, run.dur(), &ct);
     rows.push((
         "health check while PS256 saturates, 1 conn".into(),
         format!(
@@ -1473,24 +1486,7 @@ fn main() {
         let ps = m("SignClientAssertion PS256", Op::Sign("ps"), 4);
         // Health while PS256 fills the daemon's core: with the client on
         // its own core, the p99 is the daemon's queueing alone.
-        let health_loaded = rt.block_on(async {
-            let socket = daemon.socket.clone();
-            let ct2 = Arc::clone(&ct);
-            let saturate = tokio::spawn(async move {
-                load(
-                    &socket,
-                    Op::Sign("ps"),
-                    4,
-                    run.dur() + Duration::from_millis(300),
-                    ct2,
-                )
-                .await
-            });
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            let (lat, secs) = load(&daemon.socket, Op::Health, 1, run.dur(), Arc::clone(&ct)).await;
-            saturate.await.unwrap();
-            stats(lat, secs)
-        });
+        let (health_loaded, _) = health_while_saturated(&rt, &daemon, 4, run.dur(), &ct);
         pinned_rows.push((
             "health check while PS256 (4 conn) saturates the daemon's core, 1 conn".into(),
             format!(
