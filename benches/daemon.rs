@@ -293,8 +293,6 @@ impl Daemon {
     }
 }
 
-/// CPU time (user + system) a process has used so far, threads that
-/// ended included, in microseconds.
 /// One connection's health checks while `conns` connections of PS256
 /// requests keep the daemon's CPU full (they start first and end last), and
 /// the daemon's RSS under that load.
@@ -326,6 +324,14 @@ fn health_while_saturated(
     })
 }
 
+/// A table row's figures for a scenario without CPU columns.
+fn latency_row(s: &Stats) -> String {
+    format!(
+        "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0} | | ",
+        s.ops, s.p50, s.p99, s.p999
+    )
+}
+
 /// How many sockets the process `pid` has open (`/proc/PID/fd`).
 fn sockets_open(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -353,6 +359,8 @@ fn wait_connections_closed(rt: &tokio::runtime::Runtime, daemon: &Daemon, baseli
     });
 }
 
+/// CPU time (user + system) a process has used so far, threads that
+/// ended included, in microseconds.
 fn cpu_us(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // Fields after the parenthesised command: utime and stime are the 12th
@@ -1391,10 +1399,7 @@ fn main() {
     let (under_load, load_rss) = health_while_saturated(&rt, &daemon, 4 * cores, run.dur(), &ct);
     rows.push((
         "health check while PS256 saturates, 1 conn".into(),
-        format!(
-            "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0} | | ",
-            under_load.ops, under_load.p50, under_load.p99, under_load.p999
-        ),
+        latency_row(&under_load),
     ));
 
     // Cold start: 32 concurrent first requests on a scrypt key, one decryption.
@@ -1457,10 +1462,7 @@ fn main() {
         let s = stats(lat, secs);
         rows.push((
             format!("ssh-agent ECDSA P-256 sign, {conns} conn"),
-            format!(
-                "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0} | | ",
-                s.ops, s.p50, s.p99, s.p999
-            ),
+            latency_row(&s),
         ));
         ssh.push(s);
     }
@@ -1489,10 +1491,7 @@ fn main() {
         let (health_loaded, _) = health_while_saturated(&rt, &daemon, 4, run.dur(), &ct);
         pinned_rows.push((
             "health check while PS256 (4 conn) saturates the daemon's core, 1 conn".into(),
-            format!(
-                "{:>9.0} | {:>8.0} | {:>8.0} | {:>8.0} | | ",
-                health_loaded.ops, health_loaded.p50, health_loaded.p99, health_loaded.p999
-            ),
+            latency_row(&health_loaded),
         ));
         pin_thread(&(0..cores).collect::<Vec<_>>());
         drop(daemon);
