@@ -679,3 +679,153 @@ async fn units_load_credentials_from_the_credential_socket() {
         "{log}"
     );
 }
+
+/// The system-call lines of the shipped `systemd/fapi-agent.service`
+/// (`SystemCallFilter=`, `SystemCallErrorNumber=`,
+/// `SystemCallArchitectures=`), as `systemd-run -p` properties.
+fn shipped_syscall_filter() -> Vec<String> {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/fapi-agent.service"
+    ))
+    .unwrap();
+    let lines: Vec<String> = unit
+        .lines()
+        .filter(|l| l.starts_with("SystemCall"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("SystemCallFilter=~")),
+        "the unit denies system-call groups: {lines:?}"
+    );
+    lines
+}
+
+/// Under the shipped unit's seccomp filter the daemon serves a PS256
+/// assertion and its crypto threads really drop to nice +5, as
+/// `/proc/PID/task/*/stat` shows: the filter denies `@resources`, which
+/// holds `setpriority`, so without the unit's `SystemCallFilter=setpriority`
+/// RSA work would compete with health checks at nice 0. The daemon logs
+/// neither that warning nor incomplete hardening (`setrlimit`).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shipped_syscall_filter_lets_crypto_threads_lower_their_priority() {
+    let sd = Systemd::start();
+    let fx = Fixtures::new();
+    let c = fx.credential("acme", KeyType::Rsa2048, KeyFormat::Pkcs8Pbkdf2);
+    let config = fx.path().join("agent.toml");
+    std::fs::write(&config, c.toml("acme", ISSUER, "")).unwrap();
+    let socket = fx.path().join("run/agent.sock");
+    let log = fx.path().join("agent.log");
+    let unit = "fapi-agent-filtered";
+
+    let mut args: Vec<String> = vec![
+        "systemd-run".into(),
+        format!("--unit={unit}"),
+        "--quiet".into(),
+        "-p".into(),
+        format!("StandardError=file:{}", log.display()),
+    ];
+    for line in shipped_syscall_filter() {
+        args.extend(["-p".into(), line]);
+    }
+    args.extend([
+        "--".into(),
+        env!("CARGO_BIN_EXE_fapi-agent").into(),
+        "run".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--socket".into(),
+        socket.display().to_string(),
+        "--log=debug".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let started = sd.inside(&args);
+    assert!(started.status.success(), "{}", stderr(&started));
+    let agent_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let status = || {
+        String::from_utf8_lossy(
+            &sd.inside(&[
+                "systemctl",
+                "status",
+                "--no-pager",
+                &format!("{unit}.service"),
+            ])
+            .stdout,
+        )
+        .into_owned()
+    };
+    assert!(
+        wait_for_daemon(&socket).await,
+        "the daemon did not serve under the shipped syscall filter:\n{}\n{}",
+        status(),
+        agent_log()
+    );
+    // The unit's processes, as pids of this namespace (cgroup.procs
+    // translates them for the reader).
+    let procs = sd
+        .cgroup
+        .join(format!("system.slice/{unit}.service/cgroup.procs"));
+    let pid: u32 = std::fs::read_to_string(&procs)
+        .unwrap_or_else(|e| panic!("{}: {e}", procs.display()))
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("the unit runs one process");
+
+    // The nice value of each of the daemon's threads (field 19 of stat,
+    // counted after the parenthesised name).
+    let nices = || -> Vec<i32> {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|dir| {
+                dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
+                    .filter_map(|s| {
+                        let after = &s[s.rfind(')')? + 1..];
+                        after.split_whitespace().nth(16)?.parse().ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let sign = || {
+        Command::new(env!("CARGO_BIN_EXE_fapi-agent"))
+            .args(["assertion", "--credential", "acme", "--socket"])
+            .arg(&socket)
+            .env_remove("FAPI_AGENT_SOCKET")
+            .output()
+            .unwrap()
+    };
+    // Each signature runs on a crypto thread, which lowers itself before
+    // its first job; idle blocking threads exit after a while, so sign
+    // until one is seen at nice 5.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = sign();
+        assert!(
+            out.status.success(),
+            "PS256 under the filter: {}\n{}",
+            stderr(&out),
+            agent_log()
+        );
+        let token = String::from_utf8(out.stdout).unwrap();
+        verify_with_python(token.trim(), &c.cert, "PS256", ISSUER, "acme", &[]);
+        let log = agent_log();
+        assert!(
+            !log.contains("cannot lower the crypto threads' priority"),
+            "setpriority was refused under the shipped filter: {log}"
+        );
+        if nices().contains(&5) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no thread of the daemon at nice 5 within 60 s: {:?}\n{log}",
+            nices()
+        );
+    }
+    let log = agent_log();
+    assert!(log.contains("crypto thread lowered to nice +5"), "{log}");
+    assert!(
+        !log.contains("process hardening incomplete"),
+        "hardening (setrlimit) refused under the shipped filter: {log}"
+    );
+}

@@ -40,7 +40,7 @@ where
         let _permit = permit;
         thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
         if !LOWERED.get() {
-            crate::sys::process::lower_current_thread_priority();
+            lower_priority();
             LOWERED.set(true);
         }
         f()
@@ -49,6 +49,28 @@ where
         Ok(v) => v,
         // The closure panicked: propagate the panic rather than invent a value.
         Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Drops the calling crypto thread to nice +5, saying so once per thread
+/// at debug level; a refusal is warned about once per process, since it
+/// repeats on every new thread and means the same thing each time.
+fn lower_priority() {
+    match crate::sys::process::lower_current_thread_priority() {
+        Ok(()) => tracing::debug!("crypto thread lowered to nice +5"),
+        Err(e) => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    error = %e,
+                    "cannot lower the crypto threads' priority to nice +5 (setpriority \
+                     refused): under full CPU load RSA work competes with health checks and \
+                     other callers on equal terms; under systemd, a SystemCallFilter that \
+                     denies @resources needs SystemCallFilter=setpriority after it, as the \
+                     shipped unit has"
+                );
+            });
+        }
     }
 }
 

@@ -105,13 +105,20 @@ pub fn pidfd_alive(pidfd: &std::os::fd::OwnedFd) -> bool {
 
 /// Lowers the calling thread's scheduling priority (nice +5), so that under
 /// CPU saturation the scheduler favours the threads that answer requests.
-/// Raising niceness needs no privilege; failure only costs latency.
-pub fn lower_current_thread_priority() {
+/// Raising niceness needs no privilege, but a seccomp filter can refuse
+/// `setpriority` (systemd's `@resources` group holds it); failure only
+/// costs latency, so the caller reports it and goes on.
+pub fn lower_current_thread_priority() -> std::io::Result<()> {
     // SAFETY: gettid has no preconditions; setpriority on our own thread id
     // only changes this thread's nice value.
-    unsafe {
+    let rc = unsafe {
         let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 5);
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 5)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
